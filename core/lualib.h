@@ -1,0 +1,22 @@
+/* lualib.h - the Redis Functions library as one source text: a prelude rendered from the
+ * C tables (states, reasons, triggers, version) followed by the files of lua-scripts/, which the
+ * build embeds in every binary. */
+#ifndef MIG_LUALIB_H
+#define MIG_LUALIB_H
+
+#include <stddef.h>
+
+/* Bump when a function's arguments or reply change shape, so that an older binary never
+ * replaces a newer library (core/rconn.c refuses to). */
+#define LUALIB_VERSION 1
+
+/* The library's source, ready for FUNCTION LOAD, built once and kept for the life of
+ * the process (not to be freed). *len gets its length. NULL when out of memory. */
+const char *lualib_source(size_t *len);
+
+/* The version string the loaded library answers to mig_version: "<LUALIB_VERSION>:<hex
+ * FNV-1a 64 of the source>", so a changed source reloads even without a bump. Same
+ * lifetime as lualib_source(). */
+const char *lualib_version(void);
+
+#endif

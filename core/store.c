@@ -1,0 +1,636 @@
+/* store.c - one C call per function of the Lua library, replies parsed into records. */
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "ids.h"
+#include "timefmt.h"
+
+/* Arguments are formatted into one arena per call: ARGS_MAX strings of at most
+ * ARG_NUM_LEN bytes for numbers; text arguments are passed by pointer. */
+#define ARGS_MAX 48
+#define ARG_NUM_LEN 32
+
+typedef struct {
+    const char *v[ARGS_MAX];
+    char num[ARGS_MAX][ARG_NUM_LEN];
+    int n;
+} args_t;
+
+static void arg_s(args_t *a, const char *s) {
+    if (a->n < ARGS_MAX) a->v[a->n++] = s ? s : "";
+}
+
+static void arg_i(args_t *a, long long x) {
+    if (a->n >= ARGS_MAX) return;
+    snprintf(a->num[a->n], ARG_NUM_LEN, "%lld", x);
+    a->v[a->n] = a->num[a->n];
+    a->n++;
+}
+
+static void arg_u(args_t *a, uint64_t x) {
+    if (a->n >= ARGS_MAX) return;
+    snprintf(a->num[a->n], ARG_NUM_LEN, "%" PRIu64, x);
+    a->v[a->n] = a->num[a->n];
+    a->n++;
+}
+
+/* Shortest text that reads back as the same double. */
+static void arg_d(args_t *a, double x) {
+    if (a->n >= ARGS_MAX) return;
+    snprintf(a->num[a->n], ARG_NUM_LEN, "%.15g", x);
+    if (strtod(a->num[a->n], NULL) != x) snprintf(a->num[a->n], ARG_NUM_LEN, "%.17g", x);
+    a->v[a->n] = a->num[a->n];
+    a->n++;
+}
+
+static void arg_pair_s(args_t *a, const char *k, const char *v) {
+    if (v == NULL) return;
+    arg_s(a, k);
+    arg_s(a, v);
+}
+
+static void arg_pair_i(args_t *a, const char *k, long long v) {
+    if (v < 0) return;
+    arg_s(a, k);
+    arg_i(a, v);
+}
+
+/* Fills `out` from a flat array reply of field/value strings. */
+static int pairs_of(const redisReply *r, const char **pairs, size_t cap);
+
+static int record_from_reply(const redisReply *r, migration_t *out) {
+    const char *pairs[128];
+    int rv = pairs_of(r, pairs, 128);
+    if (rv != 0) return rv;
+    migration_clear(out);
+    return migration_from_pairs(out, pairs, r->elements / 2);
+}
+
+/* Calls `fn` and, when `out` is given, parses a record reply into it. */
+static int call_record(rconn_t *rc, const char *fn, const args_t *a, migration_t *out) {
+    int code;
+    redisReply *r = rconn_fcall(rc, fn, a->n, a->v, &code);
+    if (r == NULL) return code;
+    int rv = 0;
+    if (r->type == REDIS_REPLY_NIL) rv = MIG_EEMPTY;
+    else if (out) rv = record_from_reply(r, out);
+    freeReplyObject(r);
+    return rv;
+}
+
+/* Calls `fn` for its effect, discarding an integer or status reply. */
+static int call_plain(rconn_t *rc, const char *fn, const args_t *a, long long *integer) {
+    int code;
+    redisReply *r = rconn_fcall(rc, fn, a->n, a->v, &code);
+    if (r == NULL) return code;
+    if (integer) *integer = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ before a worker */
+
+int store_create_migration(rconn_t *rc, const migration_create_t *c, migration_t *out) {
+    args_t a = {.n = 0};
+    char id[IDS_UUID_LEN + 1];
+    int rv = migration_create_validate(c, rc->err, sizeof rc->err);
+    if (rv != 0) return rv;
+    if (c->id == NULL && (rv = ids_uuid7(id, timefmt_now_ms())) != 0) return rv;
+    arg_pair_s(&a, "id", c->id ? c->id : id);
+    arg_pair_s(&a, "server_id", c->server_id);
+    arg_pair_s(&a, "from_node_id", c->from_node_id);
+    arg_pair_s(&a, "to_node_id", c->to_node_id);
+    arg_pair_s(&a, "reason", migration_reason_name(c->reason));
+    arg_pair_s(&a, "triggered_by", migration_trigger_name(c->triggered_by));
+    arg_pair_s(&a, "status", states_name(c->status));
+    if (c->savings_eur_hour >= 0) {
+        arg_s(&a, "savings_eur_hour");
+        arg_d(&a, c->savings_eur_hour);
+    }
+    if (c->savings_eur_month >= 0) {
+        arg_s(&a, "savings_eur_month");
+        arg_d(&a, c->savings_eur_month);
+    }
+    arg_pair_s(&a, "notes", c->notes);
+    if (c->level > 0) arg_pair_i(&a, "level", c->level);
+    arg_pair_i(&a, "max_retries", c->max_retries);
+    if (c->not_before > 0) arg_pair_i(&a, "not_before", c->not_before);
+    if (c->start_now) arg_pair_s(&a, "start_now", "1");
+    return call_record(rc, "mig_create", &a, out);
+}
+
+static int by_id(rconn_t *rc, const char *fn, const char *id, migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    return call_record(rc, fn, &a, out);
+}
+
+int store_approve_migration(rconn_t *rc, const char *id, migration_t *out) {
+    return by_id(rc, "mig_approve", id, out);
+}
+
+int store_schedule_migration(rconn_t *rc, const char *id, int64_t not_before, migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    if (not_before > 0) arg_i(&a, not_before);
+    return call_record(rc, "mig_schedule", &a, out);
+}
+
+int store_cancel_migration(rconn_t *rc, const char *id, migration_t *out) {
+    return by_id(rc, "mig_cancel", id, out);
+}
+
+int store_delete_migration(rconn_t *rc, const char *id) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    return call_plain(rc, "mig_delete", &a, NULL);
+}
+
+int store_get_migration(rconn_t *rc, const char *id, migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "mig_get", a.n, a.v, &code);
+    if (r == NULL) return code;
+    int rv = out ? record_from_reply(r, out) : 0;
+    freeReplyObject(r);
+    return rv;
+}
+
+int store_get_active_migration(rconn_t *rc, const char *server_id, migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, server_id);
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "mig_active", a.n, a.v, &code);
+    if (r == NULL) return code;
+    int rv = r->type == REDIS_REPLY_NIL ? MIG_EEMPTY : out ? record_from_reply(r, out) : 0;
+    freeReplyObject(r);
+    return rv;
+}
+
+int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page) {
+    args_t a = {.n = 0};
+    memset(page, 0, sizeof *page);
+    arg_s(&a, q->statuses);
+    arg_s(&a, q->server_id);
+    arg_s(&a, q->reason);
+    arg_i(&a, q->limit);
+    arg_i(&a, q->offset);
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "mig_list", a.n, a.v, &code);
+    if (r == NULL) return code;
+    int rv = 0;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER) {
+        rv = MIG_EPROTO;
+        goto out;
+    }
+    page->total = r->element[0]->integer;
+    if (r->elements > 1) {
+        page->items = calloc(r->elements - 1, sizeof *page->items);
+        if (page->items == NULL) {
+            rv = MIG_ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 1; i < r->elements; i++) {
+        migration_init(&page->items[page->n]);
+        page->n++;
+        if ((rv = record_from_reply(r->element[i], &page->items[page->n - 1])) != 0) goto out;
+    }
+out:
+    freeReplyObject(r);
+    if (rv != 0) store_page_free(page);
+    return rv;
+}
+
+void store_page_free(store_page_t *page) {
+    for (size_t i = 0; i < page->n; i++) migration_clear(&page->items[i]);
+    free(page->items);
+    memset(page, 0, sizeof *page);
+}
+
+/* ------------------------------------------------------------------------ the scheduler */
+
+int store_promote(rconn_t *rc, const char *id) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    return call_plain(rc, "mig_promote", &a, NULL);
+}
+
+int store_block(rconn_t *rc, const char *id, const char *reason, int64_t not_before) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    arg_s(&a, reason);
+    arg_i(&a, not_before);
+    return call_plain(rc, "mig_block", &a, NULL);
+}
+
+int store_recover(rconn_t *rc, int limit, char ***ids, size_t *n) {
+    args_t a = {.n = 0};
+    arg_i(&a, limit);
+    *ids = NULL;
+    *n = 0;
+    int code;
+    redisReply *r = rconn_fcall(rc, "mig_recover", a.n, a.v, &code);
+    if (r == NULL) return code;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return MIG_EPROTO;
+    }
+    size_t bytes = (r->elements + 1) * sizeof(char *);
+    for (size_t i = 0; i < r->elements; i++) bytes += r->element[i]->len + 1;
+    char **v = malloc(bytes);
+    if (v == NULL) {
+        freeReplyObject(r);
+        return MIG_ENOMEM;
+    }
+    char *s = (char *)(v + r->elements + 1);
+    for (size_t i = 0; i < r->elements; i++) {
+        memcpy(s, r->element[i]->str, r->element[i]->len + 1);
+        v[i] = s;
+        s += r->element[i]->len + 1;
+    }
+    v[r->elements] = NULL;
+    *ids = v;
+    *n = r->elements;
+    freeReplyObject(r);
+    return 0;
+}
+
+static void due_clear(store_due_t *d) {
+    migration_clear(&d->m);
+    inventory_server_clear(&d->server);
+    inventory_node_clear(&d->to);
+}
+
+void store_sched_free(store_sched_t *s) {
+    for (size_t i = 0; i < s->n_due; i++) due_clear(&s->due[i]);
+    free(s->due);
+    free(s->inflight);
+    memset(s, 0, sizeof *s);
+}
+
+/* Fills one due entry from {record, server, node, cooldown}. */
+static int due_from_reply(const redisReply *e, store_due_t *d) {
+    const char *pairs[128];
+    int rv;
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 || e->element[3]->type != REDIS_REPLY_INTEGER)
+        return MIG_EPROTO;
+    if ((rv = record_from_reply(e->element[0], &d->m)) != 0) return rv;
+    if ((rv = pairs_of(e->element[1], pairs, 128)) != 0) return rv;
+    if ((rv = inventory_server_from_pairs(&d->server, pairs, e->element[1]->elements / 2)) != 0) return rv;
+    if ((rv = pairs_of(e->element[2], pairs, 128)) != 0) return rv;
+    if ((rv = inventory_node_from_pairs(&d->to, pairs, e->element[2]->elements / 2)) != 0) return rv;
+    d->cooldown_left_ms = e->element[3]->integer;
+    return 0;
+}
+
+int store_sched_due(rconn_t *rc, int limit, store_sched_t *out) {
+    args_t a = {.n = 0};
+    arg_i(&a, limit);
+    memset(out, 0, sizeof *out);
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "sched_due", a.n, a.v, &code);
+    if (r == NULL) return code;
+    int rv = MIG_EPROTO;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 5 || r->element[4]->type != REDIS_REPLY_ARRAY) goto out;
+    out->now = r->element[0]->integer;
+    out->next_at = r->element[1]->integer;
+    out->scaling = r->element[2]->integer != 0;
+    out->platform_queue = r->element[3]->integer;
+    const redisReply *inf = r->element[4];
+    rv = MIG_ENOMEM;
+    if (inf->elements >= 2 && (out->inflight = calloc(inf->elements / 2, sizeof *out->inflight)) == NULL) goto out;
+    for (size_t i = 0; i + 1 < inf->elements; i += 2) {
+        snprintf(out->inflight[out->n_inflight][0], MIG_ID_MAX + 1, "%s", inf->element[i]->str);
+        snprintf(out->inflight[out->n_inflight][1], MIG_ID_MAX + 1, "%s", inf->element[i + 1]->str);
+        out->n_inflight++;
+    }
+    if (r->elements > 5 && (out->due = calloc(r->elements - 5, sizeof *out->due)) == NULL) goto out;
+    for (size_t i = 5; i < r->elements; i++) {
+        store_due_t *d = &out->due[out->n_due++];
+        migration_init(&d->m);
+        inventory_server_init(&d->server);
+        inventory_node_init(&d->to);
+        if ((rv = due_from_reply(r->element[i], d)) != 0) goto out;
+    }
+    rv = 0;
+out:
+    freeReplyObject(r);
+    if (rv != 0) store_sched_free(out);
+    return rv;
+}
+
+int store_leader_acquire(rconn_t *rc, const char *id, int64_t ttl_ms, int *leader) {
+    args_t a = {.n = 0};
+    long long v = 0;
+    arg_s(&a, id);
+    arg_i(&a, ttl_ms);
+    int rv = call_plain(rc, "leader_acquire", &a, &v);
+    *leader = rv == 0 && v == 1;
+    return rv;
+}
+
+int store_leader_release(rconn_t *rc, const char *id) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    return call_plain(rc, "leader_release", &a, NULL);
+}
+
+int store_trim(rconn_t *rc, int64_t before_ms, int limit, long long *deleted) {
+    args_t a = {.n = 0};
+    arg_i(&a, before_ms);
+    arg_i(&a, limit);
+    return call_plain(rc, "mig_trim", &a, deleted);
+}
+
+/* ------------------------------------------------------------------------ the worker */
+
+void store_report_init(store_report_t *r) {
+    r->data_sync_progress = -1;
+    r->player_count_at_start = -1;
+    r->players_transferred = -1;
+    r->player_downtime_ms = -1;
+    r->progress_message = NULL;
+    r->phase_step = NULL;
+    r->warning = NULL;
+}
+
+static void arg_report(args_t *a, const store_report_t *r) {
+    if (r == NULL) return;
+    arg_pair_i(a, "data_sync_progress", r->data_sync_progress);
+    arg_pair_i(a, "player_count_at_start", r->player_count_at_start);
+    arg_pair_i(a, "players_transferred", r->players_transferred);
+    arg_pair_i(a, "player_downtime_ms", r->player_downtime_ms);
+    arg_pair_s(a, "progress_message", r->progress_message);
+    arg_pair_s(a, "phase_step", r->phase_step);
+    arg_pair_s(a, "warning", r->warning);
+}
+
+int store_claim(rconn_t *rc, const char *worker, int64_t lease_ms, migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, worker);
+    arg_i(&a, lease_ms);
+    return call_record(rc, "mig_claim", &a, out);
+}
+
+int store_heartbeat(rconn_t *rc, const char *id, uint64_t token, int64_t lease_ms,
+                    int64_t *expires_at) {
+    args_t a = {.n = 0};
+    long long exp = 0;
+    arg_s(&a, id);
+    arg_u(&a, token);
+    arg_i(&a, lease_ms);
+    int rv = call_plain(rc, "mig_heartbeat", &a, &exp);
+    if (rv == 0 && expires_at) *expires_at = exp;
+    return rv;
+}
+
+int store_report_progress(rconn_t *rc, const char *id, uint64_t token, const store_report_t *rep) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    arg_u(&a, token);
+    arg_report(&a, rep);
+    return call_plain(rc, "mig_progress", &a, NULL);
+}
+
+int store_advance(rconn_t *rc, const char *id, uint64_t token, mig_status_t to, const store_report_t *rep) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    arg_u(&a, token);
+    arg_s(&a, states_name(to));
+    arg_report(&a, rep);
+    return call_plain(rc, "mig_advance", &a, NULL);
+}
+
+int store_complete(rconn_t *rc, const char *id, uint64_t token, int64_t cooldown_ms,
+                   const store_report_t *rep, migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    arg_u(&a, token);
+    arg_i(&a, cooldown_ms);
+    arg_report(&a, rep);
+    return call_record(rc, "mig_complete", &a, out);
+}
+
+int store_fail(rconn_t *rc, const char *id, uint64_t token, const store_failure_t *f,
+               migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    arg_u(&a, token);
+    arg_s(&a, f->error);
+    arg_s(&a, f->fail_reason);
+    arg_i(&a, f->rollback_success ? 1 : 0);
+    arg_i(&a, f->retryable ? 1 : 0);
+    arg_i(&a, f->backoff_ms);
+    arg_i(&a, f->cooldown_ms);
+    return call_record(rc, "mig_fail", &a, out);
+}
+
+int store_release(rconn_t *rc, const char *id, uint64_t token, const char *message, migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    arg_u(&a, token);
+    arg_s(&a, message);
+    return call_record(rc, "mig_release", &a, out);
+}
+
+/* ------------------------------------------------------------------------ stats */
+
+static long long ll_of(const redisReply *r) {
+    return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+}
+
+/* Reads one field of the stats hash into `st`. */
+static void stats_field(store_stats_t *st, const redisReply *k, const redisReply *v) {
+    static const struct {
+        const char *name;
+        size_t off;
+    } totals[] = {
+        {"created_total", offsetof(store_stats_t, created_total)},
+        {"completed_total", offsetof(store_stats_t, completed_total)},
+        {"failed_total", offsetof(store_stats_t, failed_total)},
+        {"cancelled_total", offsetof(store_stats_t, cancelled_total)},
+        {"retried_total", offsetof(store_stats_t, retried_total)},
+        {"duration_ms_sum", offsetof(store_stats_t, duration_ms_sum)},
+    };
+    if (strncmp(k->str, "status:", 7) == 0) {
+        int s = states_parse(k->str + 7, k->len - 7);
+        if (s >= 0) st->by_status[s] = ll_of(v);
+        return;
+    }
+    if (strcmp(k->str, "savings_eur_hour_sum") == 0) st->savings_eur_hour_sum = strtod(v->str, NULL);
+    else if (strcmp(k->str, "savings_eur_month_sum") == 0) st->savings_eur_month_sum = strtod(v->str, NULL);
+    for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
+        if (strcmp(k->str, totals[i].name) == 0) *(long long *)((char *)st + totals[i].off) = ll_of(v);
+}
+
+int store_get_stats(rconn_t *rc, store_stats_t *st) {
+    memset(st, 0, sizeof *st);
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "mig_stats", 0, NULL, &code);
+    if (r == NULL) return code;
+    int rv = MIG_EPROTO;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5 || r->element[0]->type != REDIS_REPLY_ARRAY ||
+        r->element[1]->type != REDIS_REPLY_ARRAY)
+        goto out;
+    const redisReply *h = r->element[0], *f = r->element[1];
+    for (size_t i = 0; i + 1 < h->elements; i += 2) stats_field(st, h->element[i], h->element[i + 1]);
+    if (f->elements >= 2) {
+        st->fail_reasons = calloc(f->elements / 2, sizeof *st->fail_reasons);
+        if (st->fail_reasons == NULL) {
+            rv = MIG_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i + 1 < f->elements; i += 2) {
+            store_reason_count_t *c = &st->fail_reasons[st->n_fail_reasons++];
+            snprintf(c->reason, sizeof c->reason, "%s", f->element[i]->str);
+            c->count = ll_of(f->element[i + 1]);
+        }
+    }
+    st->ready = r->element[2]->integer;
+    st->leases = r->element[3]->integer;
+    st->scheduled = r->element[4]->integer;
+    rv = 0;
+out:
+    freeReplyObject(r);
+    return rv;
+}
+
+void store_stats_free(store_stats_t *st) {
+    free(st->fail_reasons);
+    st->fail_reasons = NULL;
+    st->n_fail_reasons = 0;
+}
+
+double store_stats_success_rate(const store_stats_t *st) {
+    long long ended = st->completed_total + st->failed_total;
+    return ended > 0 ? (double)st->completed_total / (double)ended : -1;
+}
+
+double store_stats_avg_duration_s(const store_stats_t *st) {
+    return st->completed_total > 0 ? (double)st->duration_ms_sum / 1000.0 / (double)st->completed_total
+                                   : -1;
+}
+
+/* ------------------------------------------------------------------------ inventory */
+
+static int put(rconn_t *rc, const char *fn, const char *id, const char *const *pairs, size_t n) {
+    args_t a = {.n = 0};
+    if (2 * n + 1 > ARGS_MAX) return MIG_EINVALID;
+    arg_s(&a, id);
+    for (size_t i = 0; i < 2 * n; i++) arg_s(&a, pairs[i]);
+    return call_plain(rc, fn, &a, NULL);
+}
+
+int store_put_node(rconn_t *rc, const char *id, const char *const *pairs, size_t n) {
+    return put(rc, "node_put", id, pairs, n);
+}
+
+int store_put_server(rconn_t *rc, const char *id, const char *const *pairs, size_t n) {
+    return put(rc, "server_put", id, pairs, n);
+}
+
+/* Pointers to the strings of a field/value array reply, into `pairs` (2 * 64 slots). */
+static int pairs_of(const redisReply *r, const char **pairs, size_t cap) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 || r->elements > cap) return MIG_EPROTO;
+    for (size_t i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) return MIG_EPROTO;
+        pairs[i] = r->element[i]->str;
+    }
+    return 0;
+}
+
+int store_list_nodes(rconn_t *rc, node_t **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "node_list", 0, NULL, &code);
+    if (r == NULL) return code;
+    int rv = MIG_EPROTO;
+    if (r->type != REDIS_REPLY_ARRAY) goto out;
+    rv = MIG_ENOMEM;
+    if (r->elements && (*out = calloc(r->elements, sizeof **out)) == NULL) goto out;
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *pairs[128];
+        inventory_node_init(&(*out)[i]);
+        *n = i + 1;
+        if ((rv = pairs_of(r->element[i], pairs, 128)) != 0) goto out;
+        if ((rv = inventory_node_from_pairs(&(*out)[i], pairs, r->element[i]->elements / 2)) != 0) goto out;
+    }
+    rv = 0;
+out:
+    freeReplyObject(r);
+    if (rv != 0) {
+        store_nodes_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rv;
+}
+
+void store_nodes_free(node_t *v, size_t n) {
+    for (size_t i = 0; i < n; i++) inventory_node_clear(&v[i]);
+    free(v);
+}
+
+int store_list_servers(rconn_t *rc, server_t **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "server_list", 0, NULL, &code);
+    if (r == NULL) return code;
+    int rv = MIG_EPROTO;
+    if (r->type != REDIS_REPLY_ARRAY) goto out;
+    rv = MIG_ENOMEM;
+    if (r->elements && (*out = calloc(r->elements, sizeof **out)) == NULL) goto out;
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *pairs[128];
+        inventory_server_init(&(*out)[i]);
+        *n = i + 1;
+        if ((rv = pairs_of(r->element[i], pairs, 128)) != 0) goto out;
+        if ((rv = inventory_server_from_pairs(&(*out)[i], pairs, r->element[i]->elements / 2)) != 0)
+            goto out;
+    }
+    rv = 0;
+out:
+    freeReplyObject(r);
+    if (rv != 0) {
+        store_servers_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rv;
+}
+
+void store_servers_free(server_t *v, size_t n) {
+    for (size_t i = 0; i < n; i++) inventory_server_clear(&v[i]);
+    free(v);
+}
+
+int store_get_server(rconn_t *rc, const char *id, server_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "server_get", a.n, a.v, &code);
+    if (r == NULL) return code;
+    const char *pairs[128];
+    int rv = pairs_of(r, pairs, 128);
+    if (rv == 0 && out) {
+        inventory_server_clear(out);
+        rv = inventory_server_from_pairs(out, pairs, r->elements / 2);
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+int store_delete_server(rconn_t *rc, const char *id, long long *deleted) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    return call_plain(rc, "server_delete", &a, deleted);
+}

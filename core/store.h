@@ -1,0 +1,189 @@
+/* store.h - the typed face of the function library: one C call per Lua function, with
+ * records parsed into migration_t. Every program (API, scheduler, worker, sim) changes
+ * migrations only through here.
+ *
+ * Each call returns 0 or a negative MIG_E* code; on an error the function library's
+ * sentence ("ILLEGAL_TRANSITION cannot approve migration ... in status completed") is in
+ * rc->err. A `migration_t *out` must be initialised by the caller (migration_init) and is
+ * cleared and refilled on success; it may be NULL when the record is not wanted. */
+#ifndef MIG_STORE_H
+#define MIG_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inventory.h"
+#include "migration.h"
+#include "rconn.h"
+
+/* ---- before a worker: create, approve, schedule, cancel, delete, read ---------------- */
+
+int store_create_migration(rconn_t *rc, const migration_create_t *req, migration_t *out);
+int store_approve_migration(rconn_t *rc, const char *id, migration_t *out);
+/* not_before: Unix ms from which the scheduler may promote it; 0 for now. */
+int store_schedule_migration(rconn_t *rc, const char *id, int64_t not_before, migration_t *out);
+int store_cancel_migration(rconn_t *rc, const char *id, migration_t *out);
+int store_delete_migration(rconn_t *rc, const char *id);
+int store_get_migration(rconn_t *rc, const char *id, migration_t *out);
+/* The server's one non-terminal migration: 0, MIG_EEMPTY when it has none, or
+ * MIG_ENO_SERVER for an unknown server. */
+int store_get_active_migration(rconn_t *rc, const char *server_id, migration_t *out);
+
+/* A list query; NULL or "" strings mean any. */
+typedef struct {
+    const char *statuses; /* comma-separated set of statuses */
+    const char *server_id;
+    const char *reason;
+    long limit;  /* 0..500 */
+    long offset; /* >= 0 */
+} store_query_t;
+
+/* A page of records, newest first. Free with store_page_free(). */
+typedef struct {
+    migration_t *items;
+    size_t n;
+    long long total; /* matches in all, not only on this page */
+} store_page_t;
+
+int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page);
+void store_page_free(store_page_t *page);
+
+/* ---- the scheduler ------------------------------------------------------------------ */
+
+/* Moves a due scheduled migration to the ready queue. */
+int store_promote(rconn_t *rc, const char *id);
+/* Holds a scheduled migration back with a reason until not_before (Unix ms). */
+int store_block(rconn_t *rc, const char *id, const char *reason, int64_t not_before);
+/* Takes up to `limit` migrations with expired leases for recovery. *ids gets a
+ * NULL-terminated array of ids in one allocation (caller frees with free()); *n their
+ * count. */
+int store_recover(rconn_t *rc, int limit, char ***ids, size_t *n);
+
+/* One due scheduled migration with the facts its promotion rules read. */
+typedef struct {
+    migration_t m;
+    server_t server;          /* server.id NULL when the server is gone */
+    node_t to;                /* to.id NULL when the target node is gone */
+    int64_t cooldown_left_ms; /* of the server */
+} store_due_t;
+
+/* A scheduler tick's view, read in one round trip. Free with store_sched_free(). */
+typedef struct {
+    int64_t now;              /* the Redis clock, Unix ms */
+    int64_t next_at;          /* not_before of the first entry not yet due, 0 when none */
+    bool scaling;             /* a platform scaling event is in progress */
+    long long platform_queue; /* servers waiting to start on the platform */
+    char (*inflight)[2][MIG_ID_MAX + 1]; /* from and to node of each migration in flight */
+    size_t n_inflight;
+    store_due_t *due;
+    size_t n_due;
+} store_sched_t;
+
+int store_sched_due(rconn_t *rc, int limit, store_sched_t *out);
+void store_sched_free(store_sched_t *s);
+
+/* The scheduler's leader lease: *leader gets 1 while `id` leads. */
+int store_leader_acquire(rconn_t *rc, const char *id, int64_t ttl_ms, int *leader);
+int store_leader_release(rconn_t *rc, const char *id);
+
+/* Retention: deletes up to `limit` ended migrations created before `before_ms` and the
+ * events older than that; *deleted gets their number. */
+int store_trim(rconn_t *rc, int64_t before_ms, int limit, long long *deleted);
+
+/* ---- the worker --------------------------------------------------------------------- */
+
+/* What a worker reports; absent fields are -1 or NULL. */
+typedef struct {
+    int data_sync_progress;
+    int player_count_at_start;
+    int players_transferred;
+    int64_t player_downtime_ms;
+    const char *progress_message;
+    const char *phase_step;
+    const char *warning;
+} store_report_t;
+
+/* Sets every field absent. */
+void store_report_init(store_report_t *r);
+
+/* Claims the oldest ready migration for `worker` with a lease of `lease_ms`. Returns 0
+ * with the record (status preparing, or the in-flight status of one being recovered,
+ * with `recovering` set) or MIG_EEMPTY when the queue is empty. */
+int store_claim(rconn_t *rc, const char *worker, int64_t lease_ms, migration_t *out);
+int store_heartbeat(rconn_t *rc, const char *id, uint64_t token, int64_t lease_ms,
+                    int64_t *expires_at);
+int store_report_progress(rconn_t *rc, const char *id, uint64_t token, const store_report_t *rep);
+/* preparing -> transferring or transferring -> completing. `rep` may be NULL. */
+int store_advance(rconn_t *rc, const char *id, uint64_t token, mig_status_t to, const store_report_t *rep);
+
+/* The calls that end a worker's hold (complete, fail, release) fill `out` (may be NULL)
+ * with the outcome only: id, status, retry_count, not_before, duration_seconds,
+ * error_message. Reading the whole record back would double their cost in Redis. */
+
+/* completing -> completed; the server's cooldown lasts cooldown_ms. `rep` may be NULL. */
+int store_complete(rconn_t *rc, const char *id, uint64_t token, int64_t cooldown_ms,
+                   const store_report_t *rep, migration_t *out);
+
+/* A failed phase, after its rollback. */
+typedef struct {
+    const char *error;       /* what happened, for error_message */
+    const char *fail_reason; /* short cause for stats:fail_reasons: "sync", "lease_lost" */
+    int rollback_success;    /* 0 or 1 */
+    int retryable;           /* 1: back to scheduled while retries are left */
+    int64_t backoff_ms;      /* delay before the retry */
+    int64_t cooldown_ms;     /* server cooldown when it ends failed */
+} store_failure_t;
+
+int store_fail(rconn_t *rc, const char *id, uint64_t token, const store_failure_t *f,
+               migration_t *out);
+
+/* Hands a rolled-back preparing or transferring migration back to the schedule, due
+ * now, without counting a retry (the worker is shutting down). */
+int store_release(rconn_t *rc, const char *id, uint64_t token, const char *message, migration_t *out);
+
+/* ---- stats -------------------------------------------------------------------------- */
+
+typedef struct {
+    char reason[64];
+    long long count;
+} store_reason_count_t;
+
+/* The counters the transitions keep, and the queue depths. */
+typedef struct {
+    long long by_status[MIG_STATUS_COUNT]; /* current number in each status */
+    long long created_total, completed_total, failed_total, cancelled_total, retried_total;
+    long long duration_ms_sum;             /* over completed migrations */
+    double savings_eur_hour_sum;           /* of completed migrations */
+    double savings_eur_month_sum;
+    store_reason_count_t *fail_reasons;    /* owned; free with store_stats_free() */
+    size_t n_fail_reasons;
+    long long ready, leases, scheduled;    /* queue depths now */
+} store_stats_t;
+
+int store_get_stats(rconn_t *rc, store_stats_t *st);
+void store_stats_free(store_stats_t *st);
+/* completed / (completed + failed), or -1 when neither happened yet. */
+double store_stats_success_rate(const store_stats_t *st);
+/* Average seconds from start to completion, or -1 when none completed. */
+double store_stats_avg_duration_s(const store_stats_t *st);
+
+/* ---- inventory ---------------------------------------------------------------------- */
+
+/* Creates or updates a node or a server from `n` field/value pairs (names as in the
+ * hashes of DESIGN.md section 2: name, address, healthy, ram_total_mb, ... / name,
+ * node_id, players, idle_since, state, ram_mb, disk_mb). */
+int store_put_node(rconn_t *rc, const char *id, const char *const *pairs, size_t n);
+int store_put_server(rconn_t *rc, const char *id, const char *const *pairs, size_t n);
+/* Every node / server, ordered by id. *out gets an array the caller frees with
+ * store_nodes_free / store_servers_free. */
+int store_list_nodes(rconn_t *rc, node_t **out, size_t *n);
+void store_nodes_free(node_t *v, size_t n);
+int store_list_servers(rconn_t *rc, server_t **out, size_t *n);
+void store_servers_free(server_t *v, size_t n);
+/* One server: 0 or MIG_ENO_SERVER. */
+int store_get_server(rconn_t *rc, const char *id, server_t *out);
+
+/* Deletes a server and its migrations; *deleted (may be NULL) gets their number. */
+int store_delete_server(rconn_t *rc, const char *id, long long *deleted);
+
+#endif

@@ -1,0 +1,117 @@
+-- scheduler.lua - what the scheduler needs in one round trip each: the leader lease,
+-- the due migrations with every fact their promotion rules read, retention, and the
+-- worker's hand-back on shutdown (mig_release).
+
+-- leader_acquire(prefix; id, ttl_ms) -> 1 when `id` leads (now or still), else 0.
+local function leader_acquire(keys, args)
+    local p = prefix_of(keys)
+    local id = args[1]
+    if not id or id == '' or #id > NAME_MAX then raise('INVALID', 'id: 1 to ' .. NAME_MAX .. ' bytes') end
+    local ttl = check_num('ttl_ms', args[2], 100, 3600000, true)
+    local cur = redis.call('GET', k_leader(p))
+    if cur == id then
+        redis.call('PEXPIRE', k_leader(p), ttl)
+        return 1
+    end
+    if cur then return 0 end
+    redis.call('SET', k_leader(p), id, 'PX', ttl)
+    return 1
+end
+
+-- leader_release(prefix; id) -> 1 when `id` led and no longer does.
+local function leader_release(keys, args)
+    local p = prefix_of(keys)
+    if redis.call('GET', k_leader(p)) == args[1] then
+        redis.call('DEL', k_leader(p))
+        return 1
+    end
+    return 0
+end
+
+-- sched_due(prefix; limit) -> {now, next_at, scaling, platform_queue, inflight, due...}
+-- `next_at` is the score of the first entry not yet due (0 when none), for the
+-- scheduler's timer. `inflight` is a flat list from_node, to_node of every migration in
+-- flight or promoted (leases and the ready queue). Each `due` entry is {record, server,
+-- target node, cooldown_left_ms} for a scheduled migration whose not_before has come;
+-- server and node are empty when gone.
+local function sched_due(keys, args)
+    local p = prefix_of(keys)
+    local limit = check_num('limit', args[1], 1, 10000, true)
+    local now = now_ms()
+    local nxt = redis.call('ZRANGEBYSCORE', k_sched(p), '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    local inflight = {}
+    local function add(id)
+        local v = redis.call('HMGET', k_m(p, id), 'from_node_id', 'to_node_id')
+        if v[1] then
+            inflight[#inflight + 1] = v[1]
+            inflight[#inflight + 1] = v[2]
+        end
+    end
+    for _, id in ipairs(redis.call('ZRANGE', k_leases(p), 0, -1)) do add(id) end
+    for _, id in ipairs(redis.call('LRANGE', k_ready(p), 0, -1)) do add(id) end
+    local out = {now, nxt[2] and tonumber(nxt[2]) or 0, redis.call('EXISTS', k_scaling(p)),
+        redis.call('LLEN', k_platform_queue(p)), inflight}
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', k_sched(p), '-inf', now, 'LIMIT', 0, limit)) do
+        local rec = redis.call('HGETALL', k_m(p, id))
+        if #rec > 0 then
+            local h = {}
+            for i = 1, #rec, 2 do h[rec[i]] = rec[i + 1] end
+            local sid, to = h.server_id, h.to_node_id
+            local left = redis.call('PTTL', k_cooldown(p, sid))
+            out[#out + 1] = {rec, redis.call('HGETALL', k_server(p, sid)), redis.call('HGETALL', k_node(p, to)),
+                left > 0 and left or 0}
+        end
+    end
+    return out
+end
+
+-- mig_trim(prefix; before_ms, limit) -> number deleted. Retention: deletes up to `limit`
+-- ended migrations created before `before_ms`, with their index entries, and trims the
+-- events stream to the same age.
+local function mig_trim(keys, args)
+    local p = prefix_of(keys)
+    local before = check_num('before_ms', args[1], 0, 1e15, true)
+    local limit = check_num('limit', args[2], 1, 100000, true)
+    local n = 0
+    for s in pairs(TERMINAL) do
+        if n >= limit then break end
+        local ids = redis.call('ZRANGEBYSCORE', k_status(p, s), '-inf', '(' .. before, 'LIMIT', 0, limit - n)
+        for _, id in ipairs(ids) do
+            local r = redis.call('HGETALL', k_m(p, id))
+            local h = {}
+            for i = 1, #r, 2 do h[r[i]] = r[i + 1] end
+            if h.id then
+                purge(p, h)
+                n = n + 1
+            else
+                redis.call('ZREM', k_status(p, s), id)
+            end
+        end
+    end
+    redis.call('XTRIM', k_events(p), 'MINID', '~', before)
+    return n
+end
+
+-- mig_release(prefix; id, token, message) -> outcome. A worker that stops (SIGTERM)
+-- hands a migration it rolled back to the schedule again, due now, without counting a
+-- retry: nothing failed.
+local function mig_release(keys, args)
+    local p = prefix_of(keys)
+    local h = own(p, check_id('id', args[1]), args[2])
+    local msg = args[3] or 'handed back'
+    if h.status ~= 'preparing' and h.status ~= 'transferring' then
+        raise('ILLEGAL_TRANSITION', 'cannot release migration ' .. h.id .. ' in status ' .. h.status)
+    end
+    local now = now_ms()
+    local ch = {not_before = now, progress_message = msg}
+    lease_clear(p, h, ch)
+    redis.call('ZADD', k_sched(p), str(now), h.id)
+    transition(p, h, 'scheduled', now, ch)
+    return outcome(h)
+end
+
+register('leader_acquire', leader_acquire)
+register('leader_release', leader_release)
+register('sched_due', sched_due, true)
+register('mig_trim', mig_trim)
+register('mig_release', mig_release)

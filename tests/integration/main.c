@@ -1,0 +1,17 @@
+/* main.c - runs the integration suites: each test case against its own private
+ * redis-server, each test in a forked child. Exit status 1 when any test failed. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void) {
+    SRunner *sr = srunner_create(suite_store());
+    srunner_add_suite(sr, suite_events());
+    srunner_add_suite(sr, suite_concurrency());
+    srunner_add_suite(sr, suite_list());
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,12 @@
+/* suites.h - the integration suites, registered by main.c. */
+#ifndef MIG_INTEGRATION_SUITES_H
+#define MIG_INTEGRATION_SUITES_H
+
+#include <check.h>
+
+Suite *suite_store(void);
+Suite *suite_events(void);
+Suite *suite_concurrency(void);
+Suite *suite_list(void);
+
+#endif

@@ -1,0 +1,135 @@
+/* redis_harness.c - private redis-server processes for the tests. */
+#include "redis_harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+pid_t harness_spawn(const char *const *argv, const char *log_path) {
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127); /* the parent died before prctl */
+        if (log_path) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int harness_wait(pid_t pid, int ms) {
+    int status;
+    for (int waited = 0; waited <= ms; waited += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        if (r < 0) return errno == ECHILD ? 0 : -1;
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+int harness_redis_start(harness_redis_t *h, const char *const *extra) {
+    memset(h, 0, sizeof *h);
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(h->dir, sizeof h->dir, "%s/migtest.XXXXXX", tmp);
+    if (mkdtemp(h->dir) == NULL) {
+        perror("mkdtemp");
+        return -1;
+    }
+    snprintf(h->sock, sizeof h->sock, "%s/redis.sock", h->dir);
+    snprintf(h->url, sizeof h->url, "unix://%s", h->sock);
+    char log[320];
+    snprintf(log, sizeof log, "%s/redis.log", h->dir);
+    const char *argv[64] = {"redis-server", "--port", "0", "--unixsocket", h->sock,
+                            "--unixsocketperm", "700", "--dir", h->dir, "--save", "",
+                            "--appendonly", "no", "--daemonize", "no", "--logfile", log};
+    int n = 17;
+    for (int i = 0; extra && extra[i] && n < 62; i++) argv[n++] = extra[i];
+    argv[n] = NULL;
+    h->pid = harness_spawn(argv, NULL);
+    if (h->pid < 0) {
+        perror("fork");
+        return -1;
+    }
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = redisConnectUnix(h->sock);
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            int ok = r && r->type == REDIS_REPLY_STATUS;
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            if (ok) return 0;
+        } else if (c) {
+            redisFree(c);
+        }
+        if (harness_wait(h->pid, 0) != -1) break; /* it exited */
+        sleep_ms(10);
+    }
+    fprintf(stderr, "harness: redis-server did not start; see %s\n", log);
+    harness_redis_stop(h);
+    return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int harness_redis_stop(harness_redis_t *h) {
+    int rv = 0;
+    if (h->pid > 0) {
+        kill(h->pid, SIGTERM);
+        if (harness_wait(h->pid, 5000) == -1) {
+            kill(h->pid, SIGKILL);
+            harness_wait(h->pid, 5000);
+            rv = -1;
+        }
+        h->pid = 0;
+    }
+    if (h->dir[0]) {
+        nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        h->dir[0] = '\0';
+    }
+    return rv;
+}
+
+redisReply *harness_redis_cmd(harness_redis_t *h, const char *fmt, ...) {
+    redisContext *c = redisConnectUnix(h->sock);
+    if (c == NULL || c->err) {
+        if (c) redisFree(c);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    return r;
+}

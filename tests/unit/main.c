@@ -1,0 +1,20 @@
+/* main.c - runs the unit suites of the pure core modules, each test in a forked child.
+ * Exit status 1 when any test failed. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void) {
+    SRunner *sr = srunner_create(suite_states());
+    srunner_add_suite(sr, suite_err());
+    srunner_add_suite(sr, suite_migration());
+    srunner_add_suite(sr, suite_ids());
+    srunner_add_suite(sr, suite_timefmt());
+    srunner_add_suite(sr, suite_log());
+    /* fork mode isolates each test: a crash or a sanitizer abort fails that test only */
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

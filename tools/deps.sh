@@ -1,0 +1,16 @@
+#!/bin/sh
+# deps.sh - installs the Debian packages the project builds and tests with, through sudo
+# when not root; does nothing when every one is present already.
+set -eu
+PKGS="build-essential pkg-config libhiredis-dev libevent-dev libcivetweb-dev libcjson-dev \
+libcurl4-openssl-dev check redis-server redis-sentinel curl"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
