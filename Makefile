@@ -1,4 +1,4 @@
-# Makefile of the migration control plane. `make` builds the core library;
+# Makefile of the migration control plane. `make` builds the programs into bin/;
 # `make test` builds sanitized copies under build/test/ and runs every suite.
 
 CC      ?= cc
@@ -28,16 +28,47 @@ CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen
 LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/scheduler.lua \
            lua-scripts/lease.lua lua-scripts/query.lua lua-scripts/inventory.lua
 
-UNIT = test_states test_migration test_ids test_timefmt test_log test_err
+# Programs: each links its own objects and the core library.
+SCHED_OBJS = $(patsubst %,$(B)/scheduler/%.o,main rules)
+WORKER_OBJS = $(patsubst %,$(B)/worker/%.o,main job driver plan)
+PROGRAMS = migrate-scheduler migrate-worker
+# Pure parts of the programs, unit-tested without Redis or sockets.
+PROG_PURE_OBJS = $(B)/scheduler/rules.o $(B)/worker/plan.o
+# The simulated fleet: its pure model (unit-tested) and its HTTP, Redis and thread parts.
+SIM_PURE = $(patsubst %,$(B)/sim/%.o,model players fault fleet route snapshot optimizer)
+SIM_OBJS = $(patsubst %,$(B)/sim/%.o,main sim httpd agent proxy control report optimizer_run) $(SIM_PURE)
+PROGRAMS += fleet-sim
+PROG_PURE_OBJS += $(SIM_PURE)
+
+UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan
+UNIT += test_sim_model test_optimizer
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
-INTEG = fixture test_store test_events test_concurrency test_list
+INTEG = fixture stack test_store test_events test_concurrency test_list test_flow
+INTEG += test_sim
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
-             $(B)/tests/support/redis_harness.o
+             $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 
 BENCH = transitions
 
 .PHONY: all deps test test-unit test-integration bench clean
-all: $(B)/lib/libmigcore.a
+all: $(patsubst %,bin/%,$(PROGRAMS))
+
+# bin/ holds the release build; tests use their own sanitized copies under build/test/bin.
+bin/%: build/rel/bin/%
+	@mkdir -p bin
+	$(Q)cp $< $@
+
+$(B)/bin/migrate-scheduler: $(SCHED_OBJS) $(B)/lib/libmigcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(B)/bin/migrate-worker: $(WORKER_OBJS) $(B)/lib/libmigcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(B)/bin/fleet-sim: $(SIM_OBJS) $(B)/lib/libmigcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) -lcivetweb
 
 deps:
 	$(Q)sh tools/deps.sh
@@ -63,11 +94,11 @@ $(B)/lib/libmigcore.a: $(CORE_OBJS)
 	$(Q)ar rcs $@ $^
 
 # Unit tests link the pure modules only: they run without Redis or sockets by construction.
-$(B)/tests/unit/run: $(UNIT_OBJS) $(PURE_OBJS)
+$(B)/tests/unit/run: $(UNIT_OBJS) $(PURE_OBJS) $(PROG_PURE_OBJS)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(TESTLIBS)
 
 $(B)/tests/integration/run: $(INTEG_OBJS) $(B)/lib/libmigcore.a
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(TESTLIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(TESTLIBS) -lcivetweb
 
 $(B)/bench/%: $(B)/bench/%.o $(B)/tests/support/redis_harness.o $(B)/lib/libmigcore.a
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -85,8 +116,8 @@ test: deps
 test-unit: $(B)/tests/unit/run
 	$(Q)$(B)/tests/unit/run
 
-test-integration: $(B)/tests/integration/run
-	$(Q)$(B)/tests/integration/run
+test-integration: $(B)/tests/integration/run $(patsubst %,$(B)/bin/%,$(PROGRAMS))
+	$(Q)MIG_BIN_DIR=$(B)/bin $(B)/tests/integration/run
 
 clean:
 	rm -rf build bin

@@ -326,6 +326,13 @@ out:
     return rv;
 }
 
+int store_sched_touch(rconn_t *rc, const char *const *server_ids, size_t n, long long *touched) {
+    args_t a = {.n = 0};
+    if (n > ARGS_MAX) return MIG_EINVALID;
+    for (size_t i = 0; i < n; i++) arg_s(&a, server_ids[i]);
+    return call_plain(rc, "sched_touch", &a, touched);
+}
+
 int store_leader_acquire(rconn_t *rc, const char *id, int64_t ttl_ms, int *leader) {
     args_t a = {.n = 0};
     long long v = 0;

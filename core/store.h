@@ -82,6 +82,10 @@ typedef struct {
 int store_sched_due(rconn_t *rc, int limit, store_sched_t *out);
 void store_sched_free(store_sched_t *s);
 
+/* Makes the held-back scheduled migrations of these servers due now, because their
+ * world changed; "*" for all of them. *touched (may be NULL) gets their number. */
+int store_sched_touch(rconn_t *rc, const char *const *server_ids, size_t n, long long *touched);
+
 /* The scheduler's leader lease: *leader gets 1 while `id` leads. */
 int store_leader_acquire(rconn_t *rc, const char *id, int64_t ttl_ms, int *leader);
 int store_leader_release(rconn_t *rc, const char *id);

@@ -65,6 +65,30 @@ local function sched_due(keys, args)
     return out
 end
 
+-- sched_touch(prefix; server_id ...) -> number made due. The world of these servers
+-- changed (a player left, a node recovered): their scheduled migrations held back are
+-- looked at again now, not when their recheck time comes. "*" touches every one.
+local function sched_touch(keys, args)
+    local p = prefix_of(keys)
+    local now = now_ms()
+    local n = 0
+    local function touch(id)
+        local score = redis.call('ZSCORE', k_sched(p), id)
+        if score and tonumber(score) > now then
+            redis.call('ZADD', k_sched(p), str(now), id)
+            n = n + 1
+        end
+    end
+    for _, sid in ipairs(args) do
+        if sid == '*' then
+            for _, id in ipairs(redis.call('ZRANGEBYSCORE', k_sched(p), '(' .. str(now), '+inf')) do touch(id) end
+        else
+            for _, id in ipairs(redis.call('ZRANGE', k_srv_idx(p, check_id('server_id', sid)), 0, -1)) do touch(id) end
+        end
+    end
+    return n
+end
+
 -- mig_trim(prefix; before_ms, limit) -> number deleted. Retention: deletes up to `limit`
 -- ended migrations created before `before_ms`, with their index entries, and trims the
 -- events stream to the same age.
@@ -114,4 +138,5 @@ register('leader_acquire', leader_acquire)
 register('leader_release', leader_release)
 register('sched_due', sched_due, true)
 register('mig_trim', mig_trim)
+register('sched_touch', sched_touch)
 register('mig_release', mig_release)

@@ -9,6 +9,8 @@ int main(void) {
     srunner_add_suite(sr, suite_events());
     srunner_add_suite(sr, suite_concurrency());
     srunner_add_suite(sr, suite_list());
+    srunner_add_suite(sr, suite_flow());
+    srunner_add_suite(sr, suite_sim());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -8,5 +8,7 @@ Suite *suite_store(void);
 Suite *suite_events(void);
 Suite *suite_concurrency(void);
 Suite *suite_list(void);
+Suite *suite_flow(void);
+Suite *suite_sim(void);
 
 #endif

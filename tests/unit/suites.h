@@ -17,5 +17,9 @@ Suite *suite_err(void);
 
 /* Pure parts of the programs (tests/unit/test_rules.c, test_plan.c); main.c adds them
  * once the Makefile's UNIT list links those files. */
+Suite *suite_rules(void);
+Suite *suite_plan(void);
+Suite *suite_sim_model(void);  /* tests/unit/test_sim_model.c: the simulator's model */
+Suite *suite_optimizer(void);  /* tests/unit/test_optimizer.c: the cost optimizer's choice */
 
 #endif

@@ -1,0 +1,651 @@
+/* test_sim.c - bin/fleet-sim as a process against a real redis-server: the driver
+ * contract over HTTP (capacity, idempotency, sync times and deltas, quiesce, transfers,
+ * a whole migration by hand), faults, the control endpoints, the inventory in Redis and
+ * the cost optimizer at levels 1 and 2. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "core/timefmt.h"
+#include "fixture.h"
+#include "suites.h"
+#include "tests/support/http_client.h"
+
+/* The fleet of every test: n1 dear and big, n2 cheap and small, n3 in between.
+ *   s1 Server-1 on n1: 4 GB, a 2000 MB world dirtied at 10 MB/s, Alice, Bob and Carol
+ *   s2 Server-2 on n1: 8 GB, 1000 MB, 1 MB/s, nobody
+ *   s3 Server-3 on n3: 2 GB, 500 MB, nobody */
+static const char FLEET[] =
+    "{\"nodes\":["
+    "{\"id\":\"n1\",\"name\":\"Node-A\",\"address\":\"127.0.1.1\",\"eur_hour\":0.40,\"ram_total_mb\":65536,"
+    "\"disk_total_mb\":500000},"
+    "{\"id\":\"n2\",\"name\":\"Node-B\",\"address\":\"127.0.1.2\",\"eur_hour\":0.10,\"ram_total_mb\":16384,"
+    "\"disk_total_mb\":100000},"
+    "{\"id\":\"n3\",\"name\":\"Node-C\",\"address\":\"127.0.1.3\",\"eur_hour\":0.25,\"ram_total_mb\":65536,"
+    "\"disk_total_mb\":500000}],"
+    "\"servers\":["
+    "{\"id\":\"s1\",\"name\":\"Server-1\",\"node_id\":\"n1\",\"ram_mb\":4096,\"disk_mb\":2000,\"write_mb_s\":10,"
+    "\"players\":[\"Alice\",\"Bob\",\"Carol\"]},"
+    "{\"id\":\"s2\",\"name\":\"Server-2\",\"node_id\":\"n1\",\"ram_mb\":8192,\"disk_mb\":1000,\"write_mb_s\":1},"
+    "{\"id\":\"s3\",\"name\":\"Server-3\",\"node_id\":\"n3\",\"ram_mb\":2048,\"disk_mb\":500}]}";
+
+#define MB 1048576.0
+
+/* The fleet-sim process of a test. */
+static struct {
+    pid_t pid;
+    int port;
+    char base[64];
+    char log[320];
+} sim;
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Reads the port from the "sim.started" log line. */
+static int port_from_log(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    char line[4096];
+    int port = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "\"sim.started\"")) {
+            const char *p = strstr(line, "\"port\":\"");
+            if (p) port = atoi(p + 8);
+        }
+    fclose(f);
+    return port;
+}
+
+/* Starts bin/fleet-sim on a free port with the fleet above and `extra` flags
+ * (NULL-terminated, may be NULL), and waits for its port. */
+static void sim_start(const char *const *extra) {
+    memset(&sim, 0, sizeof sim);
+    const char *bindir = getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
+    char bin[300], fleet[320], fleet_flag[340], url[340];
+    snprintf(bin, sizeof bin, "%s/fleet-sim", bindir);
+    snprintf(fleet, sizeof fleet, "%s/fleet-%d.json", fx_redis.dir, (int)getpid());
+    FILE *f = fopen(fleet, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(FLEET, f);
+    fclose(f);
+    snprintf(fleet_flag, sizeof fleet_flag, "--sim-fleet=%s", fleet);
+    snprintf(url, sizeof url, "--redis-url=%s", fx_redis.url);
+    snprintf(sim.log, sizeof sim.log, "%s/sim-%d.log", fx_redis.dir, (int)getpid());
+    const char *argv[32] = {bin, url, fleet_flag, "--sim-listen=127.0.0.1:0", "--log-level=debug"};
+    int n = 5;
+    for (int i = 0; extra && extra[i] && n < 31; i++) argv[n++] = extra[i];
+    argv[n] = NULL;
+    sim.pid = harness_spawn(argv, sim.log);
+    ck_assert_int_gt(sim.pid, 0);
+    for (int i = 0; i < 1000 && (sim.port = port_from_log(sim.log)) == 0; i++) {
+        ck_assert_msg(harness_wait(sim.pid, 0) == -1, "fleet-sim exited; see %s", sim.log);
+        sleep_ms(10);
+    }
+    ck_assert_msg(sim.port > 0, "fleet-sim did not log its port; see %s", sim.log);
+    snprintf(sim.base, sizeof sim.base, "http://127.0.0.1:%d", sim.port);
+}
+
+/* SIGTERM; the process must end by itself with status 0. */
+static void sim_stop(void) {
+    ck_assert_int_gt(sim.pid, 0);
+    kill(sim.pid, SIGTERM);
+    int st = harness_wait(sim.pid, 10000);
+    if (st == -1) kill(sim.pid, SIGKILL);
+    ck_assert_msg(st != -1, "fleet-sim did not stop on SIGTERM");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fleet-sim ended with status %d; see %s", st, sim.log);
+    sim.pid = 0;
+}
+
+/* ------------------------------------------------------------------------ HTTP */
+
+typedef struct {
+    char *s;
+    size_t n;
+} buf_t;
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud) {
+    buf_t *b = ud;
+    size_t n = size * nmemb;
+    char *s = realloc(b->s, b->n + n + 1);
+    if (s == NULL) return 0;
+    memcpy(s + b->n, p, n);
+    b->s = s;
+    b->n += n;
+    s[b->n] = '\0';
+    return n;
+}
+
+/* Calls the simulator at `path` with an Idempotency-Key `key` (may be NULL) and a JSON
+ * `body` (may be NULL); returns the status, with the answer in `r`. */
+static long call(http_resp_t *r, const char *method, const char *path, const char *key, const char *body) {
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    char url[512], idem[200];
+    snprintf(url, sizeof url, "%s%s", sim.base, path);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (key) {
+        snprintf(idem, sizeof idem, "Idempotency-Key: %s", key);
+        h = curl_slist_append(h, idem);
+    }
+    buf_t b = {calloc(1, 1), 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    r->body = b.s;
+    ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
+    r->json = cJSON_Parse(b.s);
+    return r->status;
+}
+
+/* Calls and expects `status`; returns the parsed answer (caller deletes; may be NULL). */
+static cJSON *expect(long status, const char *method, const char *path, const char *key, const char *body) {
+    http_resp_t r;
+    long got = call(&r, method, path, key, body);
+    ck_assert_msg(got == status, "%s %s: %ld, want %ld: %s", method, path, got, status, r.body);
+    cJSON *j = r.json;
+    r.json = NULL;
+    http_resp_free(&r);
+    return j;
+}
+
+/* Expects an error answer with `status` and `code`. */
+static void expect_error(long status, const char *code, const char *method, const char *path, const char *key,
+                         const char *body) {
+    cJSON *j = expect(status, method, path, key, body);
+    const cJSON *e = cJSON_GetObjectItem(j, "error");
+    ck_assert_msg(e && cJSON_IsString(cJSON_GetObjectItem(e, "message")), "%s %s: not an error body", method, path);
+    ck_assert_str_eq(cJSON_GetObjectItem(e, "code")->valuestring, code);
+    cJSON_Delete(j);
+}
+
+static double num(const cJSON *j, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(j, k);
+    ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", k);
+    return v->valuedouble;
+}
+
+static const char *str(const cJSON *j, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(j, k);
+    ck_assert_msg(cJSON_IsString(v), "%s is not a string", k);
+    return v->valuestring;
+}
+
+/* The element of array `arr` of the state whose "id" (or `key`) is `id`. */
+static const cJSON *find(const cJSON *state, const char *arr, const char *key, const char *id) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(state, arr)) {
+        const cJSON *v = cJSON_GetObjectItem(e, key);
+        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) return e;
+    }
+    return NULL;
+}
+
+/* Polls GET /v1/sync/{id} on `node` until done; returns the last answer (caller
+ * deletes). */
+static cJSON *sync_wait(const char *node, const char *sync_id) {
+    char path[128];
+    snprintf(path, sizeof path, "/nodes/%s/v1/sync/%s", node, sync_id);
+    for (int i = 0; i < 3000; i++) {
+        cJSON *j = expect(200, "GET", path, NULL, NULL);
+        ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(j, "error")), "sync %s failed", sync_id);
+        if (cJSON_IsTrue(cJSON_GetObjectItem(j, "done"))) return j;
+        cJSON_Delete(j);
+        sleep_ms(5);
+    }
+    ck_abort_msg("sync %s did not finish", sync_id);
+    return NULL;
+}
+
+/* Starts pass `pass` of s1 from n1 to n2 for migration `mid` and waits for it. */
+static cJSON *sync_pass(const char *mid, int pass, bool final) {
+    char body[256], id[64];
+    snprintf(body, sizeof body,
+             "{\"server_id\":\"s1\",\"migration_id\":\"%s\",\"source_node_id\":\"n1\",\"source_address\":"
+             "\"127.0.1.1\",\"pass\":%d,\"final\":%s}",
+             mid, pass, final ? "true" : "false");
+    cJSON *j = expect(202, "POST", "/nodes/n2/v1/sync", mid, body);
+    snprintf(id, sizeof id, "%s.%d", mid, pass);
+    ck_assert_str_eq(str(j, "sync_id"), id);
+    cJSON_Delete(j);
+    return sync_wait("n2", id);
+}
+
+/* HGET of the inventory. Caller frees. */
+static char *hget(const char *key, const char *field) {
+    redisReply *r = fx_cmd("HGET mig:%s %s", key, field);
+    char *v = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
+    freeReplyObject(r);
+    return v;
+}
+
+static void expect_field(const char *key, const char *field, const char *want) {
+    char *v = hget(key, field);
+    ck_assert_msg(v && strcmp(v, want) == 0, "%s.%s is %s, want %s", key, field, v ? v : "(nil)", want);
+    free(v);
+}
+
+/* Every migration in `status`, newest first. */
+static void migrations_in(const char *status, store_page_t *page) {
+    store_query_t q = {.statuses = status, .limit = 100};
+    ck_assert_int_eq(store_list_migrations(fx_rc, &q, page), 0);
+}
+
+/* ------------------------------------------------------------------------ tests */
+
+START_TEST(test_sim_serves_every_node_and_writes_the_inventory) {
+    sim_start(NULL);
+    cJSON *j = expect(200, "GET", "/nodes/n1/v1/health", NULL, NULL);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy")));
+    ck_assert_int_eq((int)num(j, "ram_free_mb"), 65536 - 4096 - 8192);
+    cJSON_Delete(j);
+    expect_error(404, "unknown_node", "GET", "/nodes/n9/v1/health", NULL, NULL);
+    expect_error(404, "not_found", "GET", "/nodes/n1/v1/nothing", NULL, NULL);
+    expect_error(405, "method_not_allowed", "PUT", "/nodes/n1/v1/health", NULL, NULL);
+    j = expect(200, "GET", "/proxy/v1/servers/Server-1/players", NULL, NULL);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "players")), 3);
+    ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "players"), 0)->valuestring, "Alice");
+    cJSON_Delete(j);
+    j = expect(200, "GET", "/nodes/n1/v1/containers/s1", NULL, NULL);
+    ck_assert_str_eq(str(j, "state"), "running");
+    ck_assert_int_eq((int)num(j, "players"), 3);
+    cJSON_Delete(j);
+
+    expect(204, "POST", "/control/report", NULL, NULL);
+    expect_field("node:n1", "name", "Node-A");
+    expect_field("node:n1", "address", "127.0.1.1");
+    expect_field("node:n1", "healthy", "1");
+    expect_field("node:n1", "ram_total_mb", "65536");
+    expect_field("node:n1", "ram_free_mb", "53248");
+    expect_field("node:n1", "disk_free_mb", "497000");
+    expect_field("node:n1", "eur_hour", "0.4");
+    expect_field("server:s1", "node_id", "n1");
+    expect_field("server:s1", "players", "3");
+    expect_field("server:s1", "idle_since", "0");
+    expect_field("server:s1", "state", "running");
+    expect_field("server:s1", "ram_mb", "4096");
+    expect_field("server:s1", "disk_mb", "2000");
+    char *idle = hget("server:s2", "idle_since");
+    ck_assert_ptr_nonnull(idle);
+    long long since = atoll(idle);
+    free(idle);
+    ck_assert_msg(since > timefmt_now_ms() - 60000 && since <= timefmt_now_ms(), "idle_since %lld", since);
+    sim_stop();
+}
+END_TEST
+
+START_TEST(test_container_create_checks_capacity_and_is_idempotent_by_migration) {
+    sim_start((const char *const[]){"--sim-zero-delays=1", NULL});
+    expect_error(507, "insufficient_ram", "POST", "/nodes/n2/v1/containers", "m1",
+                 "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"ram_mb\":20000,\"disk_mb\":2000}");
+    expect_error(507, "disk_full", "POST", "/nodes/n2/v1/containers", "m1",
+                 "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"ram_mb\":4096,\"disk_mb\":200000}");
+    const char *body = "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"ram_mb\":4096,\"disk_mb\":2000}";
+    cJSON *j = expect(201, "POST", "/nodes/n2/v1/containers", "m1", body);
+    ck_assert_str_eq(str(j, "server_id"), "s1");
+    ck_assert_str_eq(str(j, "state"), "created");
+    cJSON_Delete(j);
+    cJSON_Delete(expect(200, "POST", "/nodes/n2/v1/containers", "m1", body));
+    expect_error(409, "exists", "POST", "/nodes/n2/v1/containers", "m2",
+                 "{\"server_id\":\"s1\",\"migration_id\":\"m2\"}");
+    expect_error(409, "exists", "POST", "/nodes/n1/v1/containers", "m1", body);
+    expect_error(404, "unknown_server", "POST", "/nodes/n2/v1/containers", "m1", "{\"server_id\":\"s9\"}");
+    expect_error(400, "bad_request", "POST", "/nodes/n2/v1/containers", NULL, "{\"server_id\":\"s1\"}");
+    /* the reservation shows in health and in the inventory */
+    j = expect(200, "GET", "/nodes/n2/v1/health", NULL, NULL);
+    ck_assert_int_eq((int)num(j, "ram_free_mb"), 16384 - 4096);
+    cJSON_Delete(j);
+    expect(204, "POST", "/control/report", NULL, NULL);
+    expect_field("node:n2", "ram_free_mb", "12288");
+    expect_field("node:n2", "disk_free_mb", "98000");
+    j = expect(200, "GET", "/nodes/n2/v1/containers/s1", "m1", NULL);
+    ck_assert_str_eq(str(j, "state"), "created");
+    ck_assert(!cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy")));
+    cJSON_Delete(j);
+    cJSON_Delete(expect(204, "DELETE", "/nodes/n2/v1/containers/s1", "m1", NULL));
+    expect_error(404, "not_found", "DELETE", "/nodes/n2/v1/containers/s1", "m1", NULL);
+    expect_error(404, "not_found", "GET", "/nodes/n2/v1/containers/s1", "m1", NULL);
+    sim_stop();
+}
+END_TEST
+
+START_TEST(test_sync_takes_world_size_over_bandwidth) {
+    /* 2000 MB at 100 MB/s: 20 simulated s, 2 real s at speed 10 */
+    sim_start((const char *const[]){"--sim-speed=10", "--sim-bandwidth-mbps=100", "--sim-start-ms=0", NULL});
+    cJSON_Delete(expect(201, "POST", "/nodes/n2/v1/containers", "m1", "{\"server_id\":\"s1\",\"migration_id\":\"m1\"}"));
+    int64_t t0 = timefmt_mono_ms();
+    cJSON *j = sync_pass("m1", 1, false);
+    int64_t real = timefmt_mono_ms() - t0;
+    ck_assert_double_eq(num(j, "bytes_total"), 2000 * MB);
+    ck_assert_double_eq(num(j, "bytes_done"), 2000 * MB);
+    ck_assert_int_eq((int)num(j, "progress"), 100);
+    double sim_ms = num(j, "ended_ms") - num(j, "began_ms");
+    ck_assert_msg(sim_ms >= 19999 && sim_ms <= 20001, "pass took %.0f sim ms", sim_ms);
+    ck_assert_msg(real >= 1800 && real < 6000, "pass took %lld real ms", (long long)real);
+    /* the source kept running: dirty bytes at 10 MB/s over the pass */
+    ck_assert_msg(num(j, "dirty_bytes") >= 199 * MB, "dirty %.0f", num(j, "dirty_bytes"));
+    cJSON_Delete(j);
+    /* mid-way progress is honest */
+    cJSON_Delete(expect(201, "POST", "/nodes/n2/v1/containers", "m2", "{\"server_id\":\"s2\",\"migration_id\":\"m2\"}"));
+    cJSON_Delete(expect(202, "POST", "/nodes/n2/v1/sync", "m2",
+                        "{\"server_id\":\"s2\",\"migration_id\":\"m2\",\"source_node_id\":\"n1\",\"pass\":1}"));
+    sleep_ms(300); /* of the 1 s the pass takes */
+    j = expect(200, "GET", "/nodes/n2/v1/sync/m2.1", NULL, NULL);
+    ck_assert(!cJSON_IsTrue(cJSON_GetObjectItem(j, "done")));
+    ck_assert_msg(num(j, "progress") > 5 && num(j, "progress") < 95, "progress %.0f", num(j, "progress"));
+    ck_assert_double_eq_tol(num(j, "bytes_done"), num(j, "progress") / 100 * 1000 * MB, 10 * MB);
+    ck_assert_double_eq(num(j, "bytes_total"), 1000 * MB);
+    cJSON_Delete(j);
+    expect_error(404, "not_found", "GET", "/nodes/n2/v1/sync/m9.1", NULL, NULL);
+    sim_stop();
+}
+END_TEST
+
+START_TEST(test_deltas_shrink_and_quiesce_stops_the_dirt) {
+    sim_start((const char *const[]){"--sim-speed=20", "--sim-bandwidth-mbps=100", "--sim-start-ms=0", NULL});
+    cJSON_Delete(expect(201, "POST", "/nodes/n2/v1/containers", "m1", "{\"server_id\":\"s1\",\"migration_id\":\"m1\"}"));
+    double sizes[4];
+    for (int pass = 1; pass <= 3; pass++) {
+        cJSON *j = sync_pass("m1", pass, false);
+        sizes[pass] = num(j, "bytes_total");
+        cJSON_Delete(j);
+    }
+    /* 10 MB/s against 100 MB/s: each delta about a tenth of the pass before */
+    ck_assert_double_eq(sizes[1], 2000 * MB);
+    ck_assert_msg(sizes[2] >= 200 * MB && sizes[2] < 400 * MB, "pass 2: %.0f MB", sizes[2] / MB);
+    ck_assert_msg(sizes[3] < sizes[2] / 3, "pass 3: %.0f MB after %.0f", sizes[3] / MB, sizes[2] / MB);
+    cJSON *j = expect(200, "POST", "/nodes/n1/v1/containers/s1/quiesce", "m1", "{\"save\":\"off\"}");
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "flushed")));
+    cJSON_Delete(j);
+    j = sync_pass("m1", 4, true);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "final")));
+    ck_assert_msg(num(j, "bytes_total") <= sizes[3] * 2, "final pass %.0f MB", num(j, "bytes_total") / MB);
+    cJSON_Delete(j);
+    sleep_ms(300); /* 6 simulated s of a quiesced server: nothing dirtied */
+    j = expect(200, "GET", "/nodes/n2/v1/sync/m1.4", NULL, NULL);
+    ck_assert_double_eq(num(j, "dirty_bytes"), 0);
+    cJSON_Delete(j);
+    /* a pass may not begin while the previous one copies; a repeat answers the same */
+    cJSON_Delete(expect(202, "POST", "/nodes/n2/v1/sync", "m1",
+                        "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"source_node_id\":\"n1\",\"pass\":4}"));
+    expect_error(404, "source_not_found", "POST", "/nodes/n1/v1/sync", "m1",
+                 "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"source_node_id\":\"n3\",\"pass\":1}");
+    expect_error(409, "no_container", "POST", "/nodes/n3/v1/sync", "m1",
+                 "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"source_node_id\":\"n1\",\"pass\":1}");
+    j = expect(200, "POST", "/nodes/n1/v1/containers/s1/quiesce", "m1", "{\"save\":\"on\"}");
+    ck_assert(!cJSON_IsTrue(cJSON_GetObjectItem(j, "flushed")));
+    cJSON_Delete(j);
+    sim_stop();
+}
+END_TEST
+
+START_TEST(test_a_migration_by_hand_moves_the_named_players_to_the_new_node) {
+    sim_start((const char *const[]){"--sim-zero-delays=1", NULL});
+    const char *key = "m1";
+    cJSON_Delete(expect(201, "POST", "/nodes/n2/v1/containers", key,
+                        "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"ram_mb\":4096,\"disk_mb\":2000}"));
+    cJSON_Delete(sync_pass(key, 1, false));
+    cJSON *j = expect(201, "POST", "/proxy/v1/waiting-rooms", key, "{\"name\":\"wait-m1\"}");
+    ck_assert_str_eq(str(j, "name"), "wait-m1");
+    cJSON_Delete(j);
+    cJSON_Delete(expect(200, "POST", "/proxy/v1/waiting-rooms", key, "{\"name\":\"wait-m1\"}"));
+    const char *out = "{\"from\":\"Server-1\",\"to\":\"wait-m1\",\"message\":\"Server wird migriert... bitte warten\"}";
+    j = expect(200, "POST", "/proxy/v1/transfers", key, out);
+    char *moved = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "moved"));
+    ck_assert_str_eq(moved, "[\"Alice\",\"Bob\",\"Carol\"]");
+    cJSON_Delete(j);
+    /* a retry answers as the first did */
+    j = expect(200, "POST", "/proxy/v1/transfers", key, out);
+    char *again = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "moved"));
+    ck_assert_str_eq(again, moved);
+    free(again);
+    cJSON_Delete(j);
+    j = expect(200, "GET", "/proxy/v1/servers/Server-1/players", NULL, NULL);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "players")), 0);
+    cJSON_Delete(j);
+    j = expect(200, "POST", "/nodes/n1/v1/containers/s1/quiesce", key, "{\"save\":\"off\"}");
+    cJSON_Delete(j);
+    cJSON_Delete(sync_pass(key, 2, true));
+    j = expect(200, "POST", "/nodes/n1/v1/containers/s1/stop", key, NULL);
+    ck_assert_str_eq(str(j, "state"), "stopped");
+    cJSON_Delete(j);
+    /* back before the proxy leads to the new node: refused, nobody lost */
+    expect_error(409, "target_down", "POST", "/proxy/v1/transfers", key,
+                 "{\"from\":\"wait-m1\",\"to\":\"Server-1\",\"message\":\"\"}");
+    j = expect(200, "POST", "/nodes/n2/v1/containers/s1/start", key, NULL);
+    ck_assert_str_eq(str(j, "state"), "running");
+    cJSON_Delete(j);
+    j = expect(200, "GET", "/nodes/n2/v1/containers/s1", key, NULL);
+    char put[200], address[64];
+    snprintf(address, sizeof address, "%s", str(j, "address"));
+    ck_assert_msg(strncmp(address, "127.0.1.2:", 10) == 0, "address %s", address);
+    cJSON_Delete(j);
+    snprintf(put, sizeof put, "{\"address\":\"%s\"}", address);
+    j = expect(200, "PUT", "/proxy/v1/servers/Server-1", key, put);
+    ck_assert_str_eq(str(j, "address"), address);
+    cJSON_Delete(j);
+    j = expect(200, "POST", "/proxy/v1/transfers", key, "{\"from\":\"wait-m1\",\"to\":\"Server-1\",\"message\":\"\"}");
+    char *back = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "moved"));
+    ck_assert_str_eq(back, moved);
+    free(back);
+    cJSON_Delete(j);
+    cJSON_Delete(expect(204, "DELETE", "/proxy/v1/waiting-rooms/wait-m1", key, NULL));
+    expect_error(404, "not_found", "DELETE", "/proxy/v1/waiting-rooms/wait-m1", key, NULL);
+    cJSON_Delete(expect(204, "DELETE", "/nodes/n1/v1/containers/s1", key, NULL));
+
+    cJSON *st = expect(200, "GET", "/control/state", NULL, NULL);
+    const cJSON *s1 = find(st, "servers", "id", "s1");
+    ck_assert_str_eq(str(s1, "node_id"), "n2");
+    ck_assert_str_eq(str(s1, "state"), "running");
+    ck_assert_int_eq((int)num(s1, "player_count"), 3);
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(s1, "players")) ck_assert_str_eq(str(p, "node_id"), "n2");
+    ck_assert_int_eq((int)num(st, "players_kicked"), 0);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(st, "waiting_rooms")), 0);
+    ck_assert_int_eq((int)num(find(st, "nodes", "id", "n1"), "ram_free_mb"), 65536 - 8192);
+    cJSON_Delete(st);
+    free(moved);
+    expect(204, "POST", "/control/report", NULL, NULL);
+    expect_field("server:s1", "players", "3");
+    /* the server's node in the inventory is the worker's to move */
+    expect_field("server:s1", "node_id", "n1");
+    sim_stop();
+}
+END_TEST
+
+START_TEST(test_faults_fire_as_often_as_asked_then_stop) {
+    sim_start((const char *const[]){"--sim-zero-delays=1", NULL});
+    cJSON *j = expect(201, "POST", "/control/faults", NULL,
+                      "{\"node_id\":\"n2\",\"call\":\"POST /v1/containers\",\"mode\":\"fail\",\"times\":2,"
+                      "\"status\":503}");
+    ck_assert_int_eq((int)num(j, "times"), 2);
+    cJSON_Delete(j);
+    const char *body = "{\"server_id\":\"s1\",\"migration_id\":\"m1\"}";
+    expect_error(503, "injected", "POST", "/nodes/n2/v1/containers", "m1", body);
+    expect_error(503, "injected", "POST", "/nodes/n2/v1/containers", "m1", body);
+    cJSON_Delete(expect(201, "POST", "/nodes/n2/v1/containers", "m1", body));
+    /* the pattern's placeholder takes any id; other nodes and calls are untouched */
+    cJSON_Delete(expect(201, "POST", "/control/faults", NULL,
+                        "{\"node_id\":\"n2\",\"call\":\"GET /v1/containers/{id}\",\"status\":500}"));
+    expect_error(500, "injected", "GET", "/nodes/n2/v1/containers/s1", NULL, NULL);
+    expect_error(500, "injected", "GET", "/nodes/n2/v1/containers/s2", NULL, NULL);
+    cJSON_Delete(expect(200, "GET", "/nodes/n1/v1/containers/s1", NULL, NULL));
+    cJSON_Delete(expect(200, "GET", "/nodes/n2/v1/health", NULL, NULL));
+    /* hang holds the call, slow delays it and then serves it */
+    cJSON_Delete(expect(201, "POST", "/control/faults", NULL,
+                        "{\"node_id\":\"proxy\",\"call\":\"POST /v1/waiting-rooms\",\"mode\":\"hang\",\"times\":1,"
+                        "\"delay_ms\":400}"));
+    cJSON_Delete(expect(201, "POST", "/control/faults", NULL,
+                        "{\"node_id\":\"proxy\",\"call\":\"*\",\"mode\":\"slow\",\"times\":1,\"delay_ms\":300}"));
+    int64_t t0 = timefmt_mono_ms();
+    expect_error(504, "injected", "POST", "/proxy/v1/waiting-rooms", "m1", "{\"name\":\"wait-m1\"}");
+    ck_assert_int_ge(timefmt_mono_ms() - t0, 400);
+    t0 = timefmt_mono_ms();
+    cJSON_Delete(expect(201, "POST", "/proxy/v1/waiting-rooms", "m1", "{\"name\":\"wait-m1\"}"));
+    ck_assert_int_ge(timefmt_mono_ms() - t0, 300);
+    cJSON *st = expect(200, "GET", "/control/state", NULL, NULL);
+    ck_assert_int_eq((int)num(st, "faults_fired"), 6);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(st, "faults")), 1); /* the unlimited one */
+    cJSON_Delete(st);
+    expect(204, "DELETE", "/control/faults", NULL, NULL);
+    cJSON_Delete(expect(200, "GET", "/nodes/n2/v1/containers/s1", NULL, NULL));
+    expect_error(400, "bad_request", "POST", "/control/faults", NULL, "{\"node_id\":\"n2\",\"mode\":\"explode\"}");
+    sim_stop();
+}
+END_TEST
+
+START_TEST(test_control_health_and_players_reach_the_inventory_at_once) {
+    sim_start((const char *const[]){"--sim-zero-delays=1", NULL});
+    cJSON *j = expect(200, "POST", "/control/nodes/n2", NULL, "{\"healthy\":false}");
+    ck_assert(!cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy")));
+    cJSON_Delete(j);
+    expect_field("node:n2", "healthy", "0");
+    cJSON_Delete(expect(503, "GET", "/nodes/n2/v1/health", NULL, NULL));
+    expect_error(503, "unhealthy", "POST", "/nodes/n2/v1/containers", "m1", "{\"server_id\":\"s1\",\"migration_id\":\"m1\"}");
+    cJSON_Delete(expect(200, "POST", "/control/nodes/n2", NULL, "{\"healthy\":true,\"eur_hour\":0.05}"));
+    expect_field("node:n2", "healthy", "1");
+    expect_field("node:n2", "eur_hour", "0.05");
+    expect_error(404, "not_found", "POST", "/control/nodes/n9", NULL, "{\"healthy\":true}");
+
+    j = expect(200, "POST", "/control/players", NULL, "{\"server_id\":\"s2\",\"count\":2}");
+    ck_assert_int_eq((int)num(j, "player_count"), 2);
+    cJSON_Delete(j);
+    expect_field("server:s2", "players", "2");
+    expect_field("server:s2", "idle_since", "0");
+    int64_t before = timefmt_now_ms();
+    cJSON_Delete(expect(200, "POST", "/control/players", NULL, "{\"server_id\":\"s2\",\"count\":0}"));
+    expect_field("server:s2", "players", "0");
+    char *idle = hget("server:s2", "idle_since");
+    ck_assert_msg(idle && atoll(idle) >= before - 1000, "idle_since %s", idle ? idle : "(nil)");
+    free(idle);
+    expect_error(404, "unknown_server", "POST", "/control/players", NULL, "{\"server_id\":\"s9\",\"count\":1}");
+    sim_stop();
+}
+END_TEST
+
+START_TEST(test_control_scaling_sets_and_clears_the_platform_keys) {
+    sim_start(NULL);
+    cJSON *j = expect(200, "POST", "/control/scaling", NULL, "{\"active\":true,\"queue\":[\"s7\",\"s8\"]}");
+    ck_assert_int_eq((int)num(j, "queue"), 2);
+    cJSON_Delete(j);
+    redisReply *r = fx_cmd("GET mig:platform:scaling");
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    freeReplyObject(r);
+    r = fx_cmd("LRANGE mig:platform:queue 0 -1");
+    ck_assert_int_eq(r->elements, 2);
+    ck_assert_str_eq(r->element[0]->str, "s7");
+    freeReplyObject(r);
+    cJSON_Delete(expect(200, "POST", "/control/scaling", NULL, "{\"active\":false,\"queue\":[]}"));
+    r = fx_cmd("EXISTS mig:platform:scaling mig:platform:queue");
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+    expect_error(400, "bad_request", "POST", "/control/scaling", NULL, "{\"active\":\"yes\"}");
+    sim_stop();
+}
+END_TEST
+
+/* Checks the optimizer's two moves: s2 (8 GB, the bigger share) and s1 (4 GB) from n1 at
+ * 0.40 to n2 at 0.10, which holds both; s3 would save under a cent. */
+static void expect_two_moves(const char *status, int level) {
+    store_page_t page;
+    migrations_in(status, &page);
+    ck_assert_int_eq(page.n, 2);
+    for (size_t i = 0; i < page.n; i++) {
+        const migration_t *m = &page.items[i];
+        ck_assert_str_eq(m->from_node_id, "n1");
+        ck_assert_str_eq(m->to_node_id, "n2");
+        ck_assert_int_eq(m->reason, MIG_REASON_COST);
+        ck_assert_int_eq(m->triggered_by, MIG_TRIGGER_SYSTEM);
+        ck_assert_int_eq(m->level, level);
+        /* (0.40 - 0.10) * ram / 65536: s1 0.01875 -> 0.02, s2 0.0375 -> 0.04 */
+        double want = strcmp(m->server_id, "s1") == 0 ? 0.02 : 0.04;
+        ck_assert_msg(strcmp(m->server_id, "s1") == 0 || strcmp(m->server_id, "s2") == 0, "moved %s", m->server_id);
+        ck_assert_double_eq_tol(m->savings_eur_hour, want, 1e-9);
+        ck_assert_double_eq_tol(m->savings_eur_month, want * 730, 1e-6);
+    }
+    store_page_free(&page);
+}
+
+START_TEST(test_optimizer_suggests_at_level_1_on_its_timer_without_duplicates) {
+    sim_start((const char *const[]){"--cost-level=1", "--cost-interval-s=1", NULL});
+    store_page_t page = {0};
+    for (int i = 0; i < 100; i++) {
+        migrations_in("suggested", &page);
+        size_t n = page.n;
+        store_page_free(&page);
+        if (n >= 2) break;
+        sleep_ms(50);
+    }
+    expect_two_moves("suggested", 1);
+    sleep_ms(2500); /* two more passes: the active migrations are skipped */
+    expect_two_moves("suggested", 1);
+    migrations_in("scheduled", &page);
+    ck_assert_int_eq(page.n, 0);
+    store_page_free(&page);
+    sim_stop();
+}
+END_TEST
+
+START_TEST(test_optimizer_schedules_at_level_2_only_onto_healthy_cheaper_nodes) {
+    sim_start((const char *const[]){"--cost-level=2", "--cost-interval-s=3600", NULL});
+    /* n2 unhealthy and n3 dearer than n1: nowhere to go */
+    cJSON_Delete(expect(200, "POST", "/control/nodes/n2", NULL, "{\"healthy\":false}"));
+    cJSON_Delete(expect(200, "POST", "/control/nodes/n3", NULL, "{\"eur_hour\":0.50}"));
+    cJSON *j = expect(200, "POST", "/control/optimize", NULL, NULL);
+    ck_assert_int_eq((int)num(j, "created"), 0);
+    cJSON_Delete(j);
+    cJSON_Delete(expect(200, "POST", "/control/nodes/n2", NULL, "{\"healthy\":true}"));
+    cJSON_Delete(expect(200, "POST", "/control/nodes/n3", NULL, "{\"eur_hour\":0.25}"));
+    j = expect(200, "POST", "/control/optimize", NULL, NULL);
+    ck_assert_int_eq((int)num(j, "created"), 2);
+    ck_assert_int_eq((int)num(j, "level"), 2);
+    cJSON_Delete(j);
+    expect_two_moves("scheduled", 2);
+    j = expect(200, "POST", "/control/optimize", NULL, NULL);
+    ck_assert_int_eq((int)num(j, "created"), 0);
+    cJSON_Delete(j);
+    expect_error(400, "bad_request", "POST", "/control/optimize", NULL, "{\"level\":3}");
+    sim_stop();
+}
+END_TEST
+
+Suite *suite_sim(void) {
+    Suite *s = suite_create("sim");
+    TCase *tc = tcase_create("sim");
+    tcase_add_unchecked_fixture(tc, fx_redis_up, fx_redis_down);
+    tcase_add_checked_fixture(tc, fx_connect, fx_disconnect);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_sim_serves_every_node_and_writes_the_inventory);
+    tcase_add_test(tc, test_container_create_checks_capacity_and_is_idempotent_by_migration);
+    tcase_add_test(tc, test_sync_takes_world_size_over_bandwidth);
+    tcase_add_test(tc, test_deltas_shrink_and_quiesce_stops_the_dirt);
+    tcase_add_test(tc, test_a_migration_by_hand_moves_the_named_players_to_the_new_node);
+    tcase_add_test(tc, test_faults_fire_as_often_as_asked_then_stop);
+    tcase_add_test(tc, test_control_health_and_players_reach_the_inventory_at_once);
+    tcase_add_test(tc, test_control_scaling_sets_and_clears_the_platform_keys);
+    tcase_add_test(tc, test_optimizer_suggests_at_level_1_on_its_timer_without_duplicates);
+    tcase_add_test(tc, test_optimizer_schedules_at_level_2_only_onto_healthy_cheaper_nodes);
+    suite_add_tcase(s, tc);
+    return s;
+}

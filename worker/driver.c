@@ -1,0 +1,363 @@
+/* driver.c - libcurl calls of the driver contract, with timeouts, retries and errors
+ * that name the place. */
+#include "worker/driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define RESP_MAX (1024 * 1024) /* largest answer read, bytes: the contract's are tiny */
+
+struct driver {
+    driver_opts_t o;
+    CURL *curl;
+    char err[DRIVER_ERR_MAX];
+    char call[96];
+};
+
+typedef struct {
+    char *s;
+    size_t n;
+} buf_t;
+
+driver_t *driver_new(const driver_opts_t *o, char *err, size_t errlen) {
+    if (o->node_url == NULL || strstr(o->node_url, "{node_") == NULL) {
+        snprintf(err, errlen, "MIG_DRIVER_NODE_URL: needs {node_id} or {node_address}, as http://{node_address}:7070");
+        return NULL;
+    }
+    if (o->proxy_url == NULL || strncmp(o->proxy_url, "http", 4) != 0) {
+        snprintf(err, errlen, "MIG_DRIVER_PROXY_URL: must be an http:// URL");
+        return NULL;
+    }
+    driver_t *d = calloc(1, sizeof *d);
+    if (d == NULL || (d->curl = curl_easy_init()) == NULL) {
+        free(d);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->o = *o;
+    if (d->o.attempts < 1) d->o.attempts = 1;
+    if (d->o.timeout_ms <= 0) d->o.timeout_ms = 10000;
+    return d;
+}
+
+void driver_free(driver_t *d) {
+    if (d == NULL) return;
+    curl_easy_cleanup(d->curl);
+    free(d);
+}
+
+const char *driver_error(const driver_t *d) {
+    return d->err;
+}
+
+const char *driver_last_call(const driver_t *d) {
+    return d->call;
+}
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud) {
+    buf_t *b = ud;
+    size_t n = size * nmemb;
+    if (b->n + n > RESP_MAX) return 0;
+    char *s = realloc(b->s, b->n + n + 1);
+    if (s == NULL) return 0;
+    memcpy(s + b->n, p, n);
+    b->s = s;
+    b->n += n;
+    s[b->n] = '\0';
+    return n;
+}
+
+/* Expands the node URL pattern for `n` into `out`. */
+static void node_base(const driver_t *d, const node_t *n, char *out, size_t cap) {
+    size_t o = 0;
+    for (const char *p = d->o.node_url; *p && o + 1 < cap;) {
+        const char *v = NULL;
+        size_t skip = 0;
+        if (strncmp(p, "{node_id}", 9) == 0) v = n->id, skip = 9;
+        else if (strncmp(p, "{node_address}", 14) == 0) v = n->address ? n->address : n->id, skip = 14;
+        if (v) {
+            size_t l = strlen(v);
+            if (o + l >= cap) break;
+            memcpy(out + o, v, l);
+            o += l;
+            p += skip;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One call: `who` names the place for errors ("node n2", "proxy"). On a 2xx returns 0
+ * with the answer parsed into *json (may be NULL for an empty body; caller frees).
+ * `ok404` turns a 404 into success. */
+static int call(driver_t *d, const char *who, const char *base, const char *method, const char *path,
+                const cJSON *body, const char *key, bool idempotent, bool ok404, cJSON **json) {
+    char url[1024], idem[160];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    snprintf(d->call, sizeof d->call, "%s %s", method, path);
+    snprintf(idem, sizeof idem, "Idempotency-Key: %s", key ? key : "");
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    if (body && text == NULL) return MIG_ENOMEM;
+    if (json) *json = NULL;
+    int rv = MIG_EUNREACHABLE;
+    int delay = d->o.backoff_ms > 0 ? d->o.backoff_ms : 100;
+    for (int attempt = 1; attempt <= (idempotent ? d->o.attempts : 1); attempt++) {
+        buf_t b = {NULL, 0};
+        struct curl_slist *h = curl_slist_append(NULL, idem);
+        h = curl_slist_append(h, "Content-Type: application/json");
+        CURL *c = d->curl;
+        curl_easy_reset(c);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)d->o.timeout_ms);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(d->o.timeout_ms < 3000 ? d->o.timeout_ms : 3000));
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        if (text) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+        } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+        }
+        CURLcode cc = curl_easy_perform(c);
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_slist_free_all(h);
+        if (cc != CURLE_OK) {
+            snprintf(d->err, sizeof d->err, "%s: %s %s: %s", who, method, path, curl_easy_strerror(cc));
+            rv = MIG_EUNREACHABLE;
+        } else if ((status >= 200 && status < 300) || (ok404 && status == 404)) {
+            if (json && b.n > 0 && status != 404) *json = cJSON_Parse(b.s);
+            free(b.s);
+            rv = 0;
+            break;
+        } else {
+            snprintf(d->err, sizeof d->err, "%s: %s %s: %ld %.300s", who, method, path, status, b.s ? b.s : "");
+            rv = status >= 500 && status != 507 ? MIG_EUNREACHABLE : MIG_EREFUSED;
+        }
+        free(b.s);
+        if (rv == MIG_EREFUSED) break;
+        if (attempt < d->o.attempts && idempotent) {
+            log_at(LOG_DEBUG, "driver.retry", "error", d->err, NULL);
+            sleep_ms(delay);
+            delay *= 2;
+        }
+    }
+    free(text);
+    return rv;
+}
+
+static int node_call(driver_t *d, const node_t *n, const char *method, const char *path, const cJSON *body,
+                     const char *key, bool ok404, cJSON **json) {
+    char base[512], who[160];
+    node_base(d, n, base, sizeof base);
+    snprintf(who, sizeof who, "node %s", n->id);
+    return call(d, who, base, method, path, body, key, true, ok404, json);
+}
+
+static int proxy_call(driver_t *d, const char *method, const char *path, const cJSON *body, const char *key,
+                      bool ok404, cJSON **json) {
+    return call(d, "proxy", d->o.proxy_url, method, path, body, key, true, ok404, json);
+}
+
+/* Path with an escaped segment: fmt has one %s. */
+static void path_of(driver_t *d, char *out, size_t cap, const char *fmt, const char *seg) {
+    char *e = curl_easy_escape(d->curl, seg, 0);
+    snprintf(out, cap, fmt, e ? e : seg);
+    curl_free(e);
+}
+
+static double num(const cJSON *j, const char *k, double def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+/* ------------------------------------------------------------------------ node agent */
+
+int driver_health(driver_t *d, const node_t *n, bool *healthy, long long *ram_free_mb, long long *disk_free_mb) {
+    cJSON *j = NULL;
+    int rv = node_call(d, n, "GET", "/v1/health", NULL, NULL, false, &j);
+    if (rv == MIG_EUNREACHABLE && strstr(d->err, ": 503 ")) {
+        /* an unhealthy node answers 503 with the same shape: that is an answer */
+        *healthy = false;
+        return 0;
+    }
+    if (rv == 0) {
+        *healthy = cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy"));
+        *ram_free_mb = (long long)num(j, "ram_free_mb", -1);
+        *disk_free_mb = (long long)num(j, "disk_free_mb", -1);
+    }
+    cJSON_Delete(j);
+    return rv;
+}
+
+int driver_container_create(driver_t *d, const node_t *n, const char *key, const char *server_id,
+                            long long ram_mb, long long disk_mb) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "server_id", server_id);
+    cJSON_AddStringToObject(b, "migration_id", key);
+    cJSON_AddNumberToObject(b, "ram_mb", (double)ram_mb);
+    cJSON_AddNumberToObject(b, "disk_mb", (double)disk_mb);
+    int rv = node_call(d, n, "POST", "/v1/containers", b, key, false, NULL);
+    cJSON_Delete(b);
+    return rv;
+}
+
+int driver_container_start(driver_t *d, const node_t *n, const char *key, const char *server_id) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/containers/%s/start", server_id);
+    return node_call(d, n, "POST", p, NULL, key, false, NULL);
+}
+
+int driver_container_get(driver_t *d, const node_t *n, const char *key, const char *server_id, char state[32],
+                         bool *healthy, char *address, size_t addrlen) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/containers/%s", server_id);
+    cJSON *j = NULL;
+    int rv = node_call(d, n, "GET", p, NULL, key, true, &j);
+    snprintf(state, 32, "absent");
+    *healthy = false;
+    if (address && addrlen) address[0] = '\0';
+    if (rv == 0 && j) {
+        const cJSON *s = cJSON_GetObjectItem(j, "state"), *a = cJSON_GetObjectItem(j, "address");
+        if (cJSON_IsString(s)) snprintf(state, 32, "%s", s->valuestring);
+        *healthy = cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy"));
+        if (address && cJSON_IsString(a)) snprintf(address, addrlen, "%s", a->valuestring);
+    }
+    cJSON_Delete(j);
+    return rv;
+}
+
+int driver_container_stop(driver_t *d, const node_t *n, const char *key, const char *server_id) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/containers/%s/stop", server_id);
+    return node_call(d, n, "POST", p, NULL, key, true, NULL);
+}
+
+int driver_container_delete(driver_t *d, const node_t *n, const char *key, const char *server_id) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/containers/%s", server_id);
+    return node_call(d, n, "DELETE", p, NULL, key, true, NULL);
+}
+
+int driver_quiesce(driver_t *d, const node_t *n, const char *key, const char *server_id, bool save_on) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/containers/%s/quiesce", server_id);
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "save", save_on ? "on" : "off");
+    int rv = node_call(d, n, "POST", p, b, key, false, NULL);
+    cJSON_Delete(b);
+    return rv;
+}
+
+int driver_sync_start(driver_t *d, const node_t *target, const node_t *source, const char *key,
+                      const char *server_id, int pass, bool final, char sync_id[128]) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "server_id", server_id);
+    cJSON_AddStringToObject(b, "migration_id", key);
+    cJSON_AddStringToObject(b, "source_node_id", source->id);
+    cJSON_AddStringToObject(b, "source_address", source->address ? source->address : source->id);
+    cJSON_AddNumberToObject(b, "pass", pass);
+    cJSON_AddBoolToObject(b, "final", final);
+    cJSON *j = NULL;
+    int rv = node_call(d, target, "POST", "/v1/sync", b, key, false, &j);
+    cJSON_Delete(b);
+    if (rv == 0) {
+        const cJSON *s = cJSON_GetObjectItem(j, "sync_id");
+        if (cJSON_IsString(s)) {
+            snprintf(sync_id, 128, "%s", s->valuestring);
+        } else {
+            snprintf(d->err, sizeof d->err, "node %s: POST /v1/sync: answer without sync_id", target->id);
+            rv = MIG_EREFUSED;
+        }
+    }
+    cJSON_Delete(j);
+    return rv;
+}
+
+int driver_sync_get(driver_t *d, const node_t *target, const char *key, const char *sync_id, driver_sync_t *s) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/sync/%s", sync_id);
+    cJSON *j = NULL;
+    memset(s, 0, sizeof *s);
+    int rv = node_call(d, target, "GET", p, NULL, key, false, &j);
+    if (rv == 0) {
+        s->progress = (int)num(j, "progress", 0);
+        s->bytes_total = (long long)num(j, "bytes_total", 0);
+        s->bytes_done = (long long)num(j, "bytes_done", 0);
+        s->dirty_bytes = (long long)num(j, "dirty_bytes", 0);
+        s->done = cJSON_IsTrue(cJSON_GetObjectItem(j, "done"));
+        const cJSON *e = cJSON_GetObjectItem(j, "error");
+        if (cJSON_IsString(e)) snprintf(s->error, sizeof s->error, "%s", e->valuestring);
+    }
+    cJSON_Delete(j);
+    return rv;
+}
+
+/* ------------------------------------------------------------------------ proxy bridge */
+
+int driver_players(driver_t *d, const char *key, const char *server_name, int *count) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/servers/%s/players", server_name);
+    cJSON *j = NULL;
+    int rv = proxy_call(d, "GET", p, NULL, key, false, &j);
+    *count = 0;
+    if (rv == 0) *count = cJSON_GetArraySize(cJSON_GetObjectItem(j, "players"));
+    cJSON_Delete(j);
+    return rv;
+}
+
+int driver_room_create(driver_t *d, const char *key, const char *room) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "name", room);
+    int rv = proxy_call(d, "POST", "/v1/waiting-rooms", b, key, false, NULL);
+    cJSON_Delete(b);
+    return rv;
+}
+
+int driver_room_delete(driver_t *d, const char *key, const char *room) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/waiting-rooms/%s", room);
+    return proxy_call(d, "DELETE", p, NULL, key, true, NULL);
+}
+
+int driver_transfer(driver_t *d, const char *key, const char *from, const char *to, const char *message,
+                    int *moved) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "from", from);
+    cJSON_AddStringToObject(b, "to", to);
+    cJSON_AddStringToObject(b, "message", message);
+    cJSON *j = NULL;
+    int rv = proxy_call(d, "POST", "/v1/transfers", b, key, false, &j);
+    cJSON_Delete(b);
+    if (moved) *moved = rv == 0 ? cJSON_GetArraySize(cJSON_GetObjectItem(j, "moved")) : 0;
+    cJSON_Delete(j);
+    return rv;
+}
+
+int driver_register(driver_t *d, const char *key, const char *server_name, const char *address) {
+    char p[256];
+    path_of(d, p, sizeof p, "/v1/servers/%s", server_name);
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "address", address);
+    int rv = proxy_call(d, "PUT", p, b, key, false, NULL);
+    cJSON_Delete(b);
+    return rv;
+}

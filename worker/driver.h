@@ -1,0 +1,78 @@
+/* driver.h - the worker's client of the driver contract (docs/DRIVERS.md): node agents
+ * and the proxy bridge over HTTP with libcurl. Every call has a timeout and carries the
+ * migration id as Idempotency-Key; idempotent calls are retried with backoff on a
+ * connect failure, a timeout or a 5xx. Errors say which node, which call and what came
+ * back, in d->err.
+ *
+ * One driver per thread: it keeps one curl handle, so connections are reused. */
+#ifndef MIG_DRIVER_H
+#define MIG_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/inventory.h"
+
+#define DRIVER_ERR_MAX 512
+
+typedef struct {
+    const char *node_url;   /* pattern with {node_id} and {node_address} */
+    const char *proxy_url;  /* base URL of the proxy bridge */
+    int timeout_ms;         /* per call */
+    int attempts;           /* tries of an idempotent call, >= 1 */
+    int backoff_ms;         /* first retry delay, doubling */
+} driver_opts_t;
+
+typedef struct driver driver_t;
+
+/* NULL with the reason in `err` for bad options or no memory. Free with driver_free. */
+driver_t *driver_new(const driver_opts_t *o, char *err, size_t errlen);
+void driver_free(driver_t *d);
+
+/* What the last failed call said ("node n2: POST /v1/sync: 507 {...}"). */
+const char *driver_error(const driver_t *d);
+
+/* The call a fault would name: "POST /v1/sync". Set before each call, for the logs. */
+const char *driver_last_call(const driver_t *d);
+
+/* Every call returns 0, MIG_EUNREACHABLE (transport failure, timeout or 5xx after the
+ * retries: worth retrying the migration later), MIG_EREFUSED (a 4xx, or 507 for
+ * capacity: final for this attempt) or MIG_ENOMEM. `key` is the migration id. */
+
+/* ---- node agent --------------------------------------------------------------------- */
+int driver_health(driver_t *d, const node_t *n, bool *healthy, long long *ram_free_mb, long long *disk_free_mb);
+int driver_container_create(driver_t *d, const node_t *n, const char *key, const char *server_id,
+                            long long ram_mb, long long disk_mb);
+int driver_container_start(driver_t *d, const node_t *n, const char *key, const char *server_id);
+/* state gets "running", "starting", ...; "absent" on a 404. `address` (may be NULL) gets the
+ * game address the proxy should use. */
+int driver_container_get(driver_t *d, const node_t *n, const char *key, const char *server_id, char state[32],
+                         bool *healthy, char *address, size_t addrlen);
+int driver_container_stop(driver_t *d, const node_t *n, const char *key, const char *server_id);
+/* A 404 counts as done. */
+int driver_container_delete(driver_t *d, const node_t *n, const char *key, const char *server_id);
+int driver_quiesce(driver_t *d, const node_t *n, const char *key, const char *server_id, bool save_on);
+/* Starts pass `pass` of the world copy from `source` to `target`; sync_id gets its id. */
+int driver_sync_start(driver_t *d, const node_t *target, const node_t *source, const char *key,
+                      const char *server_id, int pass, bool final, char sync_id[128]);
+
+typedef struct {
+    int progress;           /* 0-100 */
+    long long bytes_total, bytes_done, dirty_bytes;
+    bool done;
+    char error[256];        /* empty unless the pass failed */
+} driver_sync_t;
+
+int driver_sync_get(driver_t *d, const node_t *target, const char *key, const char *sync_id, driver_sync_t *s);
+
+/* ---- proxy bridge ------------------------------------------------------------------- */
+int driver_players(driver_t *d, const char *key, const char *server_name, int *count);
+int driver_room_create(driver_t *d, const char *key, const char *room);
+/* A 404 counts as done. */
+int driver_room_delete(driver_t *d, const char *key, const char *room);
+/* Moves every player of `from` to `to` with `message`; *moved gets their number. */
+int driver_transfer(driver_t *d, const char *key, const char *from, const char *to, const char *message,
+                    int *moved);
+int driver_register(driver_t *d, const char *key, const char *server_name, const char *address);
+
+#endif

@@ -1,0 +1,484 @@
+/* job.c - the phases of one migration and their rollbacks. */
+#include "worker/job.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/store.h"
+#include "core/timefmt.h"
+#include "worker/plan.h"
+
+#define STOPPED 1 /* a phase's answer when SIGTERM asked it to stop at a safe point */
+#define PROGRESS_EVERY_MS 500 /* at most this often a sync's progress goes to Redis */
+#define MESSAGE "Server wird migriert... bitte warten"
+
+typedef struct {
+    rconn_t *rc;
+    driver_t *drv;
+    const job_cfg_t *cfg;
+    migration_t *m;
+    char id[MIG_ID_MAX + 1];
+    uint64_t token;
+    server_t server;
+    node_t from, to;
+    volatile sig_atomic_t *lost, *stopping;
+    char room[64];          /* the waiting room of this migration: wait-<id> */
+    int players;            /* online at the start of the transfer */
+    int moved;              /* moved onto the new server */
+    int64_t down_start;     /* monotonic ms when the first player left for the waiting room */
+    int64_t down_ms;        /* player downtime, -1 when nobody waited */
+    int64_t last_progress;  /* monotonic ms of the last progress write */
+    /* what this run may have changed, so the rollback undoes that and no more: a call
+     * that never went out cannot fail to be undone. A recovered run knows nothing of
+     * what its lost predecessor did, and undoes everything (every undo is idempotent). */
+    bool touched_room, touched_players, touched_quiesce, touched_register;
+    /* the failure, once there is one */
+    char err[600];
+    const char *why;        /* fail_reason */
+    int retryable;
+    char warning[600];
+} job_t;
+
+static void sleep_ms(int64_t ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Records a failure: message, cause, whether a retry may help. Returns `rv`. */
+static int failed(job_t *j, int rv, const char *why, int retryable, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int failed(job_t *j, int rv, const char *why, int retryable, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->err, sizeof j->err, fmt, ap);
+    va_end(ap);
+    j->why = why;
+    j->retryable = retryable;
+    return rv;
+}
+
+/* A driver failure of step `why`: retryable when the agent was unreachable or failing. */
+static int driver_failed(job_t *j, int rv, const char *why) {
+    return failed(j, rv, why, rv == MIG_EUNREACHABLE, "%s", driver_error(j->drv));
+}
+
+static int lost_or(job_t *j, int rv) {
+    return *j->lost ? MIG_ELOST : rv;
+}
+
+/* Records the step reached and a message for people; `progress` -1 leaves the sync's
+ * percentage as it is. A stale lease ends the job (MIG_ELOST); a Redis hiccup does not:
+ * progress is for people, the lease decides. */
+static int report(job_t *j, const char *step, int progress, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int report(job_t *j, const char *step, int progress, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    store_report_t rep;
+    store_report_init(&rep);
+    rep.phase_step = step;
+    rep.progress_message = msg;
+    rep.data_sync_progress = progress;
+    if (j->players >= 0 && strncmp(step, "transfer.", 9) == 0) rep.player_count_at_start = j->players;
+    j->last_progress = timefmt_mono_ms();
+    int rv = store_report_progress(j->rc, j->id, j->token, &rep);
+    if (rv == MIG_ESTALE || rv == MIG_ENOT_FOUND) {
+        *j->lost = 1;
+        return MIG_ELOST;
+    }
+    if (rv != 0) log_at(LOG_WARN, "worker.progress_failed", "migration_id", j->id, "error", j->rc->err, NULL);
+    log_at(LOG_DEBUG, "worker.step", "migration_id", j->id, "phase_step", step, "message", msg, NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ the world */
+
+/* Reads the server and both nodes from the inventory. */
+static int load_world(job_t *j) {
+    int rv = store_get_server(j->rc, j->m->server_id, &j->server);
+    if (rv == MIG_ENO_SERVER) return failed(j, rv, "server_gone", 0, "server %s is no longer in the inventory", j->m->server_id);
+    if (rv != 0) return failed(j, rv, "redis", 1, "reading server %s: %s", j->m->server_id, j->rc->err);
+    node_t *nodes;
+    size_t n;
+    if ((rv = store_list_nodes(j->rc, &nodes, &n)) != 0)
+        return failed(j, rv, "redis", 1, "reading the nodes: %s", j->rc->err);
+    for (size_t i = 0; i < n; i++) {
+        node_t *dst = strcmp(nodes[i].id, j->m->from_node_id) == 0 ? &j->from
+                      : strcmp(nodes[i].id, j->m->to_node_id) == 0 ? &j->to
+                                                                   : NULL;
+        if (dst) {
+            *dst = nodes[i];
+            inventory_node_init(&nodes[i]);
+        }
+    }
+    store_nodes_free(nodes, n);
+    if (j->from.id == NULL) return failed(j, MIG_ENO_NODE, "node_gone", 0, "source node %s is gone", j->m->from_node_id);
+    if (j->to.id == NULL) return failed(j, MIG_ENO_NODE, "node_gone", 0, "target node %s is gone", j->m->to_node_id);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ long steps */
+
+/* Waits until the target's container runs and is healthy. */
+static int wait_running(job_t *j) {
+    int64_t deadline = timefmt_mono_ms() + j->cfg->step_timeout_ms;
+    for (;;) {
+        char state[32];
+        bool healthy;
+        int rv = driver_container_get(j->drv, &j->to, j->id, j->server.id, state, &healthy, NULL, 0);
+        if (rv != 0) return driver_failed(j, rv, "start");
+        if (strcmp(state, "running") == 0 && healthy) return 0;
+        if (strcmp(state, "absent") == 0 || strcmp(state, "stopped") == 0)
+            return failed(j, MIG_EREFUSED, "start", 1, "node %s: container of %s is %s after start", j->to.id,
+                          j->server.id, state);
+        if (timefmt_mono_ms() > deadline)
+            return failed(j, MIG_ETIMEOUT, "start_timeout", 1, "node %s: container of %s not healthy after %lld ms",
+                          j->to.id, j->server.id, (long long)j->cfg->step_timeout_ms);
+        if (*j->lost) return MIG_ELOST;
+        sleep_ms(j->cfg->poll_ms);
+    }
+}
+
+/* Runs one sync pass to its end. Progress of pass 1 is reported as data_sync_progress;
+ * `out` gets the final state of the pass, *bps the measured speed. */
+static int sync_pass(job_t *j, int pass, bool final, driver_sync_t *out, double *bps) {
+    char sync_id[128];
+    int rv = driver_sync_start(j->drv, &j->to, &j->from, j->id, j->server.id, pass, final, sync_id);
+    if (rv != 0) return driver_failed(j, rv, "sync");
+    int64_t t0 = timefmt_mono_ms(), deadline = t0 + j->cfg->step_timeout_ms;
+    for (;;) {
+        if ((rv = driver_sync_get(j->drv, &j->to, j->id, sync_id, out)) != 0) return driver_failed(j, rv, "sync");
+        if (out->error[0])
+            return failed(j, MIG_EREFUSED, "sync", 1, "node %s: sync pass %d of %s failed: %s", j->to.id, pass,
+                          j->server.id, out->error);
+        if (out->done) break;
+        if (timefmt_mono_ms() > deadline)
+            return failed(j, MIG_ETIMEOUT, "sync_timeout", 1, "node %s: sync pass %d of %s not done after %lld ms",
+                          j->to.id, pass, j->server.id, (long long)j->cfg->step_timeout_ms);
+        if (pass == 1 && timefmt_mono_ms() - j->last_progress >= PROGRESS_EVERY_MS &&
+            (rv = report(j, "prepare.sync", out->progress, "Syncing world (%d%%)", out->progress)) != 0)
+            return rv;
+        if (*j->lost) return MIG_ELOST;
+        sleep_ms(j->cfg->poll_ms);
+    }
+    int64_t ms = timefmt_mono_ms() - t0;
+    *bps = ms > 0 ? (double)out->bytes_done * 1000.0 / (double)ms : 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ phases */
+
+/* preparing: validate, check capacity, create and start the target container, wait
+ * until healthy, and copy the world while the server runs: a full pass, then delta
+ * passes until the final one fits the downtime budget. */
+static int prepare(job_t *j) {
+    int rv;
+    if ((rv = report(j, "prepare.validate", 0, "Validating")) != 0) return rv;
+    if (j->server.node_id == NULL || strcmp(j->server.node_id, j->from.id) != 0)
+        return failed(j, MIG_EINVALID, "moved", 0, "server %s runs on node %s, not %s", j->server.id,
+                      j->server.node_id ? j->server.node_id : "(none)", j->from.id);
+    if ((rv = report(j, "prepare.capacity", 0, "Checking capacity of %s", j->to.name ? j->to.name : j->to.id)) != 0)
+        return rv;
+    bool healthy;
+    long long ram = -1, disk = -1;
+    if ((rv = driver_health(j->drv, &j->to, &healthy, &ram, &disk)) != 0) return driver_failed(j, rv, "target_unhealthy");
+    if (!healthy) return failed(j, MIG_EREFUSED, "target_unhealthy", 1, "node %s: unhealthy", j->to.id);
+    if (j->server.ram_mb > 0 && ram >= 0 && ram < j->server.ram_mb)
+        return failed(j, MIG_EREFUSED, "capacity", 1, "node %s: %lld MB RAM free, %s needs %lld", j->to.id, ram,
+                      j->server.id, j->server.ram_mb);
+    if (j->server.disk_mb > 0 && disk >= 0 && disk < j->server.disk_mb)
+        return failed(j, MIG_EREFUSED, "capacity", 1, "node %s: %lld MB disk free, %s needs %lld", j->to.id, disk,
+                      j->server.id, j->server.disk_mb);
+    if (*j->stopping) return STOPPED;
+    if ((rv = report(j, "prepare.create", 0, "Creating container on %s", j->to.name ? j->to.name : j->to.id)) != 0)
+        return rv;
+    if ((rv = driver_container_create(j->drv, &j->to, j->id, j->server.id, j->server.ram_mb, j->server.disk_mb)) != 0)
+        return driver_failed(j, rv, "create");
+    if ((rv = report(j, "prepare.start", 0, "Starting container")) != 0) return rv;
+    if ((rv = driver_container_start(j->drv, &j->to, j->id, j->server.id)) != 0) return driver_failed(j, rv, "start");
+    if ((rv = wait_running(j)) != 0) return rv;
+    if (*j->stopping) return STOPPED;
+    if ((rv = report(j, "prepare.sync", 0, "Syncing world (0%%)")) != 0) return rv;
+    driver_sync_t s;
+    double bps = 0;
+    for (int pass = 1;; pass++) {
+        if ((rv = sync_pass(j, pass, false, &s, &bps)) != 0) return rv;
+        plan_sync_t next = plan_next_sync(s.dirty_bytes, bps, j->cfg->downtime_budget_ms, pass, j->cfg->max_sync_passes);
+        if (next != PLAN_SYNC_AGAIN) {
+            if (next == PLAN_SYNC_GIVE_UP) {
+                char dirty[24];
+                snprintf(dirty, sizeof dirty, "%lld", s.dirty_bytes);
+                log_at(LOG_WARN, "worker.sync_not_converged", "migration_id", j->id, "dirty_bytes", dirty, NULL);
+            }
+            break;
+        }
+        if (*j->stopping) return STOPPED;
+        if ((rv = report(j, "prepare.sync", 100, "Delta sync pass %d (%lld MB changed)", pass + 1,
+                         s.dirty_bytes / (1024 * 1024))) != 0)
+            return rv;
+    }
+    return report(j, "prepare.sync", 100, "World synced");
+}
+
+/* transferring: players to the waiting room, the source quiesced, the final sync, the
+ * proxy re-pointed to the new server, the players moved there. */
+static int transfer(job_t *j) {
+    int rv;
+    const char *name = j->server.name ? j->server.name : j->server.id;
+    if ((rv = driver_players(j->drv, j->id, name, &j->players)) != 0) return driver_failed(j, rv, "proxy");
+    if ((rv = report(j, "transfer.players", 100, "%d player%s online", j->players, j->players == 1 ? "" : "s")) != 0)
+        return rv;
+    if (j->players > 0) {
+        if ((rv = report(j, "transfer.waiting_room", 100, "Moving %d players to the waiting room", j->players)) != 0)
+            return rv;
+        j->touched_room = true;
+        if ((rv = driver_room_create(j->drv, j->id, j->room)) != 0) return driver_failed(j, rv, "proxy");
+        j->down_start = timefmt_mono_ms();
+        j->touched_players = true;
+        if ((rv = driver_transfer(j->drv, j->id, name, j->room, MESSAGE, NULL)) != 0) return driver_failed(j, rv, "proxy");
+    }
+    if ((rv = report(j, "transfer.quiesce", 100, "Saving the world on %s", j->from.name ? j->from.name : j->from.id)) != 0)
+        return rv;
+    j->touched_quiesce = true;
+    if ((rv = driver_quiesce(j->drv, &j->from, j->id, j->server.id, false)) != 0) return driver_failed(j, rv, "quiesce");
+    if ((rv = report(j, "transfer.final_sync", 100, "Final sync")) != 0) return rv;
+    driver_sync_t s;
+    double bps;
+    if ((rv = sync_pass(j, 1000, true, &s, &bps)) != 0) return rv;
+    char addr[256];
+    char state[32];
+    bool healthy;
+    if ((rv = driver_container_get(j->drv, &j->to, j->id, j->server.id, state, &healthy, addr, sizeof addr)) != 0)
+        return driver_failed(j, rv, "register");
+    if (addr[0] == '\0') snprintf(addr, sizeof addr, "%s", j->to.address ? j->to.address : j->to.id);
+    if ((rv = report(j, "transfer.register", 100, "Registering %s at %s", name, addr)) != 0) return rv;
+    j->touched_register = true;
+    if ((rv = driver_register(j->drv, j->id, name, addr)) != 0) return driver_failed(j, rv, "register");
+    if (j->players > 0) {
+        if ((rv = report(j, "transfer.move_players", 100, "Transferring %d players to new server...", j->players)) != 0)
+            return rv;
+        if ((rv = driver_transfer(j->drv, j->id, j->room, name, "Willkommen zurueck!", &j->moved)) != 0)
+            return driver_failed(j, rv, "proxy");
+        j->down_ms = timefmt_mono_ms() - j->down_start;
+        if (driver_room_delete(j->drv, j->id, j->room) != 0)
+            log_at(LOG_WARN, "worker.room_left", "migration_id", j->id, "error", driver_error(j->drv), NULL);
+    } else {
+        j->down_ms = 0;
+    }
+    /* Players who joined while the source was quiesced are still on it: the proxy sends
+     * only new joins to the new address. Moving the server onto itself reconnects them
+     * there, before completing stops the source under them. */
+    int stragglers = 0;
+    if ((rv = driver_transfer(j->drv, j->id, name, name, "Willkommen zurueck!", &stragglers)) != 0)
+        return driver_failed(j, rv, "proxy");
+    j->moved += stragglers;
+    return 0;
+}
+
+/* Appends a problem of the completing phase to the warning. */
+static void warn(job_t *j, const char *what, const char *detail) {
+    size_t n = strlen(j->warning);
+    snprintf(j->warning + n, sizeof j->warning - n, "%s%s: %s", n ? "; " : "", what, detail);
+    log_at(LOG_WARN, "worker.completing_problem", "migration_id", j->id, "problem", what, "error", detail, NULL);
+}
+
+/* completing: the inventory says where the server runs now, the old container goes, and
+ * the migration is completed. A problem here keeps the new server and ends completed
+ * with a warning: undoing a finished move would cost the players a second downtime. */
+static int complete(job_t *j) {
+    int rv;
+    if ((rv = report(j, "complete.inventory", 100, "Updating inventory")) != 0) return rv;
+    const char *pairs[] = {"node_id", j->to.id};
+    if (store_put_server(j->rc, j->server.id, pairs, 1) != 0) warn(j, "inventory not updated", j->rc->err);
+    if ((rv = report(j, "complete.stop_old", 100, "Removing old container on %s", j->from.name ? j->from.name : j->from.id)) != 0)
+        return rv;
+    if (driver_container_stop(j->drv, &j->from, j->id, j->server.id) != 0 ||
+        driver_container_delete(j->drv, &j->from, j->id, j->server.id) != 0)
+        warn(j, "old container not removed", driver_error(j->drv));
+    store_report_t rep;
+    store_report_init(&rep);
+    rep.players_transferred = j->moved;
+    if (j->down_ms >= 0) rep.player_downtime_ms = j->down_ms;
+    rep.progress_message = "Completed";
+    rep.phase_step = "complete.done";
+    if (j->warning[0]) rep.warning = j->warning;
+    rv = store_complete(j->rc, j->id, j->token, j->cfg->cooldown_ms, &rep, j->m);
+    if (rv == MIG_ESTALE || rv == MIG_ENOT_FOUND) return MIG_ELOST;
+    if (rv != 0) return failed(j, rv, "redis", 1, "completing: %s", j->rc->err);
+    char dur[32], down[24];
+    snprintf(dur, sizeof dur, "%.3f", j->m->duration_seconds);
+    snprintf(down, sizeof down, "%lld", (long long)j->down_ms);
+    log_at(LOG_INFO, "migration.completed", "migration_id", j->id, "server_id", j->server.id, "duration_s", dur,
+           "player_downtime_ms", down, "warning", j->warning[0] ? j->warning : NULL, NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ rollbacks */
+
+/* Undo of preparing: the target container goes; the source never stopped. */
+static bool rollback_prepare(job_t *j) {
+    log_at(LOG_WARN, "worker.rollback", "migration_id", j->id, "phase", "preparing", NULL);
+    bool ok = true;
+    if (driver_container_delete(j->drv, &j->to, j->id, j->server.id) != 0) {
+        ok = false;
+        log_at(LOG_ERROR, "worker.rollback_step_failed", "migration_id", j->id, "error", driver_error(j->drv), NULL);
+    }
+    return ok;
+}
+
+/* Undo of transferring: the source saves again, the proxy points back at it, the
+ * players come back from the waiting room, the room and the target container go. */
+static bool rollback_transfer(job_t *j) {
+    log_at(LOG_WARN, "worker.rollback", "migration_id", j->id, "phase", "transferring", NULL);
+    const char *name = j->server.name ? j->server.name : j->server.id;
+    bool ok = true;
+    if (j->touched_quiesce && driver_quiesce(j->drv, &j->from, j->id, j->server.id, true) != 0) ok = false;
+    if (j->touched_register) {
+        char addr[256] = "", state[32];
+        bool healthy;
+        if (driver_container_get(j->drv, &j->from, j->id, j->server.id, state, &healthy, addr, sizeof addr) != 0)
+            ok = false;
+        if (addr[0] == '\0') snprintf(addr, sizeof addr, "%s", j->from.address ? j->from.address : j->from.id);
+        if (driver_register(j->drv, j->id, name, addr) != 0) ok = false;
+    }
+    if (j->touched_players &&
+        driver_transfer(j->drv, j->id, j->room, name, "Migration abgebrochen, zurueck auf deinem Server", NULL) != 0)
+        ok = false;
+    if (j->touched_room && driver_room_delete(j->drv, j->id, j->room) != 0) ok = false;
+    if (driver_container_delete(j->drv, &j->to, j->id, j->server.id) != 0) ok = false;
+    if (!ok) log_at(LOG_ERROR, "worker.rollback_step_failed", "migration_id", j->id, "error", driver_error(j->drv), NULL);
+    return ok;
+}
+
+/* Records the failure after the rollback: a retry with backoff while retries are left
+ * and a retry may help, otherwise failed. */
+static int finish_failure(job_t *j, int rv, bool rollback_ok) {
+    store_failure_t f = {
+        .error = j->err[0] ? j->err : mig_strerror(rv),
+        .fail_reason = j->why ? j->why : "error",
+        .rollback_success = rollback_ok,
+        .retryable = j->retryable,
+        .backoff_ms = plan_backoff_ms(j->m->retry_count + 1, j->cfg->retry_base_ms, j->cfg->retry_max_ms,
+                                      (double)rand() / ((double)RAND_MAX + 1.0)),
+        .cooldown_ms = j->cfg->cooldown_ms,
+    };
+    int frv = store_fail(j->rc, j->id, j->token, &f, j->m);
+    if (frv == MIG_ESTALE || frv == MIG_ENOT_FOUND) return MIG_ELOST;
+    if (frv != 0) {
+        /* Redis is away: the lease will expire and recovery will roll back again, which
+         * is harmless, and record the end. */
+        log_at(LOG_ERROR, "worker.fail_unrecorded", "migration_id", j->id, "error", j->rc->err, NULL);
+        return frv;
+    }
+    log_at(j->m->status == MIG_FAILED ? LOG_ERROR : LOG_WARN,
+           j->m->status == MIG_FAILED ? "migration.failed" : "migration.retry", "migration_id", j->id, "server_id",
+           j->server.id, "error", f.error, "fail_reason", f.fail_reason, "rollback_success",
+           rollback_ok ? "true" : "false", NULL);
+    return rv;
+}
+
+/* Rolls back the phase the migration is in and records the failure. */
+static int fail_phase(job_t *j, int rv) {
+    if (rv == MIG_ELOST) {
+        log_at(LOG_WARN, "worker.lease_lost", "migration_id", j->id, NULL);
+        return rv;
+    }
+    bool ok = j->m->status == MIG_TRANSFERRING ? rollback_transfer(j) : rollback_prepare(j);
+    return finish_failure(j, rv, ok);
+}
+
+/* Hands a migration stopped by SIGTERM back after rolling its phase back. */
+static int release(job_t *j) {
+    rollback_prepare(j);
+    int rv = store_release(j->rc, j->id, j->token, "worker stopped; waiting for another", j->m);
+    log_at(LOG_INFO, "worker.released", "migration_id", j->id, "ok", rv == 0 ? "true" : "false", NULL);
+    return rv == MIG_ESTALE ? MIG_ELOST : rv;
+}
+
+static int advance(job_t *j, mig_status_t to) {
+    int rv = store_advance(j->rc, j->id, j->token, to, NULL);
+    if (rv == MIG_ESTALE || rv == MIG_ENOT_FOUND) return MIG_ELOST;
+    if (rv != 0) return failed(j, rv, "redis", 1, "advancing to %s: %s", states_name(to), j->rc->err);
+    j->m->status = to;
+    return 0;
+}
+
+/* A migration handed back by mig_recover: its worker died mid-phase. Preparing and
+ * transferring roll back and retry; completing finishes. */
+static int recover(job_t *j) {
+    log_at(LOG_WARN, "worker.recovering", "migration_id", j->id, "status", states_name(j->m->status), "phase_step",
+           j->m->phase_step ? j->m->phase_step : "", NULL);
+    if (j->m->status == MIG_COMPLETING) {
+        j->moved = j->m->players_transferred >= 0 ? j->m->players_transferred : j->m->player_count_at_start;
+        if (j->moved < 0) j->moved = 0;
+        j->down_ms = j->m->player_downtime_ms;
+        return complete(j);
+    }
+    j->touched_room = j->touched_players = j->touched_quiesce = j->touched_register = true;
+    failed(j, MIG_ELOST, "lease_lost", 1, "the previous worker was lost during %s (step %s)",
+           states_name(j->m->status), j->m->phase_step ? j->m->phase_step : "none");
+    bool ok = j->m->status == MIG_TRANSFERRING ? rollback_transfer(j) : rollback_prepare(j);
+    return finish_failure(j, MIG_ELOST, ok);
+}
+
+int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, volatile sig_atomic_t *lost,
+            volatile sig_atomic_t *stopping) {
+    job_t j = {.rc = rc, .drv = drv, .cfg = cfg, .m = m, .lost = lost, .stopping = stopping, .players = -1, .down_ms = -1};
+    snprintf(j.id, sizeof j.id, "%s", m->id);
+    snprintf(j.room, sizeof j.room, "wait-%s", m->id);
+    j.token = m->lease_token;
+    inventory_server_init(&j.server);
+    inventory_node_init(&j.from);
+    inventory_node_init(&j.to);
+    log_at(LOG_INFO, m->recovering ? "migration.recovery_started" : "migration.started", "migration_id", j.id,
+           "server_id", m->server_id, "from_node_id", m->from_node_id, "to_node_id", m->to_node_id, NULL);
+    int rv = load_world(&j);
+    if (rv != 0 && m->status == MIG_COMPLETING) {
+        /* a recovered move whose world changed under it: it is done, say what is off */
+        store_report_t rep;
+        store_report_init(&rep);
+        rep.warning = j.err;
+        rv = store_complete(rc, j.id, j.token, cfg->cooldown_ms, &rep, m);
+        goto out;
+    }
+    if (rv != 0) {
+        /* nothing was touched yet: record the failure without a rollback */
+        rv = finish_failure(&j, rv, true);
+        goto out;
+    }
+    if (m->recovering) {
+        rv = recover(&j);
+        goto out;
+    }
+    rv = prepare(&j);
+    if (rv == STOPPED) {
+        rv = release(&j);
+        goto out;
+    }
+    if (rv == 0) rv = lost_or(&j, advance(&j, MIG_TRANSFERRING));
+    if (rv != 0) {
+        rv = fail_phase(&j, rv);
+        goto out;
+    }
+    if ((rv = transfer(&j)) == 0) rv = lost_or(&j, advance(&j, MIG_COMPLETING));
+    if (rv != 0) {
+        rv = fail_phase(&j, rv);
+        goto out;
+    }
+    rv = complete(&j);
+out:
+    inventory_server_clear(&j.server);
+    inventory_node_clear(&j.from);
+    inventory_node_clear(&j.to);
+    return rv;
+}
