@@ -12,10 +12,18 @@ void config_common(config_common_t *c, config_opt_t *o) {
     o[0] = (config_opt_t){"MIG_REDIS_URL", "redis://127.0.0.1:6379",
                           "Redis: redis://[:password@]host:port[/db] or unix:///path", &c->redis_url};
     o[1] = (config_opt_t){"MIG_REDIS_SENTINELS", NULL,
-                          "Sentinels host:port,host:port (instead of MIG_REDIS_URL)", &c->sentinels};
+                          "Sentinels host:port,host:port: they name the primary (MIG_REDIS_URL gives password, db)", &c->sentinels};
     o[2] = (config_opt_t){"MIG_REDIS_MASTER", "mymaster", "Sentinel master name", &c->master};
     o[3] = (config_opt_t){"MIG_PREFIX", "mig:", "key prefix ({mig}: on Redis Cluster)", &c->prefix};
     o[4] = (config_opt_t){"MIG_LOG_LEVEL", "info", "debug, info, warn or error", &c->log_level};
+    /* A change acknowledged to a caller must survive a failover: it waits until this
+     * many replicas hold it (Redis WAIT). Without Sentinel there is no failover to
+     * survive, so the default follows MIG_REDIS_SENTINELS. */
+    o[5] = (config_opt_t){"MIG_REDIS_WAIT_REPLICAS", NULL,
+                          "replicas that must hold a change before it counts (default 1 with Sentinel, else 0)",
+                          &c->wait_replicas};
+    o[6] = (config_opt_t){"MIG_REDIS_WAIT_MS", "1000",
+                          "how long a change waits for those replicas before the call fails", &c->wait_ms};
 }
 
 /* "MIG_REDIS_URL" -> "redis-url" into `out`. */

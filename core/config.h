@@ -22,9 +22,11 @@ typedef struct {
     const char *master;     /* MIG_REDIS_MASTER, the Sentinel master name */
     const char *prefix;     /* MIG_PREFIX, "mig:" */
     const char *log_level;  /* MIG_LOG_LEVEL, "info" */
+    const char *wait_replicas; /* MIG_REDIS_WAIT_REPLICAS, NULL: 1 with Sentinel, else 0 */
+    const char *wait_ms;    /* MIG_REDIS_WAIT_MS, "1000" */
 } config_common_t;
 
-#define CONFIG_COMMON_COUNT 5
+#define CONFIG_COMMON_COUNT 7
 
 /* Fills `opts` (CONFIG_COMMON_COUNT entries) with the common settings bound to `c`. */
 void config_common(config_common_t *c, config_opt_t *opts);

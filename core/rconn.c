@@ -1,15 +1,23 @@
-/* rconn.c - a synchronous Redis connection with lazy reconnect and the function library. */
+/* rconn.c - a synchronous Redis connection with lazy reconnect, Sentinel, WAIT and the function library. */
 #include "rconn.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "log.h"
 #include "lualib.h"
+#include "sentinel.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
+#define DEFAULT_WAIT_MS 1000     /* WAIT's bound: replicas on a LAN confirm in about a ms */
+#define SENTINEL_TIMEOUT_MS 500  /* connect and reply of one sentinel: a live one answers in a
+                                  * ms, and a dead one must not hold up asking the next */
+#define RESOLVE_ROUNDS 5         /* passes over the sentinels while they name a demoted primary */
+#define RESOLVE_PAUSE_MS 100     /* between passes: Sentinel spreads a new primary in ~1 s */
 
 /* ------------------------------------------------------------------------ URLs */
 
@@ -67,25 +75,225 @@ int rconn_parse_url(const char *url, rconn_addr_t *a, char *err, size_t errlen) 
     return 0;
 }
 
-/* ------------------------------------------------------------------------ connections */
+/* ------------------------------------------------------------------------ options */
 
-rconn_t *rconn_new(const rconn_opts_t *o, char *err, size_t errlen) {
+/* Checks `o` and copies what a connection keeps into `rc` (no I/O). Returns 0 or
+ * MIG_EINVALID with the reason in `err`. */
+static int setup(rconn_t *rc, const rconn_opts_t *o, char *err, size_t errlen) {
     const char *prefix = o->prefix ? o->prefix : "mig:";
+    const char *master = o->master && *o->master ? o->master : "mymaster";
     if (strlen(prefix) > RCONN_PREFIX_MAX) {
         if (err) snprintf(err, errlen, "MIG_PREFIX: longer than %d bytes", RCONN_PREFIX_MAX);
-        return NULL;
+        return MIG_EINVALID;
     }
+    if (strlen(master) > SENTINEL_NAME_MAX) {
+        if (err) snprintf(err, errlen, "MIG_REDIS_MASTER: longer than %d bytes", SENTINEL_NAME_MAX);
+        return MIG_EINVALID;
+    }
+    if (o->wait_replicas < 0 || o->wait_replicas > RCONN_WAIT_MAX) {
+        if (err) snprintf(err, errlen, "MIG_REDIS_WAIT_REPLICAS: must be from 0 to %d", RCONN_WAIT_MAX);
+        return MIG_EINVALID;
+    }
+    if (o->wait_ms < 0) {
+        if (err) snprintf(err, errlen, "MIG_REDIS_WAIT_MS: must not be negative");
+        return MIG_EINVALID;
+    }
+    int sentinel = o->sentinels && *o->sentinels;
+    /* with Sentinel the URL only adds a password and a db, so it may be left out */
+    int rv = sentinel && o->url == NULL ? 0 : rconn_parse_url(o->url, &rc->addr, err, errlen);
+    if (rv == 0 && sentinel) rv = sentinel_parse_list(o->sentinels, &rc->sentinels, err, errlen);
+    if (rv != 0) return rv;
+    strcpy(rc->prefix, prefix);
+    strcpy(rc->master, master);
+    rc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+    rc->wait_replicas = o->wait_replicas;
+    rc->wait_ms = o->wait_ms > 0 ? o->wait_ms : DEFAULT_WAIT_MS;
+    return 0;
+}
+
+int rconn_opts_from_config(rconn_opts_t *o, const config_common_t *c, int timeout_ms, char *err, size_t errlen) {
+    int sentinel = c->sentinels && *c->sentinels;
+    long long replicas = sentinel ? 1 : 0, wait_ms = DEFAULT_WAIT_MS;
+    int rv = 0;
+    if (c->wait_replicas && *c->wait_replicas)
+        rv = config_int("MIG_REDIS_WAIT_REPLICAS", c->wait_replicas, 0, RCONN_WAIT_MAX, &replicas, err, errlen);
+    if (rv == 0 && c->wait_ms)
+        rv = config_int("MIG_REDIS_WAIT_MS", c->wait_ms, 1, 600000, &wait_ms, err, errlen);
+    if (rv != 0) return rv;
+    *o = (rconn_opts_t){.url = c->redis_url, .prefix = c->prefix, .timeout_ms = timeout_ms,
+                        .sentinels = sentinel ? c->sentinels : NULL, .master = c->master,
+                        .wait_replicas = (int)replicas, .wait_ms = (int)wait_ms};
+    rconn_t *probe = calloc(1, sizeof *probe);
+    if (probe == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return MIG_ENOMEM;
+    }
+    rv = setup(probe, o, err, errlen);
+    free(probe);
+    return rv;
+}
+
+const char *rconn_where(const rconn_opts_t *o, char *out, size_t cap) {
+    rconn_addr_t a;
+    char err[8];
+    if (o->sentinels && *o->sentinels)
+        snprintf(out, cap, "sentinels %s master %s", o->sentinels, o->master && *o->master ? o->master : "mymaster");
+    else if (rconn_parse_url(o->url, &a, err, sizeof err) != 0)
+        snprintf(out, cap, "(bad URL)");
+    else if (a.path[0])
+        snprintf(out, cap, "unix://%s/%d", a.path, a.db);
+    else
+        snprintf(out, cap, "%s:%d/%d", a.host, a.port, a.db);
+    return out;
+}
+
+/* ------------------------------------------------------------------------ connections */
+
+static struct timeval tv_of(int ms) {
+    return (struct timeval){ms / 1000, (ms % 1000) * 1000};
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs one setup command on a fresh context; 0, or -1 with "<what>: <why>" in `err`. */
+static int setup_cmd(redisContext *c, const char *what, int argc, const char **argv, char *err, size_t errlen) {
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+    if (!ok) snprintf(err, errlen, "%s: %s", what, r ? r->str : c->errstr);
+    if (r) freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* Connects to `a` (TCP or unix socket) within `connect_ms`, sets `io_ms` as the timeout
+ * of each reply, and runs AUTH and SELECT as the URL says. Returns the context (free
+ * with redisFree) or NULL with the reason in `err`. */
+static redisContext *open_ctx(const rconn_addr_t *a, int connect_ms, int io_ms, char *err, size_t errlen) {
+    redisContext *c = a->path[0] ? redisConnectUnixWithTimeout(a->path, tv_of(connect_ms))
+                                 : redisConnectWithTimeout(a->host, a->port, tv_of(connect_ms));
+    if (c == NULL || c->err) {
+        snprintf(err, errlen, "connect to %s:%d: %s", a->path[0] ? a->path : a->host, a->path[0] ? 0 : a->port,
+                 c ? c->errstr : "out of memory");
+        goto fail;
+    }
+    redisSetTimeout(c, tv_of(io_ms));
+    if (a->password[0]) {
+        const char *av[] = {"AUTH", a->password};
+        if (setup_cmd(c, "AUTH", 2, av, err, errlen) != 0) goto fail;
+    }
+    if (a->db) {
+        char db[8];
+        snprintf(db, sizeof db, "%d", a->db);
+        const char *av[] = {"SELECT", db};
+        if (setup_cmd(c, "SELECT", 2, av, err, errlen) != 0) goto fail;
+    }
+    return c;
+fail:
+    if (c) redisFree(c);
+    return NULL;
+}
+
+/* The reply timeout of a connection: a waited write may block in WAIT on top of it. */
+static int io_ms_of(const rconn_t *rc) {
+    return rc->timeout_ms + (rc->wait_replicas > 0 ? rc->wait_ms : 0);
+}
+
+/* Asks sentinel `s` where the master `name` is. Returns 0 with the address in `out`, or
+ * a MIG_E* code with the reason in `err`. */
+static int ask_sentinel(const sentinel_addr_t *s, const char *name, int timeout_ms, sentinel_addr_t *out,
+                        char *err, size_t errlen) {
+    char where[SENTINEL_HOST_MAX + 16], why[256];
+    sentinel_addr_format(s, where, sizeof where);
+    redisContext *c = redisConnectWithTimeout(s->host, s->port, tv_of(timeout_ms));
+    if (c == NULL || c->err) {
+        snprintf(err, errlen, "sentinel %.100s: %.200s", where, c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return MIG_EREDIS;
+    }
+    redisSetTimeout(c, tv_of(timeout_ms));
+    const char *av[] = {"SENTINEL", "get-master-addr-by-name", name};
+    redisReply *r = redisCommandArgv(c, 3, av, NULL);
+    int rv = r ? sentinel_parse_master(r, out, why, sizeof why) : MIG_EREDIS;
+    if (r == NULL) snprintf(why, sizeof why, "%s", c->errstr);
+    if (rv != 0) snprintf(err, errlen, "sentinel %.100s: %.200s", where, why);
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return rv;
+}
+
+/* Finds the primary through the sentinels and connects rc->ctx to it.
+ *
+ * Sentinels are asked in turn, starting with the one that answered last (a dead one
+ * then costs one timeout per failover, not one per connect). The named address must
+ * answer ROLE with "master": for a moment after a failover a sentinel may still name the
+ * old primary, now a replica, and another sentinel (or the same a moment later) names the
+ * new one; so a pass that met such a stale answer is followed by another, up to
+ * RESOLVE_ROUNDS. A named primary that cannot be reached is not retried: Sentinel needs
+ * down-after-milliseconds to notice, far longer than a caller should block; the caller's
+ * next call asks again. Returns 0 or MIG_EREDIS with the reason in rc->err. */
+static int connect_sentinel(rconn_t *rc) {
+    char why[RCONN_ERR_MAX] = "", last[RCONN_ERR_MAX - 128] = "no answer";
+    int n = rc->sentinels.n;
+    int sentinel_ms = rc->timeout_ms < SENTINEL_TIMEOUT_MS ? rc->timeout_ms : SENTINEL_TIMEOUT_MS;
+    for (int round = 0; round < RESOLVE_ROUNDS; round++) {
+        int stale = 0;
+        char failed[SENTINEL_HOST_MAX + 16] = ""; /* a primary that did not answer in this pass */
+        if (round > 0) sleep_ms(RESOLVE_PAUSE_MS);
+        for (int k = 0; k < n; k++) {
+            int i = (rc->first_sentinel + k) % n;
+            sentinel_addr_t p;
+            char named[SENTINEL_HOST_MAX + 16];
+            if (ask_sentinel(&rc->sentinels.v[i], rc->master, sentinel_ms, &p, last, sizeof last) != 0) continue;
+            sentinel_addr_format(&p, named, sizeof named);
+            if (strcmp(named, failed) == 0) continue; /* the same unreachable one again */
+            rconn_addr_t a = rc->addr;
+            snprintf(a.host, sizeof a.host, "%s", p.host);
+            a.port = p.port;
+            a.path[0] = '\0';
+            redisContext *c = open_ctx(&a, rc->timeout_ms, io_ms_of(rc), why, sizeof why);
+            if (c == NULL) {
+                snprintf(last, sizeof last, "primary %.100s named by a sentinel: %.250s", named, why);
+                snprintf(failed, sizeof failed, "%s", named);
+                continue;
+            }
+            redisReply *r = redisCommand(c, "ROLE");
+            int rv = r ? sentinel_check_role(r, why, sizeof why) : MIG_EIO;
+            if (r == NULL) snprintf(why, sizeof why, "ROLE: %s", c->errstr);
+            if (r) freeReplyObject(r);
+            if (rv != 0) {
+                snprintf(last, sizeof last, "%.100s named by a sentinel: %.250s", named, why);
+                stale |= rv == MIG_EREDIS; /* a replica: the sentinels may be about to agree */
+                redisFree(c);
+                continue;
+            }
+            /* a new primary is news once per connection; the first one and the same one are not */
+            int moved = rc->primary[0] && strcmp(rc->primary, named) != 0;
+            log_at(moved ? LOG_INFO : LOG_DEBUG, moved ? "redis.failover_followed" : "redis.primary_found", "master",
+                   rc->master, "primary", named, "previous", rc->primary, NULL);
+            snprintf(rc->primary, sizeof rc->primary, "%s", named);
+            rc->ctx = c;
+            rc->addr = a;
+            rc->first_sentinel = i;
+            return 0;
+        }
+        if (!stale) break;
+    }
+    snprintf(rc->err, sizeof rc->err, "no sentinel named a reachable primary for \"%.64s\": %.380s", rc->master, last);
+    return MIG_EREDIS;
+}
+
+rconn_t *rconn_new(const rconn_opts_t *o, char *err, size_t errlen) {
     rconn_t *rc = calloc(1, sizeof *rc);
     if (rc == NULL) {
         if (err) snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (rconn_parse_url(o->url, &rc->addr, err, errlen) != 0) {
+    if (setup(rc, o, err, errlen) != 0) {
         free(rc);
         return NULL;
     }
-    strcpy(rc->prefix, prefix);
-    rc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
     rconn_ensure(rc);
     return rc;
 }
@@ -93,7 +301,7 @@ rconn_t *rconn_new(const rconn_opts_t *o, char *err, size_t errlen) {
 static void drop(rconn_t *rc) {
     if (rc->ctx) redisFree(rc->ctx);
     rc->ctx = NULL;
-    rc->library_checked = 0;
+    rc->library_checked = 0; /* the next server may be a new primary without the library */
 }
 
 void rconn_free(rconn_t *rc) {
@@ -102,43 +310,59 @@ void rconn_free(rconn_t *rc) {
     free(rc);
 }
 
-/* Runs one command on a fresh context during connect; returns 0 or MIG_EREDIS. */
-static int setup_cmd(rconn_t *rc, const char *what, int argc, const char **argv) {
-    redisReply *r = redisCommandArgv(rc->ctx, argc, argv, NULL);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        snprintf(rc->err, sizeof rc->err, "%s: %s", what, r ? r->str : rc->ctx->errstr);
-        if (r) freeReplyObject(r);
-        drop(rc);
-        return MIG_EREDIS;
-    }
-    freeReplyObject(r);
-    return 0;
+/* True when the server closed the connection while it sat idle between commands (it
+ * died, or Sentinel made it drop its clients when it was demoted): an idle synchronous
+ * connection has nothing to read but an end or an error. Seen before a command is sent,
+ * the command goes out once, on a fresh connection, instead of failing on the stale one. */
+static int closed_while_idle(const redisContext *c) {
+    struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+    return poll(&p, 1, 0) > 0;
 }
 
 int rconn_ensure(rconn_t *rc) {
+    if (rc->ctx && closed_while_idle(rc->ctx)) drop(rc);
     if (rc->ctx) return 0;
-    struct timeval tv = {rc->timeout_ms / 1000, (rc->timeout_ms % 1000) * 1000};
-    rc->ctx = rc->addr.path[0] ? redisConnectUnixWithTimeout(rc->addr.path, tv)
-                               : redisConnectWithTimeout(rc->addr.host, rc->addr.port, tv);
-    if (rc->ctx == NULL || rc->ctx->err) {
-        snprintf(rc->err, sizeof rc->err, "connect to %s:%d%s: %s",
-                 rc->addr.path[0] ? rc->addr.path : rc->addr.host, rc->addr.path[0] ? 0 : rc->addr.port,
-                 "", rc->ctx ? rc->ctx->errstr : "out of memory");
+    if (rc->sentinels.n > 0) return connect_sentinel(rc);
+    rc->ctx = open_ctx(&rc->addr, rc->timeout_ms, io_ms_of(rc), rc->err, sizeof rc->err);
+    return rc->ctx ? 0 : MIG_EREDIS;
+}
+
+int rconn_resolve(const rconn_opts_t *o, rconn_addr_t *addr, char *err, size_t errlen) {
+    rconn_t *rc = calloc(1, sizeof *rc);
+    int rv = MIG_ENOMEM;
+    if (rc == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if ((rv = setup(rc, o, err, errlen)) != 0) goto out;
+    if (rc->sentinels.n > 0 && (rv = connect_sentinel(rc)) != 0) {
+        snprintf(err, errlen, "%s", rc->err);
+        goto out;
+    }
+    *addr = rc->addr;
+out:
+    rconn_free(rc);
+    return rv;
+}
+
+/* True for an error reply that says this server is not (or no longer) a usable primary:
+ * a primary demoted to replica answers READONLY to writes, and MASTERDOWN to everything
+ * when it lost its own primary. */
+static int not_primary(const redisReply *r) {
+    return (r->len >= 8 && memcmp(r->str, "READONLY", 8) == 0) || (r->len >= 10 && memcmp(r->str, "MASTERDOWN", 10) == 0);
+}
+
+/* Takes an error reply: keeps its text, maps its code, and drops a connection to a server
+ * that is no longer the primary so that the next call finds the new one. Frees `r`. */
+static int error_reply(rconn_t *rc, redisReply *r) {
+    snprintf(rc->err, sizeof rc->err, "%.*s", (int)r->len, r->str);
+    int code = err_from_reply(r->str, r->len);
+    if (not_primary(r)) {
         drop(rc);
-        return MIG_EREDIS;
+        code = MIG_EREDIS;
     }
-    redisSetTimeout(rc->ctx, tv);
-    if (rc->addr.password[0]) {
-        const char *av[] = {"AUTH", rc->addr.password};
-        if (setup_cmd(rc, "AUTH", 2, av) != 0) return MIG_EREDIS;
-    }
-    if (rc->addr.db) {
-        char db[8];
-        snprintf(db, sizeof db, "%d", rc->addr.db);
-        const char *av[] = {"SELECT", db};
-        if (setup_cmd(rc, "SELECT", 2, av) != 0) return MIG_EREDIS;
-    }
-    return 0;
+    freeReplyObject(r);
+    return code;
 }
 
 redisReply *rconn_command(rconn_t *rc, int argc, const char **argv, const size_t *lens, int *code) {
@@ -155,12 +379,60 @@ redisReply *rconn_command(rconn_t *rc, int argc, const char **argv, const size_t
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(rc->err, sizeof rc->err, "%.*s", (int)r->len, r->str);
-        *code = err_from_reply(r->str, r->len);
-        freeReplyObject(r);
+        *code = error_reply(rc, r);
         return NULL;
     }
     return r;
+}
+
+/* Sends a write and WAIT for rc->wait_replicas in one round trip (pipelined: both go out
+ * before either reply is read). Returns the write's reply as rconn_command() does; when
+ * the write was applied but fewer replicas confirmed it within rc->wait_ms, NULL with
+ * MIG_EREDIS: a failover now could lose it, so nobody may report it as done. The
+ * connection is dropped then, since a primary cut off from its replicas may be one that
+ * Sentinel is replacing; the next call asks the sentinels again. */
+static redisReply *command_waited(rconn_t *rc, int argc, const char **argv, int *code) {
+    redisReply *r = NULL, *w = NULL;
+    char n[16], ms[16];
+    *code = 0;
+    if (rconn_ensure(rc) != 0) {
+        *code = MIG_EREDIS;
+        return NULL;
+    }
+    snprintf(n, sizeof n, "%d", rc->wait_replicas);
+    snprintf(ms, sizeof ms, "%d", rc->wait_ms);
+    const char *wv[] = {"WAIT", n, ms};
+    if (redisAppendCommandArgv(rc->ctx, argc, argv, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(rc->ctx, 3, wv, NULL) != REDIS_OK || redisGetReply(rc->ctx, (void **)&r) != REDIS_OK ||
+        redisGetReply(rc->ctx, (void **)&w) != REDIS_OK) {
+        snprintf(rc->err, sizeof rc->err, "%s %s: %s", argv[0], argc > 1 ? argv[1] : "", rc->ctx->errstr);
+        *code = MIG_EREDIS;
+        goto fail;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        *code = error_reply(rc, r); /* refused: nothing was written, nothing to wait for */
+        r = NULL;
+        freeReplyObject(w);
+        return NULL;
+    }
+    if (w->type != REDIS_REPLY_INTEGER || w->integer < rc->wait_replicas) {
+        char got[32];
+        if (w->type == REDIS_REPLY_INTEGER) snprintf(got, sizeof got, "%lld", w->integer);
+        else snprintf(got, sizeof got, "none");
+        snprintf(rc->err, sizeof rc->err,
+                 "%s %s: written but not yet replicated (%s of %d replicas confirmed within %d ms); not done",
+                 argv[0], argc > 1 ? argv[1] : "", got, rc->wait_replicas, rc->wait_ms);
+        log_at(LOG_WARN, "redis.not_replicated", "call", argc > 1 ? argv[1] : argv[0], "confirmed", got, NULL);
+        *code = MIG_EREDIS;
+        goto fail;
+    }
+    freeReplyObject(w);
+    return r;
+fail:
+    if (r) freeReplyObject(r);
+    if (w) freeReplyObject(w);
+    drop(rc);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------ the library */
@@ -214,7 +486,29 @@ int rconn_load_library(rconn_t *rc) {
     return 0;
 }
 
+int rconn_check_library(const rconn_opts_t *o, char *err, size_t errlen) {
+    rconn_t *rc = rconn_new(o, err, errlen);
+    if (rc == NULL) return 0; /* bad options are the caller's to report */
+    int rv = rconn_load_library(rc);
+    if (rv == MIG_ELIBRARY) {
+        snprintf(err, errlen, "%s", rc->err);
+    } else if (rv != 0) {
+        log_at(LOG_WARN, "redis.unreachable_at_start", "error", rc->err, "note", "carrying on; calls retry", NULL);
+        rv = 0;
+    }
+    rconn_free(rc);
+    return rv;
+}
+
 #define FCALL_ARGS_MAX 64
+
+/* True for a write whose loss in a failover the next call repairs, so it goes without
+ * WAIT: a heartbeat renews a lease every third of it and a lost one at worst lets
+ * recovery hand the migration on (its worker then finds its token stale); a progress
+ * report is overwritten by the next. Both run every few hundred ms per migration. */
+static int unwaited(const char *fn) {
+    return strcmp(fn, "mig_heartbeat") == 0 || strcmp(fn, "mig_progress") == 0;
+}
 
 static redisReply *fcall(rconn_t *rc, const char *cmd, const char *fn, int argc, const char *const *argv,
                          int *code) {
@@ -229,6 +523,7 @@ static redisReply *fcall(rconn_t *rc, const char *cmd, const char *fn, int argc,
     av[2] = "1";
     av[3] = rc->prefix;
     for (int i = 0; i < argc; i++) av[4 + i] = argv[i] ? argv[i] : "";
+    int wait = rc->wait_replicas > 0 && strcmp(cmd, "FCALL") == 0 && !unwaited(fn);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!rc->library_checked || attempt == 1) {
             int lc = rconn_load_library(rc);
@@ -237,7 +532,7 @@ static redisReply *fcall(rconn_t *rc, const char *cmd, const char *fn, int argc,
                 return NULL;
             }
         }
-        redisReply *r = rconn_command(rc, argc + 4, av, NULL, code);
+        redisReply *r = wait ? command_waited(rc, argc + 4, av, code) : rconn_command(rc, argc + 4, av, NULL, code);
         /* A primary that lost its functions (flushed, or a failover to a replica that
          * never had them) answers "ERR Function not found": load and call once more. */
         if (r == NULL && *code == MIG_EREDIS && strstr(rc->err, "Function not found") && attempt == 0)

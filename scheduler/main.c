@@ -261,11 +261,16 @@ int main(int argc, char **argv) {
     if (rv == 0) rv = config_int("MIG_LEADER_TTL_MS", leader_ttl, 300, 600000, &v[5], err, sizeof err);
     if (rv == 0) rv = config_int("MIG_RECHECK_MS", recheck, 10, 3600000, &v[6], err, sizeof err);
     rconn_t *rc = NULL;
-    redis_opts = (rconn_opts_t){.url = common.redis_url, .prefix = common.prefix, .timeout_ms = 5000};
+    if (rv == 0) rv = rconn_opts_from_config(&redis_opts, &common, 5000, err, sizeof err);
     if (rv == 0 && (rc = rconn_new(&redis_opts, err, sizeof err)) == NULL) rv = MIG_EINVALID;
     if (rv != 0) {
         fprintf(stderr, "%s: %s\n", PROGRAM, err);
         return 2;
+    }
+    if (rconn_check_library(&redis_opts, err, sizeof err) != 0) {
+        log_at(LOG_ERROR, "scheduler.library_refused", "error", err, NULL);
+        rconn_free(rc);
+        return 1;
     }
     char id[128];
     if (id_opt == NULL) {
@@ -283,7 +288,8 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     pthread_t sub;
     pthread_create(&sub, NULL, subscriber_main, NULL);
-    log_at(LOG_INFO, "scheduler.started", "scheduler_id", id_opt, "redis", common.redis_url, NULL);
+    char where[300];
+    log_at(LOG_INFO, "scheduler.started", "scheduler_id", id_opt, "redis", rconn_where(&redis_opts, where, sizeof where), NULL);
 
     int leading = 0;
     int64_t last_trim = 0, renew_at = 0;

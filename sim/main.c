@@ -266,9 +266,7 @@ static int setup(sim_t *s, const settings_t *v, const config_common_t *c, long l
     if (rv == 0) rv = config_int("MIG_COST_INTERVAL_S", v->cost_interval, 1, 86400, &interval, err, errlen);
     if (rv == 0) rv = config_double("MIG_COST_MIN_SAVINGS", v->cost_min, 0, 1e6, &s->cost_min_savings, err, errlen);
     if (rv != 0) return rv;
-    rconn_addr_t addr;
-    if ((rv = rconn_parse_url(c->redis_url, &addr, err, errlen)) != 0) return rv;
-    s->redis = (rconn_opts_t){.url = c->redis_url, .prefix = c->prefix, .timeout_ms = 5000};
+    if ((rv = rconn_opts_from_config(&s->redis, c, 5000, err, errlen)) != 0) return rv;
     s->report_ms = (int)report_ms;
     s->cost_level = (int)level;
     s->cost_interval_s = (int)interval;
@@ -313,6 +311,12 @@ int main(int argc, char **argv) {
         fault_set_free(&sim.faults);
         return 2;
     }
+    if (rconn_check_library(&sim.redis, err, sizeof err) != 0) {
+        log_at(LOG_ERROR, "sim.library_refused", "error", err, NULL);
+        model_free(&sim.model);
+        fault_set_free(&sim.faults);
+        return 1;
+    }
     pthread_mutex_init(&sim.lock, NULL);
     pthread_mutex_init(&sim.cost_pass, NULL);
 
@@ -326,7 +330,8 @@ int main(int argc, char **argv) {
     char nthreads[16];
     snprintf(nthreads, sizeof nthreads, "%lld", threads);
     const char *mgopts[] = {"listening_ports", v.listen, "num_threads", nthreads, "request_timeout_ms", "60000",
-                            "enable_keep_alive", "yes", NULL};
+                            "enable_keep_alive", "yes", "tcp_nodelay", "1", /* no 40 ms delayed-ACK stall */
+                            NULL};
     struct mg_callbacks cb = {0};
     cb.log_message = log_message;
     struct mg_context *ctx = mg_start(&cb, &sim, mgopts);
@@ -358,8 +363,9 @@ int main(int argc, char **argv) {
     snprintf(n_servers, sizeof n_servers, "%zu", sim.model.n_servers);
     snprintf(speed, sizeof speed, "%g", sim.speed);
     snprintf(level, sizeof level, "%d", sim.cost_level);
+    char where[300];
     log_at(LOG_INFO, "sim.started", "listen", v.listen, "port", port, "nodes", n_nodes, "servers", n_servers, "speed",
-           speed, "cost_level", level, "fleet", v.fleet ? v.fleet : "generated", "redis", common.redis_url, NULL);
+           speed, "cost_level", level, "fleet", v.fleet ? v.fleet : "generated", "redis", rconn_where(&sim.redis, where, sizeof where), NULL);
 
     while (!signalled) {
         struct timespec ts = {0, 50 * 1000000L};

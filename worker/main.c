@@ -197,11 +197,13 @@ int main(int argc, char **argv) {
         snprintf(id, sizeof id, "%s-%d", host, (int)getpid());
         worker_id = id;
     }
-    redis_opts = (rconn_opts_t){.url = common.redis_url, .prefix = common.prefix, .timeout_ms = 5000};
-    rconn_addr_t addr;
-    if (rconn_parse_url(common.redis_url, &addr, err, sizeof err) != 0) {
+    if (rconn_opts_from_config(&redis_opts, &common, 5000, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", PROGRAM, err);
         return 2;
+    }
+    if (rconn_check_library(&redis_opts, err, sizeof err) != 0) {
+        log_at(LOG_ERROR, "worker.library_refused", "error", err, NULL);
+        return 1;
     }
     cfg = (job_cfg_t){worker_id, v[1], v[3] * 1000, v[4], (int)v[5], v[6], v[7], v[8], 3600 * 1000};
     srand((unsigned)(timefmt_now_ms() ^ getpid()));
@@ -213,7 +215,8 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
 
     nslots = (int)v[0];
-    log_at(LOG_INFO, "worker.started", "worker_id", worker_id, "concurrency", conc, "redis", common.redis_url, NULL);
+    char where[300];
+    log_at(LOG_INFO, "worker.started", "worker_id", worker_id, "concurrency", conc, "redis", rconn_where(&redis_opts, where, sizeof where), NULL);
     pthread_t hb;
     for (int i = 0; i < nslots; i++) {
         slots[i].index = i;
