@@ -29,9 +29,10 @@ LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/schedule
            lua-scripts/lease.lua lua-scripts/query.lua lua-scripts/inventory.lua
 
 # Programs: each links its own objects and the core library.
+API_OBJS = $(patsubst %,$(B)/api/%.o,main http auth query routes_migrations routes_inventory routes_session metrics relay relay_client relay_redis ws_frame)
 SCHED_OBJS = $(patsubst %,$(B)/scheduler/%.o,main rules)
 WORKER_OBJS = $(patsubst %,$(B)/worker/%.o,main job driver plan)
-PROGRAMS = migrate-scheduler migrate-worker
+PROGRAMS = migrate-api migrate-scheduler migrate-worker
 # Pure parts of the programs, unit-tested without Redis or sockets.
 PROG_PURE_OBJS = $(B)/scheduler/rules.o $(B)/worker/plan.o
 # The simulated fleet: its pure model (unit-tested) and its HTTP, Redis and thread parts.
@@ -44,10 +45,11 @@ UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_r
 UNIT += test_sim_model test_optimizer
 UNIT += test_sentinel
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
-INTEG = fixture stack test_store test_events test_concurrency test_list test_flow
+INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
 INTEG += test_sim
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
+INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth)
 
 BENCH = transitions
 
@@ -58,6 +60,10 @@ all: $(patsubst %,bin/%,$(PROGRAMS))
 bin/%: build/rel/bin/%
 	@mkdir -p bin
 	$(Q)cp $< $@
+
+$(B)/bin/migrate-api: $(API_OBJS) $(B)/lib/libmigcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) -lcivetweb -levent_pthreads
 
 $(B)/bin/migrate-scheduler: $(SCHED_OBJS) $(B)/lib/libmigcore.a
 	@mkdir -p $(dir $@)

@@ -9,7 +9,9 @@ int main(void) {
     srunner_add_suite(sr, suite_events());
     srunner_add_suite(sr, suite_concurrency());
     srunner_add_suite(sr, suite_list());
+    srunner_add_suite(sr, suite_api());
     srunner_add_suite(sr, suite_flow());
+    srunner_add_suite(sr, suite_relay());
     srunner_add_suite(sr, suite_sim());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);

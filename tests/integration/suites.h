@@ -8,7 +8,9 @@ Suite *suite_store(void);
 Suite *suite_events(void);
 Suite *suite_concurrency(void);
 Suite *suite_list(void);
+Suite *suite_api(void);
 Suite *suite_flow(void);
+Suite *suite_relay(void);
 Suite *suite_sim(void);
 
 #endif

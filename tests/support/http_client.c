@@ -101,6 +101,17 @@ int proc_port_from_log(const char *path, const char *event) {
     return port;
 }
 
+int proc_log_has(const char *path, const char *event) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    char line[4096], want[128];
+    snprintf(want, sizeof want, "\"event\":\"%s\"", event);
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, want) != NULL;
+    fclose(f);
+    return found;
+}
+
 int api_proc_start(api_proc_t *a, const char *redis_url, const char *tokens, const char *dir, int port) {
     memset(a, 0, sizeof *a);
     const char *bindir = getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";

@@ -39,6 +39,9 @@ int api_proc_start(api_proc_t *a, const char *redis_url, const char *tokens, con
  * when it has not logged it yet. */
 int proc_port_from_log(const char *path, const char *event);
 
+/* 1 when a program logged `event` ({"event":"<event>",...}) in `path`, else 0. */
+int proc_log_has(const char *path, const char *event);
+
 /* SIGTERM, wait (SIGKILL after 10 s); returns the exit status as waitpid gives it. */
 int api_proc_stop(api_proc_t *a);
 

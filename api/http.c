@@ -1,0 +1,213 @@
+/* http.c - request helpers of the API: routing, JSON replies and errors, auth, bodies,
+ * and the per-thread Redis connection. */
+#include "api/http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/migration.h"
+
+/* ------------------------------------------------------------------------ routing */
+
+bool http_match(const char *pattern, const char *uri, char params[][128], int maxparams) {
+    int np = 0;
+    const char *p = pattern, *u = uri;
+    while (*p && *u) {
+        if (*p != '/' || *u != '/') return false;
+        p++;
+        u++;
+        size_t pl = strcspn(p, "/"), ul = strcspn(u, "/");
+        if (*p == ':') {
+            /* civetweb hands the path over decoded already: decoding again would misread
+             * a name holding "%41" */
+            if (ul == 0 || ul >= 128 || np >= maxparams) return false;
+            memcpy(params[np], u, ul);
+            params[np][ul] = '\0';
+            np++;
+        } else if (pl != ul || strncmp(p, u, pl) != 0) {
+            return false;
+        }
+        p += pl;
+        u += ul;
+    }
+    /* a trailing slash is the same route: /api/migrations/ == /api/migrations */
+    if (*u == '/' && u[1] == '\0') u++;
+    return *p == '\0' && *u == '\0';
+}
+
+/* ------------------------------------------------------------------------ replies */
+
+void http_reply_json(http_req_t *r, int status, cJSON *body) {
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    cJSON_Delete(body);
+    if (text == NULL) {
+        status = 500;
+        text = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+        if (text == NULL) return;
+    }
+    size_t len = strlen(text);
+    mg_printf(r->conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n\r\n",
+              status, mg_get_response_code_text(r->conn, status), len);
+    mg_write(r->conn, text, len);
+    free(text);
+    r->status = status;
+}
+
+void http_reply_error(http_req_t *r, int status, const char *code, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", msg);
+    http_reply_json(r, status, o);
+}
+
+int http_status_of(int code) {
+    if (code == MIG_EINVALID) return 400;
+    if (code == MIG_ENOT_FOUND || code == MIG_ENO_SERVER || code == MIG_ENO_NODE) return 404;
+    if (code == MIG_EILLEGAL || code == MIG_EACTIVE || code == MIG_ECOOLDOWN || code == MIG_ENOT_ENDED ||
+        code == MIG_EEXISTS || code == MIG_ESTALE)
+        return 409;
+    if (code == MIG_EREDIS || code == MIG_ELIBRARY) return 503;
+    return 500;
+}
+
+/* The wire name of a code in the API's lower-case style: "ILLEGAL_TRANSITION" ->
+ * "illegal_transition". */
+static void code_name(int code, char *out, size_t cap) {
+    const char *n = mig_errname(code);
+    size_t i = 0;
+    for (; n[i] && i + 1 < cap; i++) out[i] = (n[i] >= 'A' && n[i] <= 'Z') ? (char)(n[i] + 32) : n[i];
+    out[i] = '\0';
+}
+
+void http_reply_store_error(http_req_t *r, int code, const rconn_t *rc) {
+    char name[64];
+    /* an invalid argument is a bad request whether the API or the library found it */
+    if (code == MIG_EINVALID) snprintf(name, sizeof name, "bad_request");
+    else code_name(code, name, sizeof name);
+    int status = http_status_of(code);
+    /* The library's sentence begins with its code word; the JSON has that as `code`. */
+    const char *msg = rc && rc->err[0] ? rc->err : mig_strerror(code);
+    const char *sp = strchr(msg, ' ');
+    if (sp && strncmp(msg, mig_errname(code), (size_t)(sp - msg)) == 0) msg = sp + 1;
+    if (status == 503) {
+        log_at(LOG_WARN, "api.redis_error", "route", r->route, "error", msg, NULL);
+        http_reply_error(r, 503, "unavailable", "redis is unavailable: %s", msg);
+        return;
+    }
+    http_reply_error(r, status, name, "%s", msg);
+}
+
+/* ------------------------------------------------------------------------ auth */
+
+bool http_role_or_reply(http_req_t *r, role_t min) {
+    if (r->role >= min) return true;
+    if (r->role == ROLE_NONE)
+        http_reply_error(r, 401, "unauthorized", "a valid bearer token is required");
+    else
+        http_reply_error(r, 403, "forbidden", "the %s role may not do this; it needs %s",
+                         auth_role_name(r->role), auth_role_name(min));
+    return false;
+}
+
+/* ------------------------------------------------------------------------ ids */
+
+const char *http_id_or_reply(http_req_t *r, const char *what) {
+    if (migration_id_valid(r->params[0])) return r->params[0];
+    http_reply_error(r, 400, "bad_request", "id: \"%s\" is not a valid %s id", r->params[0], what);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ bodies */
+
+cJSON *http_body_or_reply(http_req_t *r) {
+    const char *ct = mg_get_header(r->conn, "Content-Type");
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+        (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+        http_reply_error(r, 415, "unsupported_media_type", "the body must be application/json");
+        return NULL;
+    }
+    long long declared = r->ri->content_length;
+    if (declared > HTTP_BODY_MAX) {
+        http_reply_error(r, 413, "payload_too_large", "the body is over %d bytes", HTTP_BODY_MAX);
+        return NULL;
+    }
+    char *buf = malloc(HTTP_BODY_MAX + 1);
+    if (buf == NULL) {
+        http_reply_error(r, 500, "internal", "out of memory");
+        return NULL;
+    }
+    size_t n = 0;
+    for (;;) {
+        int got = mg_read(r->conn, buf + n, HTTP_BODY_MAX + 1 - n);
+        if (got <= 0) break;
+        n += (size_t)got;
+        if (n > HTTP_BODY_MAX) {
+            free(buf);
+            http_reply_error(r, 413, "payload_too_large", "the body is over %d bytes", HTTP_BODY_MAX);
+            return NULL;
+        }
+    }
+    buf[n] = '\0';
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
+    free(buf);
+    if (j == NULL) {
+        http_reply_error(r, 400, "bad_request", "the body is not valid JSON");
+        return NULL;
+    }
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        http_reply_error(r, 400, "bad_request", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ------------------------------------------------------------------------ redis */
+
+/* One connection per civetweb thread, freed by api/main.c's exit_thread callback. */
+static __thread rconn_t *thread_rc;
+
+rconn_t *http_thread_redis(struct api *api, char *err, size_t errlen) {
+    if (thread_rc == NULL) thread_rc = rconn_new(&api->redis, err, errlen);
+    return thread_rc;
+}
+
+void http_thread_redis_free(void) {
+    rconn_free(thread_rc);
+    thread_rc = NULL;
+}
+
+rconn_t *http_redis_or_reply(http_req_t *r) {
+    char err[256];
+    rconn_t *rc = http_thread_redis(r->api, err, sizeof err);
+    if (rc == NULL) {
+        http_reply_error(r, 500, "internal", "%s", err);
+        return NULL;
+    }
+    if (rconn_ensure(rc) != 0) {
+        http_reply_error(r, 503, "unavailable", "redis is unavailable: %s", rc->err);
+        return NULL;
+    }
+    return rc;
+}
+
+int http_query(const http_req_t *r, const char *name, char *out, size_t cap) {
+    const char *q = r->ri->query_string;
+    if (q == NULL) return 0;
+    int n = mg_get_var(q, strlen(q), name, out, cap);
+    return n >= 0 ? 1 : n == -1 ? 0 : -1;
+}

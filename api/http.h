@@ -1,0 +1,90 @@
+/* http.h - the request context of an API handler, routing, and the "or-reply" helpers:
+ * each one either succeeds or has already answered the error, so a handler reads as its
+ * happy path:
+ *
+ *     if (!http_role_or_reply(r, ROLE_OPERATOR)) return;
+ *     cJSON *body = http_body_or_reply(r);
+ *     if (body == NULL) return;
+ *
+ * Errors are always {"error":{"code":"...","message":"..."}}. */
+#ifndef MIG_HTTP_H
+#define MIG_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <civetweb.h>
+#include <cjson/cJSON.h>
+
+#include "api/auth.h"
+#include "core/rconn.h"
+
+#define HTTP_BODY_MAX (64 * 1024) /* largest request body, bytes: beyond it 413 */
+#define HTTP_PARAMS_MAX 2         /* :id segments in one route */
+
+struct api;
+
+/* One request being served. */
+typedef struct {
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    struct api *api;
+    role_t role;
+    const char *route;                   /* the matched pattern, for metrics and logs */
+    char params[HTTP_PARAMS_MAX][128];   /* :id values */
+    int status;                          /* the status answered, 0 until then */
+} http_req_t;
+
+/* A route: method, pattern with :name segments, handler. */
+typedef struct {
+    const char *method;
+    const char *pattern;
+    void (*handler)(http_req_t *r);
+} http_route_t;
+
+/* Matches `uri` (civetweb's local_uri, already URL-decoded) against `pattern`
+ * ("/api/migrations/:id/approve"); on a match fills `params` and returns true. Pure. */
+bool http_match(const char *pattern, const char *uri, char params[][128], int maxparams);
+
+/* Answers `status` with `body` as JSON (taking ownership; NULL answers 500). */
+void http_reply_json(http_req_t *r, int status, cJSON *body);
+
+/* Answers a JSON error with `code` and a printf message. */
+void http_reply_error(http_req_t *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Answers a MIG_E* failure of the store with its HTTP status (400, 404, 409, 503, ...)
+ * and the function library's sentence from `rc->err`. */
+void http_reply_store_error(http_req_t *r, int code, const rconn_t *rc);
+
+/* The HTTP status of a MIG_E* code. Pure. */
+int http_status_of(int mig_code);
+
+/* True when the caller's role is at least `min`; otherwise answers 401 (no or a wrong
+ * token) or 403 (a role too weak) and returns false. */
+bool http_role_or_reply(http_req_t *r, role_t min);
+
+/* The :id of the path when it is a valid id (1 to 36 of [A-Za-z0-9_.:-]); NULL after
+ * answering 400 naming `what` ("migration", "server"). */
+const char *http_id_or_reply(http_req_t *r, const char *what);
+
+/* Reads the body as a JSON object: NULL after answering 413 (over HTTP_BODY_MAX), 415
+ * (Content-Type not application/json) or 400 (malformed, or not an object). The caller
+ * frees the result with cJSON_Delete(). */
+cJSON *http_body_or_reply(http_req_t *r);
+
+/* The thread's Redis connection (one per civetweb thread, made on first use); NULL
+ * after answering 503 when Redis cannot be reached. */
+rconn_t *http_redis_or_reply(http_req_t *r);
+
+/* A query parameter's decoded value into `out`: 1 when present, 0 when absent, -1 when
+ * longer than `cap`. Answers nothing. */
+int http_query(const http_req_t *r, const char *name, char *out, size_t cap);
+
+/* The calling thread's Redis connection, made on first use (NULL with the reason in
+ * `err` when the settings are bad); http_thread_redis_free() ends it when the thread
+ * exits. */
+rconn_t *http_thread_redis(struct api *api, char *err, size_t errlen);
+void http_thread_redis_free(void);
+
+#endif

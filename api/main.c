@@ -1,0 +1,212 @@
+/* main.c - bin/migrate-api: the REST API, the WebSocket relay, metrics and the
+ * dashboard, on civetweb. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+
+#include "api/api.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timefmt.h"
+
+#define PROGRAM "migrate-api"
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stopping = 1;
+}
+
+/* Finds the route for a request: the handler, or NULL with *path_known set when the
+ * path exists under another method (405). */
+static const http_route_t *route_of(const char *method, const char *uri, char params[][128], bool *path_known) {
+    static const struct {
+        const http_route_t *v;
+        const size_t *n;
+    } tables[] = {{routes_migrations, &routes_migrations_count}, {routes_inventory, &routes_inventory_count},
+                   {routes_session, &routes_session_count}};
+    *path_known = false;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (size_t i = 0; i < *tables[t].n; i++) {
+            const http_route_t *rt = &tables[t].v[i];
+            if (!http_match(rt->pattern, uri, params, HTTP_PARAMS_MAX)) continue;
+            if (strcmp(rt->method, method) == 0) return rt;
+            *path_known = true;
+        }
+    return NULL;
+}
+
+/* The one civetweb handler of the API: routes, checks auth, counts and logs. */
+static int dispatch(struct mg_connection *conn, void *cbdata) {
+    api_t *api = cbdata;
+    int64_t t0 = timefmt_mono_ms();
+    http_req_t r = {.conn = conn, .ri = mg_get_request_info(conn), .api = api, .route = "unmatched"};
+    r.role = auth_request_role(api->auth, conn);
+    bool known;
+    const http_route_t *rt = route_of(r.ri->request_method, r.ri->local_uri, r.params, &known);
+    if (rt) {
+        r.route = rt->pattern;
+        rt->handler(&r);
+    } else if (known) {
+        http_reply_error(&r, 405, "method_not_allowed", "%s is not allowed on %s", r.ri->request_method,
+                         r.ri->local_uri);
+    } else {
+        http_reply_error(&r, 404, "not_found", "no such endpoint: %s", r.ri->local_uri);
+    }
+    metrics_count_request(api, r.route, r.ri->request_method, r.status);
+    if (log_enabled(LOG_DEBUG)) {
+        char status[8], ms[24];
+        snprintf(status, sizeof status, "%d", r.status);
+        snprintf(ms, sizeof ms, "%lld", (long long)(timefmt_mono_ms() - t0));
+        log_at(LOG_DEBUG, "http.request", "method", r.ri->request_method, "uri", r.ri->local_uri, "route",
+               r.route, "status", status, "ms", ms, "role", auth_role_name(r.role), NULL);
+    }
+    return r.status ? r.status : 500;
+}
+
+static void exit_thread(const struct mg_context *ctx, int type, void *user) {
+    (void)ctx;
+    (void)type;
+    (void)user;
+    http_thread_redis_free();
+}
+
+static int log_message(const struct mg_connection *conn, const char *message) {
+    (void)conn;
+    log_at(LOG_WARN, "civetweb", "message", message, NULL);
+    return 1;
+}
+
+/* True when `listen` ("127.0.0.1:8080", "localhost:80", "[::1]:8080") binds loopback
+ * only. A bare port binds every interface. */
+static bool loopback_only(const char *listen) {
+    if (strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
+        strncmp(listen, "[::1]:", 6) == 0)
+        return strchr(listen, ',') == NULL;
+    return false;
+}
+
+int main(int argc, char **argv) {
+    config_common_t common;
+    const char *listen, *tokens, *threads, *web_root;
+    config_opt_t opts[CONFIG_COMMON_COUNT + 4];
+    config_common(&common, opts);
+    opts[CONFIG_COMMON_COUNT + 0] = (config_opt_t){"MIG_API_LISTEN", "127.0.0.1:8080",
+                                                   "address:port to listen on", &listen};
+    opts[CONFIG_COMMON_COUNT + 1] = (config_opt_t){"MIG_API_TOKENS", NULL,
+                                                   "role:token,... (viewer, optimizer, operator)", &tokens};
+    opts[CONFIG_COMMON_COUNT + 2] = (config_opt_t){"MIG_API_THREADS", "64",
+                                                   "HTTP worker threads (each keep-alive client holds one)", &threads};
+    opts[CONFIG_COMMON_COUNT + 3] = (config_opt_t){"MIG_API_WEB_ROOT", "api/web",
+                                                   "folder of the dashboard's files", &web_root};
+    char err[512];
+    int rv = config_load(opts, sizeof opts / sizeof opts[0], argc, argv, PROGRAM,
+                         "REST API, WebSocket events, metrics and dashboard of the migration control plane",
+                         err, sizeof err);
+    if (rv == 1) return 0;
+    long long nthreads = 0;
+    if (rv == 0) rv = config_log(&common, PROGRAM, err, sizeof err);
+    if (rv == 0) rv = config_int("MIG_API_THREADS", threads, 2, 4096, &nthreads, err, sizeof err);
+    rconn_opts_t redis;
+    if (rv == 0) rv = rconn_opts_from_config(&redis, &common, 5000, err, sizeof err);
+    if (rv != 0) {
+        fprintf(stderr, "%s: %s\n", PROGRAM, err);
+        return 2;
+    }
+    if (rconn_check_library(&redis, err, sizeof err) != 0) {
+        log_at(LOG_ERROR, "api.library_refused", "error", err, NULL);
+        return 1;
+    }
+
+    api_t api = {.redis = redis};
+    pthread_mutex_init(&api.lock, NULL);
+    api.auth = auth_new(tokens, err, sizeof err);
+    if (api.auth == NULL) {
+        fprintf(stderr, "%s: %s\n", PROGRAM, err);
+        return 2;
+    }
+    if (!auth_enabled(api.auth)) {
+        if (!loopback_only(listen)) {
+            log_at(LOG_ERROR, "api.refused", "listen", listen, "error",
+                   "refusing to listen beyond loopback without MIG_API_TOKENS", NULL);
+            auth_free(api.auth);
+            return 2;
+        }
+        log_at(LOG_WARN, "api.open", "listen", listen, "note",
+               "no MIG_API_TOKENS: every caller is an operator; listening on loopback only", NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    mg_init_library(MG_FEATURES_WEBSOCKET);
+    char nthreads_s[16];
+    snprintf(nthreads_s, sizeof nthreads_s, "%lld", nthreads);
+    const char *mgopts[18] = {"listening_ports", listen, "num_threads", nthreads_s, "request_timeout_ms", "30000",
+                              "enable_keep_alive", "yes", "websocket_timeout_ms", "3600000",
+                              "enable_directory_listing", "no",
+                              /* answers go out at once, not after the client's delayed ACK (40 ms) */
+                              "tcp_nodelay", "1"};
+    struct stat sb;
+    if (stat(web_root, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        mgopts[14] = "document_root"; /* the dashboard, served as static files */
+        mgopts[15] = web_root;
+    } else {
+        log_at(LOG_WARN, "api.no_dashboard", "web_root", web_root, "note", "folder missing; / is not served", NULL);
+    }
+    struct mg_callbacks cb = {0};
+    cb.exit_thread = exit_thread;
+    cb.log_message = log_message;
+    struct mg_context *ctx = mg_start(&cb, &api, mgopts);
+    if (ctx == NULL) {
+        log_at(LOG_ERROR, "api.start_failed", "listen", listen, "error", "cannot listen (address in use?)", NULL);
+        auth_free(api.auth);
+        mg_exit_library();
+        return 1;
+    }
+    relay_opts_t ro = {.redis = redis, .auth = api.auth};
+    api.relay = relay_start(ctx, "/api/ws", &ro, err, sizeof err);
+    if (api.relay == NULL) {
+        log_at(LOG_ERROR, "api.start_failed", "error", err, NULL);
+        mg_stop(ctx);
+        auth_free(api.auth);
+        mg_exit_library();
+        return 1;
+    }
+    mg_set_request_handler(ctx, "/api/", dispatch, &api);
+    mg_set_request_handler(ctx, "/healthz$", dispatch, &api);
+    mg_set_request_handler(ctx, "/readyz$", dispatch, &api);
+    mg_set_request_handler(ctx, "/metrics$", dispatch, &api);
+
+    struct mg_server_port ports[4];
+    int np = mg_get_server_ports(ctx, 4, ports);
+    char port[16] = "?";
+    if (np > 0) snprintf(port, sizeof port, "%d", ports[0].port);
+    char where[300];
+    log_at(LOG_INFO, "api.started", "listen", listen, "port", port, "redis", rconn_where(&redis, where, sizeof where), "auth",
+           auth_enabled(api.auth) ? "tokens" : "open", NULL);
+
+    while (!stopping) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    log_at(LOG_INFO, "api.stopping", NULL);
+    relay_stop(api.relay);
+    mg_stop(ctx);
+    mg_exit_library();
+    metrics_free(&api);
+    auth_free(api.auth);
+    pthread_mutex_destroy(&api.lock);
+    log_at(LOG_INFO, "api.stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,874 @@
+/* test_relay.c - the WebSocket relay (GET /api/ws) in an in-process civetweb server
+ * against a real redis-server, through a minimal blocking WebSocket client of our own:
+ * every event type, resume with ?since and its seam, resync, filters, auth, malformed
+ * queries, a client that never reads, pings, more clients than civetweb threads, the
+ * catch-up after a dropped Redis connection, a Redis restart, and relay_stop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <cjson/cJSON.h>
+
+#include "api/auth.h"
+#include "api/relay.h"
+#include "api/ws_frame.h"
+#include "core/log.h"
+#include "fixture.h"
+#include "suites.h"
+
+#define TOKENS "viewer:viewer-token-1,operator:operator-token-1"
+#define WAIT_MS 5000 /* longest wait for something that should happen at once */
+
+static struct mg_context *web;
+static relay_t *relay;
+static auth_t *auth;
+static int port;
+static const char *web_threads = "16"; /* civetweb's num_threads for the next relay_up */
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts civetweb on a free loopback port with the relay on /api/ws, and waits until
+ * the relay is subscribed. `tokens` may be NULL (open); 0 takes the defaults. */
+static void relay_up(const char *tokens, size_t max_pending, int ping_s) {
+    char err[256];
+    const char *opts[] = {"listening_ports", "127.0.0.1:0", "num_threads", web_threads, NULL};
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    web = mg_start(&cb, NULL, opts);
+    ck_assert_ptr_nonnull(web);
+    struct mg_server_port ports[2];
+    ck_assert_int_ge(mg_get_server_ports(web, 2, ports), 1);
+    port = ports[0].port;
+    auth = auth_new(tokens, err, sizeof err);
+    ck_assert_msg(auth != NULL, "auth_new: %s", err);
+    relay_opts_t o = {.redis = {.url = fx_redis.url, .prefix = "mig:"}, .auth = auth, .max_pending = max_pending,
+                      .ping_s = ping_s};
+    relay = relay_start(web, "/api/ws", &o, err, sizeof err);
+    ck_assert_msg(relay != NULL, "relay_start: %s", err);
+    long long end = now_ms() + WAIT_MS;
+    while (!relay_connected(relay) && now_ms() < end) sleep_ms(10);
+    ck_assert_msg(relay_connected(relay), "the relay did not subscribe");
+}
+
+static void relay_down(void) {
+    relay_stop(relay);
+    relay = NULL;
+    if (web) mg_stop(web);
+    web = NULL;
+    auth_free(auth);
+    auth = NULL;
+}
+
+static void setup(void) {
+    fx_connect();
+}
+
+static void teardown(void) {
+    if (relay || web) relay_down();
+    fx_disconnect();
+}
+
+/* Waits until the relay has taken `n` clients (a client is live only from then on). */
+static void wait_clients(long n) {
+    long long end = now_ms() + WAIT_MS;
+    while (relay_clients(relay) != n && now_ms() < end) sleep_ms(5);
+    ck_assert_int_eq(relay_clients(relay), n);
+}
+
+/* ---- a minimal blocking WebSocket client --------------------------------------------- */
+
+typedef struct {
+    int fd;
+    int answer_pings;          /* 1: pings are answered, as a browser does */
+    unsigned char buf[1 << 16]; /* bytes read and not yet a whole frame */
+    size_t n;
+    char body[2048];           /* the body of a refused upgrade */
+} ws_t;
+
+static int tcp_connect(int rcvbuf) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Reads more bytes into w->buf within `ms`: >0 read, -1 timeout, -2 closed or reset. */
+static int ws_fill(ws_t *w, int ms) {
+    struct pollfd p = {.fd = w->fd, .events = POLLIN};
+    int rv = poll(&p, 1, ms);
+    if (rv == 0) return -1;
+    ck_assert_msg(w->n < sizeof w->buf, "client buffer full");
+    ssize_t got = recv(w->fd, w->buf + w->n, sizeof w->buf - w->n, 0);
+    if (got <= 0) return -2;
+    w->n += (size_t)got;
+    return (int)got;
+}
+
+/* Opens a WebSocket to `path` (with its query), with a bearer token or none, and a
+ * receive buffer of `rcvbuf` bytes (0: the system's). Returns the HTTP status: 101 when
+ * upgraded, else the body is in w->body and the socket is closed. */
+static int ws_open(ws_t *w, const char *path, const char *bearer, int rcvbuf) {
+    memset(w, 0, sizeof *w);
+    w->answer_pings = 1;
+    w->fd = tcp_connect(rcvbuf);
+    char req[1024], authz[300] = "";
+    if (bearer) snprintf(authz, sizeof authz, "Authorization: Bearer %s\r\n", bearer);
+    int len = snprintf(req, sizeof req,
+                       "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                       path, port, authz);
+    ck_assert_int_eq(send(w->fd, req, (size_t)len, MSG_NOSIGNAL), len);
+    char *end = NULL;
+    while ((end = memmem(w->buf, w->n, "\r\n\r\n", 4)) == NULL) ck_assert_int_gt(ws_fill(w, WAIT_MS), 0);
+    size_t hlen = (size_t)(end + 4 - (char *)w->buf);
+    int status = 0;
+    ck_assert_int_eq(sscanf((char *)w->buf, "HTTP/1.1 %d", &status), 1);
+    if (status == 101) {
+        memmove(w->buf, w->buf + hlen, w->n - hlen);
+        w->n -= hlen;
+        return status;
+    }
+    const char *cl = strcasestr((char *)w->buf, "Content-Length:");
+    size_t want = cl && cl < end ? (size_t)atol(cl + 15) : 0;
+    while (w->n - hlen < want && ws_fill(w, WAIT_MS) > 0) {
+    }
+    size_t bl = w->n - hlen < sizeof w->body - 1 ? w->n - hlen : sizeof w->body - 1;
+    memcpy(w->body, w->buf + hlen, bl);
+    w->body[bl] = '\0';
+    close(w->fd);
+    w->fd = -1;
+    return status;
+}
+
+static void ws_send(ws_t *w, int op, const void *payload, size_t len) {
+    static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    unsigned char frame[WS_HEADER_MAX + 256];
+    ck_assert(len <= 256);
+    size_t hl = ws_header_write(frame, op, len, mask);
+    memcpy(frame + hl, payload, len);
+    ws_mask(frame + hl, len, mask, 0);
+    ck_assert_int_eq(send(w->fd, frame, hl + len, MSG_NOSIGNAL), (ssize_t)(hl + len));
+}
+
+/* Reads the next frame within `ms`: its opcode in *op and its payload (NUL-terminated)
+ * in `out`. Returns the payload's length, -1 on timeout, -2 when the connection ended.
+ * Pings are answered when w->answer_pings, and returned too. */
+static long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap) {
+    long long end = now_ms() + ms;
+    for (;;) {
+        ws_header_t h;
+        int rv = ws_header_parse(w->buf, w->n, &h);
+        ck_assert_int_ge(rv, 0);
+        if (rv == 1 && w->n >= h.header_len + h.len) {
+            ck_assert_msg(!h.masked, "a server frame must not be masked");
+            ck_assert_msg(h.len < cap, "frame of %llu bytes", (unsigned long long)h.len);
+            memcpy(out, w->buf + h.header_len, (size_t)h.len);
+            out[h.len] = '\0';
+            size_t used = h.header_len + (size_t)h.len;
+            memmove(w->buf, w->buf + used, w->n - used);
+            w->n -= used;
+            *op = h.opcode;
+            if (h.opcode == WS_OP_PING && w->answer_pings) ws_send(w, WS_OP_PONG, out, (size_t)h.len);
+            return (long)h.len;
+        }
+        long long left = end - now_ms();
+        if (left <= 0) return -1;
+        int got = ws_fill(w, (int)left);
+        if (got < 0) return got;
+    }
+}
+
+/* The next text message as JSON, skipping pings; fails the test on anything else. */
+static cJSON *ws_next_json(ws_t *w) {
+    static char msg[1 << 16];
+    for (;;) {
+        int op;
+        long n = ws_read(w, WAIT_MS, &op, msg, sizeof msg);
+        ck_assert_msg(n >= 0, "no message within %d ms (%ld)", WAIT_MS, n);
+        if (op == WS_OP_PING || op == WS_OP_PONG) continue;
+        ck_assert_msg(op == WS_OP_TEXT, "opcode %d instead of a text message", op);
+        cJSON *j = cJSON_Parse(msg);
+        ck_assert_msg(j != NULL, "not JSON: %s", msg);
+        return j;
+    }
+}
+
+/* Fails when a text message comes within `ms`. */
+static void ws_expect_silence(ws_t *w, int ms) {
+    static char msg[1 << 16];
+    long long end = now_ms() + ms;
+    for (;;) {
+        long long left = end - now_ms();
+        if (left <= 0) return;
+        int op;
+        long n = ws_read(w, (int)left, &op, msg, sizeof msg);
+        if (n == -1) return;
+        ck_assert_msg(n >= 0, "connection ended");
+        ck_assert_msg(op != WS_OP_TEXT, "unexpected message: %s", msg);
+    }
+}
+
+/* Waits for a close frame within `ms` and returns its status code. */
+static int ws_expect_close(ws_t *w, int ms) {
+    static char msg[1 << 16];
+    long long end = now_ms() + ms;
+    for (;;) {
+        int op;
+        long n = ws_read(w, (int)(end - now_ms() > 0 ? end - now_ms() : 0), &op, msg, sizeof msg);
+        ck_assert_msg(n >= 0, "no close frame (%ld)", n);
+        if (op == WS_OP_CLOSE) return ws_close_code((unsigned char *)msg, (size_t)n);
+    }
+}
+
+/* Closes with a close frame and waits for the answer (or the end). */
+static void ws_close(ws_t *w) {
+    if (w->fd < 0) return;
+    unsigned char p[WS_CONTROL_MAX];
+    ws_send(w, WS_OP_CLOSE, p, ws_close_payload(p, WS_CLOSE_NORMAL, "bye"));
+    static char msg[1 << 16];
+    int op = 0;
+    while (ws_read(w, WAIT_MS, &op, msg, sizeof msg) >= 0 && op != WS_OP_CLOSE) {
+    }
+    close(w->fd);
+    w->fd = -1;
+}
+
+/* ---- helpers on events ---------------------------------------------------------------- */
+
+static const char *jstr(const cJSON *j, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    ck_assert_msg(cJSON_IsString(v), "%s is not a string", k);
+    return v->valuestring;
+}
+
+static long jnum(const cJSON *j, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    if (!cJSON_IsNumber(v)) {
+        char *text = cJSON_PrintUnformatted(j);
+        ck_assert_msg(0, "%s is not a number in %s", k, text);
+    }
+    return (long)v->valuedouble;
+}
+
+/* Compares two stream ids numerically. */
+static int id_cmp(const char *a, const char *b) {
+    unsigned long long am, as, bm, bs;
+    ck_assert_int_eq(sscanf(a, "%llu-%llu", &am, &as), 2);
+    ck_assert_int_eq(sscanf(b, "%llu-%llu", &bm, &bs), 2);
+    if (am != bm) return am < bm ? -1 : 1;
+    return as < bs ? -1 : as > bs;
+}
+
+/* The id of the stream's last entry into `out` ("0-0" when empty). */
+static void stream_end(char *out, size_t cap) {
+    redisReply *r = fx_cmd("XREVRANGE mig:events + - COUNT 1");
+    snprintf(out, cap, "%s", r->elements ? r->element[0]->element[0]->str : "0-0");
+    freeReplyObject(r);
+}
+
+static void put_players(rconn_t *rc, const char *server, int players) {
+    char p[16];
+    snprintf(p, sizeof p, "%d", players);
+    const char *pairs[] = {"players", p};
+    int rv = store_put_server(rc, server, pairs, 1);
+    ck_assert_msg(rv == 0, "put_server: %s (%s)", mig_errname(rv), rc->err);
+}
+
+/* The stream id of the entry for the server.updated event with `players`. */
+static void id_of_players(int players, char *out, size_t cap) {
+    redisReply *r = fx_cmd("XRANGE mig:events - +");
+    out[0] = '\0';
+    for (size_t i = 0; i < r->elements; i++) {
+        cJSON *j = cJSON_Parse(r->element[i]->element[1]->element[1]->str);
+        const cJSON *p = cJSON_GetObjectItem(j, "players");
+        if (cJSON_IsNumber(p) && p->valueint == players) snprintf(out, cap, "%s", r->element[i]->element[0]->str);
+        cJSON_Delete(j);
+    }
+    freeReplyObject(r);
+    ck_assert_msg(out[0], "no event with players=%d", players);
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+START_TEST(test_every_event_type_arrives_with_its_fields_and_event_id_in_order) {
+    fx_fleet(2);
+    relay_up(NULL, 0, 0);
+    ws_t w;
+    ck_assert_int_eq(ws_open(&w, "/api/ws", NULL, 0), 101);
+    wait_clients(1);
+    char start[64];
+    stream_end(start, sizeof start);
+
+    migration_t m, f;
+    migration_init(&m);
+    migration_init(&f);
+    fx_drive("s1", MIG_COMPLETED, &m); /* created, status_changed x4, completed */
+    fx_drive("s2", MIG_PREPARING, &f);
+    store_report_t rep;
+    store_report_init(&rep);
+    rep.data_sync_progress = 30;
+    rep.progress_message = "Syncing world (30%)";
+    ck_assert_int_eq(store_report_progress(fx_rc, f.id, f.lease_token, &rep), 0);
+    store_failure_t fail = {"sync broke", "sync", 1, 0, 0, 0};
+    ck_assert_int_eq(store_fail(fx_rc, f.id, f.lease_token, &fail, &f), 0);
+    ck_assert_int_eq(store_delete_migration(fx_rc, m.id), 0);
+    const char *node[] = {"eur_hour", "0.25"};
+    ck_assert_int_eq(store_put_node(fx_rc, "n3", node, 1), 0);
+    put_players(fx_rc, "s1", 4);
+    long long deleted;
+    ck_assert_int_eq(store_delete_server(fx_rc, "s2", &deleted), 0);
+
+    /* Each event as the stream holds it, with its id first, in the stream's order. */
+    redisReply *x = fx_cmd("XRANGE mig:events (%s +", start);
+    ck_assert_int_ge(x->elements, 14);
+    const char *types[] = {"migration.created", "migration.status_changed", "migration.progress",
+                           "migration.completed", "migration.failed", "migration.deleted", "node.updated",
+                           "server.updated", "server.deleted"};
+    int seen[9] = {0};
+    for (size_t i = 0; i < x->elements; i++) {
+        const char *id = x->element[i]->element[0]->str;
+        cJSON *want = cJSON_Parse(x->element[i]->element[1]->element[1]->str);
+        cJSON *got = ws_next_json(&w);
+        ck_assert_str_eq(jstr(got, "event_id"), id);
+        ck_assert_str_eq(got->child->string, "event_id"); /* the first member, as live */
+        const char *type = jstr(got, "type");
+        for (int t = 0; t < 9; t++)
+            if (strcmp(type, types[t]) == 0) seen[t]++;
+        if (strncmp(type, "migration.", 10) == 0) {
+            jstr(got, "migration_id");
+            jstr(got, "server_id");
+        } else if (strcmp(type, "node.updated") == 0) {
+            ck_assert_str_eq(jstr(got, "node_id"), "n3");
+        } else {
+            jstr(got, "server_id");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(got, "event_id");
+        ck_assert_msg(cJSON_Compare(want, got, 1), "event %s differs from the stream's", id);
+        cJSON_Delete(want);
+        cJSON_Delete(got);
+    }
+    for (int t = 0; t < 9; t++) ck_assert_msg(seen[t] > 0, "no %s event", types[t]);
+    freeReplyObject(x);
+    ws_expect_silence(&w, 200);
+    ws_close(&w);
+    migration_clear(&m);
+    migration_clear(&f);
+}
+END_TEST
+
+START_TEST(test_resume_with_since_replays_the_100_missed_events_once_in_order) {
+    fx_fleet(1);
+    relay_up(NULL, 0, 0);
+    ws_t w;
+    ck_assert_int_eq(ws_open(&w, "/api/ws", NULL, 0), 101);
+    wait_clients(1);
+    put_players(fx_rc, "s1", 1);
+    cJSON *ev = ws_next_json(&w);
+    ck_assert_int_eq(jnum(ev, "players"), 1);
+    char since[64];
+    snprintf(since, sizeof since, "%s", jstr(ev, "event_id"));
+    cJSON_Delete(ev);
+    ws_close(&w);
+    wait_clients(0);
+
+    for (int i = 2; i <= 101; i++) put_players(fx_rc, "s1", i);
+    char path[128];
+    snprintf(path, sizeof path, "/api/ws?since=%s", since);
+    ck_assert_int_eq(ws_open(&w, path, NULL, 0), 101);
+    char last[64];
+    snprintf(last, sizeof last, "%s", since);
+    for (int i = 2; i <= 101; i++) {
+        ev = ws_next_json(&w);
+        ck_assert_str_eq(ev->child->string, "event_id"); /* replayed as live: the id first */
+        ck_assert_int_eq(jnum(ev, "players"), i);
+        ck_assert_int_gt(id_cmp(jstr(ev, "event_id"), last), 0);
+        snprintf(last, sizeof last, "%s", jstr(ev, "event_id"));
+        cJSON_Delete(ev);
+    }
+    put_players(fx_rc, "s1", 500); /* the first live one comes right after the replay */
+    ev = ws_next_json(&w);
+    ck_assert_int_eq(jnum(ev, "players"), 500);
+    cJSON_Delete(ev);
+    ws_expect_silence(&w, 200);
+    ws_close(&w);
+}
+END_TEST
+
+#define SEAM_EVENTS 400
+
+static void *publish_players(void *arg) {
+    (void)arg;
+    rconn_t *rc = fx_new_conn();
+    for (int i = 1; i <= SEAM_EVENTS; i++) {
+        put_players(rc, "s1", i);
+        if (i % 4 == 0) sleep_ms(1);
+    }
+    rconn_free(rc);
+    return NULL;
+}
+
+START_TEST(test_resume_while_events_keep_coming_has_no_gap_and_no_duplicate_at_the_seam) {
+    fx_fleet(1);
+    relay_up(NULL, 0, 0);
+    char start[64];
+    stream_end(start, sizeof start);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, publish_players, NULL), 0);
+    /* resume from event 50 while the publisher is somewhere past 100 */
+    long long end = now_ms() + WAIT_MS;
+    for (;;) {
+        redisReply *r = fx_cmd("XLEN mig:events");
+        long long n = r->integer;
+        freeReplyObject(r);
+        if (n >= 5 + 100 || now_ms() > end) break;
+        sleep_ms(1);
+    }
+    char since[64], path[128];
+    id_of_players(50, since, sizeof since);
+    snprintf(path, sizeof path, "/api/ws?since=%s", since);
+    ws_t w;
+    ck_assert_int_eq(ws_open(&w, path, NULL, 0), 101);
+    for (int i = 51; i <= SEAM_EVENTS; i++) {
+        cJSON *ev = ws_next_json(&w);
+        ck_assert_int_eq(jnum(ev, "players"), i);
+        cJSON_Delete(ev);
+    }
+    pthread_join(t, NULL);
+    ws_expect_silence(&w, 200);
+    ws_close(&w);
+}
+END_TEST
+
+START_TEST(test_since_older_than_the_stream_start_gets_resync_then_live_events) {
+    fx_fleet(1);
+    relay_up(NULL, 0, 0);
+    for (int i = 1; i <= 10; i++) put_players(fx_rc, "s1", i);
+    char first[64];
+    id_of_players(1, first, sizeof first);
+    redisReply *r = fx_cmd("XTRIM mig:events MAXLEN 5");
+    freeReplyObject(r);
+    const char *sinces[] = {first, "1-0"};
+    for (int k = 0; k < 2; k++) {
+        char path[128];
+        snprintf(path, sizeof path, "/api/ws?since=%s", sinces[k]);
+        ws_t w;
+        ck_assert_int_eq(ws_open(&w, path, NULL, 0), 101);
+        cJSON *ev = ws_next_json(&w);
+        ck_assert_str_eq(jstr(ev, "type"), "resync");
+        ck_assert_msg(strstr(jstr(ev, "reason"), "reload") != NULL, "reason: %s", jstr(ev, "reason"));
+        ck_assert_ptr_null(cJSON_GetObjectItem(ev, "event_id"));
+        cJSON_Delete(ev);
+        put_players(fx_rc, "s1", 100 + k);
+        ev = ws_next_json(&w);
+        ck_assert_int_eq(jnum(ev, "players"), 100 + k);
+        cJSON_Delete(ev);
+        ws_close(&w);
+    }
+}
+END_TEST
+
+START_TEST(test_malformed_since_or_filter_is_refused_with_400_json) {
+    relay_up(NULL, 0, 0);
+    const char *bad[] = {"/api/ws?since=yesterday", "/api/ws?since=1-2-3", "/api/ws?since=-5",
+                         "/api/ws?since=99999999999999999999999-0", "/api/ws?server_id=",
+                         "/api/ws?migration_id=a%20b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ws_t w;
+        ck_assert_int_eq(ws_open(&w, bad[i], NULL, 0), 400);
+        cJSON *j = cJSON_Parse(w.body);
+        ck_assert_msg(j != NULL, "%s: body is not JSON: %s", bad[i], w.body);
+        const cJSON *e = cJSON_GetObjectItem(j, "error");
+        ck_assert_str_eq(jstr(e, "code"), "bad_request");
+        const char *want = strstr(bad[i], "since")       ? "since"
+                           : strstr(bad[i], "server_id") ? "server_id"
+                                                         : "migration_id";
+        ck_assert_msg(strstr(jstr(e, "message"), want) != NULL, "%s: %s", bad[i], jstr(e, "message"));
+        cJSON_Delete(j);
+    }
+    ck_assert_int_eq(relay_clients(relay), 0);
+}
+END_TEST
+
+#define FLOOD_EVENTS 3000
+
+typedef struct {
+    ws_t *w;
+    int got;      /* events received in order */
+} reader_t;
+
+static void *read_flood(void *arg) {
+    reader_t *rd = arg;
+    static char msg[1 << 16];
+    while (rd->got < FLOOD_EVENTS) {
+        int op;
+        long n = ws_read(rd->w, 10000, &op, msg, sizeof msg);
+        if (n < 0) break;
+        if (op != WS_OP_TEXT) continue;
+        cJSON *j = cJSON_Parse(msg);
+        const cJSON *p = cJSON_GetObjectItem(j, "players");
+        int ok = cJSON_IsNumber(p) && p->valueint == rd->got + 1;
+        cJSON_Delete(j);
+        if (!ok) break;
+        rd->got++;
+    }
+    return NULL;
+}
+
+START_TEST(test_client_that_never_reads_is_dropped_while_another_gets_every_event) {
+    fx_fleet(1);
+    relay_up(NULL, 64 * 1024, 0);
+    ws_t slow, fast;
+    ck_assert_int_eq(ws_open(&slow, "/api/ws", NULL, 4096), 101);
+    ck_assert_int_eq(ws_open(&fast, "/api/ws", NULL, 0), 101);
+    wait_clients(2);
+    reader_t rd = {&fast, 0};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, read_flood, &rd), 0);
+    long long t0 = now_ms();
+    for (int i = 1; i <= FLOOD_EVENTS; i++) put_players(fx_rc, "s1", i);
+    long long publish_ms = now_ms() - t0;
+    pthread_join(t, NULL);
+    ck_assert_int_eq(rd.got, FLOOD_EVENTS);
+    wait_clients(1); /* the slow one was cut off... */
+    /* ...with a reset: reading what reached it ends in an error or the end, not a hang */
+    long long end = now_ms() + WAIT_MS;
+    int ended = 0;
+    while (!ended && now_ms() < end) {
+        slow.n = 0;
+        ended = ws_fill(&slow, 1000) == -2;
+    }
+    ck_assert_msg(ended, "the slow client's connection is still open");
+    close(slow.fd);
+    ws_close(&fast);
+    /* one client's stall never slowed the publishing side (Redis, the relay's input) */
+    ck_assert_msg(publish_ms < 30000, "publishing took %lld ms", publish_ms);
+}
+END_TEST
+
+START_TEST(test_filters_deliver_only_the_matching_server_or_migration) {
+    fx_fleet(3);
+    relay_up(NULL, 0, 0);
+    migration_t m;
+    migration_init(&m);
+    fx_drive("s2", MIG_SCHEDULED, &m);
+    char start[64];
+    stream_end(start, sizeof start);
+    char pa[128], pb[128], pc[128], pe[160];
+    snprintf(pa, sizeof pa, "/api/ws?server_id=s2");
+    snprintf(pb, sizeof pb, "/api/ws?migration_id=%s", m.id);
+    snprintf(pc, sizeof pc, "/api/ws?server_id=s3&migration_id=%s", m.id);
+    ws_t a, b, c, d, e;
+    ck_assert_int_eq(ws_open(&a, pa, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&b, pb, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&c, pc, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&d, "/api/ws", NULL, 0), 101);
+    wait_clients(4);
+
+    put_players(fx_rc, "s1", 1);
+    put_players(fx_rc, "s2", 2);
+    ck_assert_int_eq(store_promote(fx_rc, m.id), 0);
+    ck_assert_int_eq(store_claim(fx_rc, "w1", 60000, &m), 0);
+    const char *node[] = {"eur_hour", "0.22"};
+    ck_assert_int_eq(store_put_node(fx_rc, "n3", node, 1), 0);
+    put_players(fx_rc, "s3", 3);
+    store_report_t rep;
+    store_report_init(&rep);
+    rep.data_sync_progress = 10;
+    ck_assert_int_eq(store_report_progress(fx_rc, m.id, m.lease_token, &rep), 0);
+
+    /* a replay filters the same way */
+    snprintf(pe, sizeof pe, "/api/ws?server_id=s2&since=%s", start);
+    ck_assert_int_eq(ws_open(&e, pe, NULL, 0), 101);
+
+    const char *want_a[] = {"server.updated", "migration.status_changed", "migration.progress"};
+    ws_t *server_filtered[] = {&a, &e};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 3; i++) {
+            cJSON *ev = ws_next_json(server_filtered[k]);
+            ck_assert_str_eq(jstr(ev, "type"), want_a[i]);
+            ck_assert_str_eq(jstr(ev, "server_id"), "s2");
+            cJSON_Delete(ev);
+        }
+    for (int i = 1; i < 3; i++) {
+        cJSON *ev = ws_next_json(&b);
+        ck_assert_str_eq(jstr(ev, "type"), want_a[i]);
+        ck_assert_str_eq(jstr(ev, "migration_id"), m.id);
+        cJSON_Delete(ev);
+    }
+    const char *want_d[] = {"server.updated", "server.updated", "migration.status_changed", "node.updated",
+                            "server.updated", "migration.progress"};
+    for (int i = 0; i < 6; i++) {
+        cJSON *ev = ws_next_json(&d);
+        ck_assert_str_eq(jstr(ev, "type"), want_d[i]);
+        cJSON_Delete(ev);
+    }
+    ws_t *all[] = {&a, &b, &c, &d, &e};
+    for (int i = 0; i < 5; i++) ws_expect_silence(all[i], i == 0 ? 300 : 20);
+    for (int i = 0; i < 5; i++) ws_close(all[i]);
+    migration_clear(&m);
+}
+END_TEST
+
+START_TEST(test_missing_or_wrong_token_gets_401_json_and_a_viewer_token_connects) {
+    relay_up(TOKENS, 0, 0);
+    struct {
+        const char *path, *bearer;
+        int status;
+    } cases[] = {
+        {"/api/ws", NULL, 401},
+        {"/api/ws", "wrong-token-123", 401},
+        {"/api/ws?token=wrong-token-123", NULL, 401},
+        {"/api/ws", "viewer-token-1", 101},
+        {"/api/ws?token=viewer-token-1", NULL, 101},
+        {"/api/ws?token=operator-token-1", NULL, 101},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ws_t w;
+        int status = ws_open(&w, cases[i].path, cases[i].bearer, 0);
+        ck_assert_msg(status == cases[i].status, "%s: %d, want %d", cases[i].path, status, cases[i].status);
+        if (status == 101) {
+            ws_close(&w);
+            continue;
+        }
+        cJSON *j = cJSON_Parse(w.body);
+        ck_assert_msg(j != NULL, "body is not JSON: %s", w.body);
+        const cJSON *e = cJSON_GetObjectItem(j, "error");
+        ck_assert_str_eq(jstr(e, "code"), "unauthorized");
+        ck_assert(strlen(jstr(e, "message")) > 0);
+        cJSON_Delete(j);
+    }
+}
+END_TEST
+
+START_TEST(test_pings_every_interval_and_a_client_that_never_answers_is_closed) {
+    relay_up(NULL, 0, 1);
+    ws_t live, mute;
+    ck_assert_int_eq(ws_open(&live, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&mute, "/api/ws", NULL, 0), 101);
+    mute.answer_pings = 0;
+    wait_clients(2);
+    static char msg[256];
+    int op = 0;
+    long long t0 = now_ms();
+    ck_assert_int_ge(ws_read(&live, 2500, &op, msg, sizeof msg), 0);
+    ck_assert_int_eq(op, WS_OP_PING);
+    ck_assert_int_le(now_ms() - t0, 2500);
+    ws_send(&live, WS_OP_PING, "abc", 3); /* and a client's ping is answered */
+    for (;;) {
+        ck_assert_int_ge(ws_read(&live, WAIT_MS, &op, msg, sizeof msg), 0);
+        if (op == WS_OP_PONG) break;
+    }
+    ck_assert_str_eq(msg, "abc");
+    ck_assert_int_eq(ws_expect_close(&mute, 8000), WS_CLOSE_GOING_AWAY);
+    close(mute.fd);
+    wait_clients(1); /* the one that answers stays */
+    int pings = 0;
+    long long end = now_ms() + 2500;
+    while (now_ms() < end)
+        if (ws_read(&live, 200, &op, msg, sizeof msg) >= 0 && op == WS_OP_PING) pings++;
+    ck_assert_int_ge(pings, 1);
+    ck_assert_int_eq(relay_clients(relay), 1);
+    ws_close(&live);
+}
+END_TEST
+
+START_TEST(test_relay_stop_closes_every_client_with_1001) {
+    relay_up(NULL, 0, 0);
+    ws_t a, b;
+    ck_assert_int_eq(ws_open(&a, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&b, "/api/ws?server_id=s1", NULL, 0), 101);
+    wait_clients(2);
+    relay_stop(relay);
+    relay = NULL;
+    ck_assert_int_eq(ws_expect_close(&a, WAIT_MS), WS_CLOSE_GOING_AWAY);
+    ck_assert_int_eq(ws_expect_close(&b, WAIT_MS), WS_CLOSE_GOING_AWAY);
+    close(a.fd);
+    close(b.fd);
+}
+END_TEST
+
+START_TEST(test_more_clients_than_civetweb_threads_all_get_every_event) {
+    /* a WebSocket holds no civetweb thread: the relay takes its socket after the
+     * handshake, so 4 threads serve 40 clients and still answer the 41st handshake */
+    fx_fleet(1);
+    web_threads = "4";
+    relay_up(NULL, 0, 0);
+    web_threads = "16";
+    enum { N = 40 };
+    static ws_t w[N];
+    for (int i = 0; i < N; i++) ck_assert_int_eq(ws_open(&w[i], "/api/ws", NULL, 0), 101);
+    wait_clients(N);
+    for (int k = 1; k <= 3; k++) put_players(fx_rc, "s1", k);
+    for (int i = 0; i < N; i++)
+        for (int k = 1; k <= 3; k++) {
+            cJSON *ev = ws_next_json(&w[i]);
+            ck_assert_int_eq(jnum(ev, "players"), k);
+            cJSON_Delete(ev);
+        }
+    for (int i = 0; i < N; i++) ws_close(&w[i]);
+    wait_clients(0);
+}
+END_TEST
+
+/* Kills the relay's two Redis connections (named mig-relay-sub and mig-relay-cmd). The
+ * second may be gone by the time its kill comes: the relay drops both when one fails. */
+static void kill_relay_connections(void) {
+    redisReply *l = fx_cmd("CLIENT LIST");
+    int found = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(l->str, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strstr(line, "name=mig-relay-") == NULL) continue;
+        found++;
+        freeReplyObject(fx_cmd("CLIENT KILL ID %lld", atoll(strstr(line, "id=") + 3)));
+    }
+    freeReplyObject(l);
+    ck_assert_int_eq(found, 2);
+}
+
+START_TEST(test_events_published_while_redis_is_unreachable_are_caught_up_in_order) {
+    fx_fleet(1);
+    relay_up(NULL, 0, 0);
+    ws_t w;
+    ck_assert_int_eq(ws_open(&w, "/api/ws", NULL, 0), 101);
+    wait_clients(1);
+    put_players(fx_rc, "s1", 1);
+    cJSON *ev = ws_next_json(&w);
+    ck_assert_int_eq(jnum(ev, "players"), 1);
+    cJSON_Delete(ev);
+    kill_relay_connections();
+    /* the subscription is gone: these reach the relay only through its catch-up */
+    for (int i = 2; i <= 51; i++) put_players(fx_rc, "s1", i);
+    for (int i = 2; i <= 51; i++) {
+        ev = ws_next_json(&w);
+        ck_assert_msg(strcmp(jstr(ev, "type"), "server.updated") == 0, "got %s", jstr(ev, "type"));
+        ck_assert_int_eq(jnum(ev, "players"), i);
+        cJSON_Delete(ev);
+    }
+    ck_assert(relay_connected(relay));
+    put_players(fx_rc, "s1", 52); /* and live again after the catch-up, without a duplicate */
+    ev = ws_next_json(&w);
+    ck_assert_int_eq(jnum(ev, "players"), 52);
+    cJSON_Delete(ev);
+    ws_expect_silence(&w, 200);
+    ws_close(&w);
+}
+END_TEST
+
+/* Stops the case's redis-server and starts another on the same socket path (empty, as
+ * a restart without persistence); returns its pid. The old one is the runner's child:
+ * its socket file going away shows it has stopped. */
+static pid_t redis_restart(void) {
+    ck_assert_int_eq(kill(fx_redis.pid, SIGTERM), 0);
+    long long end = now_ms() + WAIT_MS;
+    while (access(fx_redis.sock, F_OK) == 0 && now_ms() < end) sleep_ms(10);
+    ck_assert_msg(access(fx_redis.sock, F_OK) != 0, "redis-server did not stop");
+    char log[320];
+    snprintf(log, sizeof log, "%s/redis-restarted.log", fx_redis.dir);
+    const char *argv[] = {"redis-server", "--port", "0", "--unixsocket", fx_redis.sock, "--unixsocketperm", "700",
+                          "--dir", fx_redis.dir, "--save", "", "--appendonly", "no", "--daemonize", "no",
+                          "--logfile", log, NULL};
+    pid_t pid = harness_spawn(argv, NULL);
+    ck_assert_int_gt(pid, 0);
+    end = now_ms() + WAIT_MS;
+    for (;;) {
+        redisReply *r = harness_redis_cmd(&fx_redis, "PING");
+        int ok = r != NULL;
+        if (r) freeReplyObject(r);
+        if (ok) break;
+        ck_assert_msg(now_ms() < end, "the new redis-server does not answer");
+        sleep_ms(10);
+    }
+    return pid;
+}
+
+START_TEST(test_relay_reconnects_after_a_redis_restart_and_clients_get_later_events) {
+    fx_fleet(1);
+    relay_up(NULL, 0, 0);
+    ws_t w;
+    ck_assert_int_eq(ws_open(&w, "/api/ws", NULL, 0), 101);
+    wait_clients(1);
+    put_players(fx_rc, "s1", 1);
+    cJSON *ev = ws_next_json(&w);
+    ck_assert_int_eq(jnum(ev, "players"), 1);
+    cJSON_Delete(ev);
+
+    pid_t pid = redis_restart();
+    long long end = now_ms() + 2 * WAIT_MS;
+    while (relay_connected(relay) && now_ms() < end) sleep_ms(5); /* it notices... */
+    while (!relay_connected(relay) && now_ms() < end) sleep_ms(5); /* ...and is back */
+    ck_assert_msg(relay_connected(relay), "the relay did not reconnect");
+
+    /* the new server is empty: events were lost, so the client is told to reload */
+    ev = ws_next_json(&w);
+    ck_assert_str_eq(jstr(ev, "type"), "resync");
+    cJSON_Delete(ev);
+    int code;
+    const char *ping[] = {"PING"};
+    redisReply *r = rconn_command(fx_rc, 1, ping, NULL, &code); /* the stale connection fails once */
+    if (r) freeReplyObject(r);
+    fx_fleet(1);
+    put_players(fx_rc, "s1", 7);
+    const char *want[] = {"node.updated", "node.updated", "node.updated", "server.updated", "server.updated"};
+    for (int i = 0; i < 5; i++) {
+        ev = ws_next_json(&w);
+        ck_assert_str_eq(jstr(ev, "type"), want[i]);
+        if (i == 4) ck_assert_int_eq(jnum(ev, "players"), 7);
+        cJSON_Delete(ev);
+    }
+    ws_close(&w);
+    relay_down();
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_msg(harness_wait(pid, WAIT_MS) != -1, "the restarted redis-server did not stop");
+}
+END_TEST
+
+Suite *suite_relay(void) {
+    Suite *s = suite_create("relay");
+    TCase *tc = tcase_create("relay");
+    tcase_add_unchecked_fixture(tc, fx_redis_up, fx_redis_down);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_every_event_type_arrives_with_its_fields_and_event_id_in_order);
+    tcase_add_test(tc, test_resume_with_since_replays_the_100_missed_events_once_in_order);
+    tcase_add_test(tc, test_resume_while_events_keep_coming_has_no_gap_and_no_duplicate_at_the_seam);
+    tcase_add_test(tc, test_since_older_than_the_stream_start_gets_resync_then_live_events);
+    tcase_add_test(tc, test_malformed_since_or_filter_is_refused_with_400_json);
+    tcase_add_test(tc, test_client_that_never_reads_is_dropped_while_another_gets_every_event);
+    tcase_add_test(tc, test_filters_deliver_only_the_matching_server_or_migration);
+    tcase_add_test(tc, test_missing_or_wrong_token_gets_401_json_and_a_viewer_token_connects);
+    tcase_add_test(tc, test_pings_every_interval_and_a_client_that_never_answers_is_closed);
+    tcase_add_test(tc, test_relay_stop_closes_every_client_with_1001);
+    tcase_add_test(tc, test_more_clients_than_civetweb_threads_all_get_every_event);
+    tcase_add_test(tc, test_events_published_while_redis_is_unreachable_are_caught_up_in_order);
+    suite_add_tcase(s, tc);
+    /* Its own case: it replaces the case's redis-server, which no later test could use. */
+    TCase *rs = tcase_create("relay_restart");
+    tcase_add_unchecked_fixture(rs, fx_redis_up, fx_redis_down);
+    tcase_add_checked_fixture(rs, setup, teardown);
+    tcase_set_timeout(rs, 60);
+    tcase_add_test(rs, test_relay_reconnects_after_a_redis_restart_and_clients_get_later_events);
+    suite_add_tcase(s, rs);
+    return s;
+}
