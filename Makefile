@@ -54,6 +54,7 @@ INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame 
 BENCH = transitions
 
 .PHONY: all deps test test-unit test-integration bench clean
+.PHONY: test-e2e e2e-deps bench-dashboard
 all: $(patsubst %,bin/%,$(PROGRAMS))
 
 # bin/ holds the release build; tests use their own sanitized copies under build/test/bin.
@@ -113,18 +114,36 @@ $(B)/bench/%: $(B)/bench/%.o $(B)/tests/support/redis_harness.o $(B)/lib/libmigc
 # Benchmarks print their figures; bench/RESULTS.md records them with the command.
 bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))
 	$(Q)for b in $(BENCH); do $(B)/bench/$$b || exit 1; done
+	$(Q)$(MAKE) --no-print-directory bench-dashboard
 
 # The test build: the same sources, sanitized, in their own tree.
 TEST_MAKE = $(MAKE) --no-print-directory B=build/test SANITIZE=address,undefined OPT="-O1 -g"
 
 test: deps
-	$(Q)$(TEST_MAKE) test-unit test-integration
+	$(Q)$(TEST_MAKE) test-unit test-integration test-e2e
 
 test-unit: $(B)/tests/unit/run
 	$(Q)$(B)/tests/unit/run
 
 test-integration: $(B)/tests/integration/run $(patsubst %,$(B)/bin/%,$(PROGRAMS))
 	$(Q)MIG_BIN_DIR=$(B)/bin $(B)/tests/integration/run
+
+# The dashboard in a real browser (tests/e2e/): Debian's chromium, driven by playwright-core
+# from npm, against the programs of this build (the sanitized ones under `make test`, so
+# that the browser's traffic through the API and the relay runs under the sanitizers too).
+E2E_MODULES = tests/e2e/node_modules/.package-lock.json
+$(E2E_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
+	$(Q)cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+
+e2e-deps: $(E2E_MODULES)
+	$(Q)test -x /usr/bin/chromium || { echo "test-e2e: /usr/bin/chromium is missing; the dashboard's tests need Debian's chromium (make deps installs it)" >&2; exit 1; }
+
+test-e2e: e2e-deps $(patsubst %,$(B)/bin/%,$(PROGRAMS))
+	$(Q)MIG_BIN_DIR=$(B)/bin node --test tests/e2e/
+
+# The dashboard with 50 nodes, 2,000 servers and 200 migrations in flight (release build).
+bench-dashboard: e2e-deps all
+	$(Q)MIG_BIN_DIR=bin node tests/e2e/bench.mjs
 
 clean:
 	rm -rf build bin

@@ -3,11 +3,13 @@
 # when not root; does nothing when every one is present already.
 set -eu
 PKGS="build-essential pkg-config libhiredis-dev libevent-dev libcivetweb-dev libcjson-dev \
-libcurl4-openssl-dev check redis-server redis-sentinel curl"
+libcurl4-openssl-dev check redis-server redis-sentinel curl nodejs chromium wrk"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# Debian's nodejs comes without npm (a package of its own); NodeSource's bundles it.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
