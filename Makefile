@@ -40,20 +40,30 @@ SIM_PURE = $(patsubst %,$(B)/sim/%.o,model players fault fleet route snapshot op
 SIM_OBJS = $(patsubst %,$(B)/sim/%.o,main sim httpd agent proxy control report optimizer_run) $(SIM_PURE)
 PROGRAMS += fleet-sim
 PROG_PURE_OBJS += $(SIM_PURE)
+# The command-line client: its pure parts (unit-tested) and its HTTP and WebSocket parts.
+CLI_PURE = $(patsubst %,$(B)/cli/%.o,args format wsproto)
+CLI_OBJS = $(patsubst %,$(B)/cli/%.o,main rest watch) $(CLI_PURE) $(B)/api/ws_frame.o
+PROGRAMS += migratectl
+PROG_PURE_OBJS += $(CLI_PURE)
 
 UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan
 UNIT += test_sim_model test_optimizer
+UNIT += test_cli
 UNIT += test_sentinel
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
 INTEG += test_sim
+INTEG += test_cli
+INTEG += test_sentinel
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
+INTEG_OBJS += $(B)/tests/support/sentinel_harness.o
 INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth)
 
 BENCH = transitions
 
-.PHONY: all deps test test-unit test-integration bench clean
+.PHONY: all deps test test-unit test-integration bench clean demo
+.PHONY: test-deploy test-image
 .PHONY: test-e2e e2e-deps bench-dashboard
 all: $(patsubst %,bin/%,$(PROGRAMS))
 
@@ -78,8 +88,18 @@ $(B)/bin/fleet-sim: $(SIM_OBJS) $(B)/lib/libmigcore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) -lcivetweb
 
+$(B)/bin/migratectl: $(CLI_OBJS) $(B)/lib/libmigcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
 deps:
 	$(Q)sh tools/deps.sh
+
+# The whole system on this machine (see tools/demo.sh); LEVEL=2 for level-2 optimization.
+LEVEL ?= 1
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)LEVEL=$(LEVEL) ./tools/demo.sh
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -121,6 +141,7 @@ TEST_MAKE = $(MAKE) --no-print-directory B=build/test SANITIZE=address,undefined
 
 test: deps
 	$(Q)$(TEST_MAKE) test-unit test-integration test-e2e
+	$(Q)$(MAKE) --no-print-directory test-deploy
 
 test-unit: $(B)/tests/unit/run
 	$(Q)$(B)/tests/unit/run
@@ -144,6 +165,16 @@ test-e2e: e2e-deps $(patsubst %,$(B)/bin/%,$(PROGRAMS))
 # The dashboard with 50 nodes, 2,000 servers and 200 migrations in flight (release build).
 bench-dashboard: e2e-deps all
 	$(Q)MIG_BIN_DIR=bin node tests/e2e/bench.mjs
+
+# Offline checks of deploy/: the Kubernetes manifests rendered and validated against the
+# Kubernetes and KEDA schemas, the systemd units verified (tests/deploy/run.sh).
+test-deploy:
+	$(Q)sh tests/deploy/run.sh
+
+# Optional: the image of deploy/Dockerfile built with podman, and the stack run from it
+# (tests/deploy/image.sh); not part of `make test`, which must pass without podman.
+test-image:
+	$(Q)sh tests/deploy/image.sh
 
 clean:
 	rm -rf build bin

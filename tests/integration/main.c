@@ -13,6 +13,8 @@ int main(void) {
     srunner_add_suite(sr, suite_flow());
     srunner_add_suite(sr, suite_relay());
     srunner_add_suite(sr, suite_sim());
+    srunner_add_suite(sr, suite_cli());
+    srunner_add_suite(sr, suite_sentinel());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -12,5 +12,7 @@ Suite *suite_api(void);
 Suite *suite_flow(void);
 Suite *suite_relay(void);
 Suite *suite_sim(void);
+Suite *suite_cli(void);
+Suite *suite_sentinel(void);
 
 #endif

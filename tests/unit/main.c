@@ -15,6 +15,7 @@ int main(void) {
     srunner_add_suite(sr, suite_plan());
     srunner_add_suite(sr, suite_sim_model());
     srunner_add_suite(sr, suite_optimizer());
+    srunner_add_suite(sr, suite_cli());
     srunner_add_suite(sr, suite_sentinel());
     /* fork mode isolates each test: a crash or a sanitizer abort fails that test only */
     srunner_set_fork_status(sr, CK_FORK);

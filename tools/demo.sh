@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# demo.sh - the whole system on this machine: a Redis with its data under ./var, the API
+# and dashboard on 127.0.0.1:8080, the scheduler, two workers and a simulated fleet with
+# the cost optimizer. Ctrl-C stops everything it started.
+#   LEVEL=1|2 (cost optimization level), PORT=8080
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LEVEL=${LEVEL:-1}
+PORT=${PORT:-8080}
+VAR=$PWD/var
+mkdir -p "$VAR/log"
+pids=()
+
+stop() {
+    trap - INT TERM EXIT
+    echo
+    echo "demo: stopping ${#pids[@]} processes"
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    echo "demo: stopped; data kept in $VAR (rm -rf var to start afresh)"
+}
+trap stop INT TERM EXIT
+
+token() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+if [ ! -f "$VAR/tokens" ]; then
+    printf 'VIEWER=%s\nOPERATOR=%s\nOPTIMIZER=%s\n' "$(token)" "$(token)" "$(token)" > "$VAR/tokens"
+fi
+# shellcheck disable=SC1091
+. "$VAR/tokens"
+
+redis-server --port 0 --unixsocket "$VAR/redis.sock" --unixsocketperm 700 --dir "$VAR" \
+    --appendonly yes --save "" --daemonize no --logfile "$VAR/log/redis.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$VAR/redis.sock" ] && break; sleep 0.05; done
+
+export MIG_REDIS_URL="unix://$VAR/redis.sock"
+export MIG_API_TOKENS="viewer:$VIEWER,operator:$OPERATOR,optimizer:$OPTIMIZER"
+export MIG_COOLDOWN_S=${MIG_COOLDOWN_S:-120} MIG_IDLE_S=${MIG_IDLE_S:-20}
+export MIG_DRIVER_NODE_URL="http://127.0.0.1:7070/nodes/{node_id}"
+export MIG_DRIVER_PROXY_URL="http://127.0.0.1:7070/proxy"
+export MIG_RETRY_BACKOFF_MS=${MIG_RETRY_BACKOFF_MS:-10000}
+
+run() { # name, program, args...
+    local name=$1; shift
+    "$@" 2>> "$VAR/log/$name.log" &
+    pids+=($!)
+}
+run fleet-sim bin/fleet-sim --sim-listen=127.0.0.1:7070 --cost-level="$LEVEL" --cost-interval-s=15
+run api bin/migrate-api --api-listen="127.0.0.1:$PORT"
+run scheduler bin/migrate-scheduler
+run worker-1 bin/migrate-worker --worker-id=worker-1
+run worker-2 bin/migrate-worker --worker-id=worker-2
+
+cat <<MSG
+
+  Dashboard:  http://127.0.0.1:$PORT/
+  Viewer token:    $VIEWER
+  Operator token:  $OPERATOR
+  Cost optimizer level $LEVEL: $( [ "$LEVEL" = 1 ] && echo "suggestions to approve appear within a minute" || echo "migrations run without approval once a server is idle")
+  Logs: $VAR/log/  (Ctrl-C stops everything)
+
+MSG
+# A short readable log: time, program, event and the migration, from the JSON lines.
+tail -n 0 -F "$VAR"/log/{api,scheduler,worker-1,worker-2,fleet-sim}.log 2>/dev/null |
+    sed -un 's/.*"ts":"[0-9-]*T\([0-9:]*\)[^"]*","level":"\([a-z]*\)","program":"\([a-z-]*\)","event":"\([^"]*\)"\(.*"migration_id":"\([^"]*\)"\)\{0,1\}.*/\1 \2 \3 \4 \6/p' |
+    grep --line-buffered -v ' debug ' &
+pids+=($!)
+wait "${pids[0]}"
