@@ -1,6 +1,7 @@
 /* job.c - the phases of one migration and their rollbacks. */
 #include "worker/job.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,30 @@
 #define STOPPED 1 /* a phase's answer when SIGTERM asked it to stop at a safe point */
 #define PROGRESS_EVERY_MS 500 /* at most this often a sync's progress goes to Redis */
 #define MESSAGE "Server wird migriert... bitte warten"
+#define FINAL_POLL_MS 20 /* players wait on the final pass: its end is noticed within this */
+
+/* The players' downtime beyond the final pass (plan_overhead_ms), as this process's
+ * transfers measured it; -1 before the first one with players. Shared by the slots. */
+static pthread_mutex_t overhead_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t overhead_est = -1;
+
+static int64_t overhead_now(int64_t budget_ms) {
+    pthread_mutex_lock(&overhead_lock);
+    int64_t e = overhead_est;
+    pthread_mutex_unlock(&overhead_lock);
+    return e < 0 ? PLAN_OVERHEAD_PRIOR(budget_ms) : e;
+}
+
+static void overhead_observe(const char *id, int64_t observed_ms) {
+    pthread_mutex_lock(&overhead_lock);
+    overhead_est = plan_overhead_ms(overhead_est, observed_ms);
+    int64_t e = overhead_est;
+    pthread_mutex_unlock(&overhead_lock);
+    char o[24], est[24];
+    snprintf(o, sizeof o, "%lld", (long long)observed_ms);
+    snprintf(est, sizeof est, "%lld", (long long)e);
+    log_at(LOG_DEBUG, "worker.transfer_overhead", "migration_id", id, "observed_ms", o, "estimate_ms", est, NULL);
+}
 
 typedef struct {
     rconn_t *rc;
@@ -32,6 +57,7 @@ typedef struct {
     int moved;              /* moved onto the new server */
     int64_t down_start;     /* monotonic ms when the first player left for the waiting room */
     int64_t down_ms;        /* player downtime, -1 when nobody waited */
+    int64_t final_est_ms;   /* the final pass as the plan estimated it; -1: not planned in this run */
     int64_t last_progress;  /* monotonic ms of the last progress write */
     /* what this run may have changed, so the rollback undoes that and no more: a call
      * that never went out cannot fail to be undone. A recovered run knows nothing of
@@ -169,7 +195,7 @@ static int sync_pass(job_t *j, int pass, bool final, driver_sync_t *out, double 
             (rv = report(j, "prepare.sync", out->progress, "Syncing world (%d%%)", out->progress)) != 0)
             return rv;
         if (*j->lost) return MIG_ELOST;
-        sleep_ms(j->cfg->poll_ms);
+        sleep_ms(final && j->cfg->poll_ms > FINAL_POLL_MS ? FINAL_POLL_MS : j->cfg->poll_ms);
     }
     int64_t ms = timefmt_mono_ms() - t0;
     *bps = ms > 0 ? (double)out->bytes_done * 1000.0 / (double)ms : 0;
@@ -213,7 +239,9 @@ static int prepare(job_t *j) {
     double bps = 0;
     for (int pass = 1;; pass++) {
         if ((rv = sync_pass(j, pass, false, &s, &bps)) != 0) return rv;
-        plan_sync_t next = plan_next_sync(s.dirty_bytes, bps, j->cfg->downtime_budget_ms, pass, j->cfg->max_sync_passes);
+        int64_t budget = j->cfg->downtime_budget_ms;
+        plan_sync_t next = plan_next_sync(s.dirty_bytes, bps, budget, overhead_now(budget), pass, j->cfg->max_sync_passes);
+        j->final_est_ms = plan_pass_ms(s.dirty_bytes, bps);
         if (next != PLAN_SYNC_AGAIN) {
             if (next == PLAN_SYNC_GIVE_UP) {
                 char dirty[24];
@@ -270,6 +298,10 @@ static int transfer(job_t *j) {
         if ((rv = driver_transfer(j->drv, j->id, j->room, name, "Willkommen zurueck!", &j->moved)) != 0)
             return driver_failed(j, rv, "proxy");
         j->down_ms = timefmt_mono_ms() - j->down_start;
+        /* what the downtime had beyond the planned final pass: the calls around it, the
+         * data written since the last pass, the lag in noticing the end */
+        if (j->final_est_ms >= 0 && j->final_est_ms < INT64_MAX / 8)
+            overhead_observe(j->id, j->down_ms - j->final_est_ms);
         if (driver_room_delete(j->drv, j->id, j->room) != 0)
             log_at(LOG_WARN, "worker.room_left", "migration_id", j->id, "error", driver_error(j->drv), NULL);
     } else {
@@ -433,7 +465,8 @@ static int recover(job_t *j) {
 
 int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, volatile sig_atomic_t *lost,
             volatile sig_atomic_t *stopping) {
-    job_t j = {.rc = rc, .drv = drv, .cfg = cfg, .m = m, .lost = lost, .stopping = stopping, .players = -1, .down_ms = -1};
+    job_t j = {.rc = rc, .drv = drv, .cfg = cfg, .m = m, .lost = lost, .stopping = stopping, .players = -1, .down_ms = -1,
+               .final_est_ms = -1};
     snprintf(j.id, sizeof j.id, "%s", m->id);
     snprintf(j.room, sizeof j.room, "wait-%s", m->id);
     j.token = m->lease_token;
