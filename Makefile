@@ -60,7 +60,8 @@ INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integr
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o
 INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth)
 
-BENCH = transitions
+BENCH = transitions fanout list
+BENCH += live
 
 .PHONY: all deps test test-unit test-integration bench clean demo
 .PHONY: test-deploy test-image
@@ -130,6 +131,12 @@ $(B)/tests/integration/run: $(INTEG_OBJS) $(B)/lib/libmigcore.a
 
 $(B)/bench/%: $(B)/bench/%.o $(B)/tests/support/redis_harness.o $(B)/lib/libmigcore.a
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+# fanout measures the built migrate-api against bench/ref/relay.js.
+$(B)/bench/fanout: $(B)/api/ws_frame.o | $(B)/bin/migrate-api
+# list drives the release migrate-api with wrk (bench/list.c).
+$(B)/bench/list: $(B)/tests/support/http_client.o | $(B)/bin/migrate-api
+# live runs the release programs of bin/ as processes against fleet-sim (bench/live.c).
+$(B)/bench/live: $(B)/tests/support/http_client.o | bin/fleet-sim bin/migrate-scheduler bin/migrate-worker
 
 # Benchmarks print their figures; bench/RESULTS.md records them with the command.
 bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))
