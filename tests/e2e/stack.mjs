@@ -140,6 +140,9 @@ export class Stack {
       const s = await run('fleet-sim', path.join(BIN, 'fleet-sim'), [], env, this.log('sim'), (j) => (j.event === 'sim.started' ? j.port : undefined));
       this.children.sim = s.child;
       this.simUrl = `http://127.0.0.1:${s.value}`;
+      // the sim writes its inventory to Redis on its own thread: a test's first call
+      // must find every node and server there already
+      await this.sim('POST', '/control/report');
     }
     if (this.opts.scheduler) {
       const env = { ...this.env, ...(this.opts.scheduler === true ? {} : this.opts.scheduler) };
