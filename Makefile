@@ -22,7 +22,7 @@ Q =
 endif
 
 # Pure modules (no I/O beyond stderr) and the modules that talk to Redis.
-PURE = err states migration ids timefmt log config inventory sentinel
+PURE = err states migration ids timefmt log config inventory sentinel path
 PURE_OBJS = $(patsubst %,$(B)/core/%.o,$(PURE))
 CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen/lua_source.o
 LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/scheduler.lua \

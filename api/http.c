@@ -12,34 +12,6 @@
 #include "core/log.h"
 #include "core/migration.h"
 
-/* ------------------------------------------------------------------------ routing */
-
-bool http_match(const char *pattern, const char *uri, char params[][128], int maxparams) {
-    int np = 0;
-    const char *p = pattern, *u = uri;
-    while (*p && *u) {
-        if (*p != '/' || *u != '/') return false;
-        p++;
-        u++;
-        size_t pl = strcspn(p, "/"), ul = strcspn(u, "/");
-        if (*p == ':') {
-            /* civetweb hands the path over decoded already: decoding again would misread
-             * a name holding "%41" */
-            if (ul == 0 || ul >= 128 || np >= maxparams) return false;
-            memcpy(params[np], u, ul);
-            params[np][ul] = '\0';
-            np++;
-        } else if (pl != ul || strncmp(p, u, pl) != 0) {
-            return false;
-        }
-        p += pl;
-        u += ul;
-    }
-    /* a trailing slash is the same route: /api/migrations/ == /api/migrations */
-    if (*u == '/' && u[1] == '\0') u++;
-    return *p == '\0' && *u == '\0';
-}
-
 /* ------------------------------------------------------------------------ replies */
 
 void http_reply_json(http_req_t *r, int status, cJSON *body) {

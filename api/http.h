@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/auth.h"
+#include "core/path.h"
 #include "core/rconn.h"
 
 #define HTTP_BODY_MAX (64 * 1024) /* largest request body, bytes: beyond it 413 */
@@ -31,7 +32,7 @@ typedef struct {
     struct api *api;
     role_t role;
     const char *route;                   /* the matched pattern, for metrics and logs */
-    char params[HTTP_PARAMS_MAX][128];   /* :id values */
+    char params[HTTP_PARAMS_MAX][PATH_PARAM_LEN]; /* :id values (core/path.h) */
     int status;                          /* the status answered, 0 until then */
 } http_req_t;
 
@@ -42,9 +43,6 @@ typedef struct {
     void (*handler)(http_req_t *r);
 } http_route_t;
 
-/* Matches `uri` (civetweb's local_uri, already URL-decoded) against `pattern`
- * ("/api/migrations/:id/approve"); on a match fills `params` and returns true. Pure. */
-bool http_match(const char *pattern, const char *uri, char params[][128], int maxparams);
 
 /* Answers `status` with `body` as JSON (taking ownership; NULL answers 500). */
 void http_reply_json(http_req_t *r, int status, cJSON *body);

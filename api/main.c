@@ -27,7 +27,7 @@ static void on_signal(int sig) {
 
 /* Finds the route for a request: the handler, or NULL with *path_known set when the
  * path exists under another method (405). */
-static const http_route_t *route_of(const char *method, const char *uri, char params[][128], bool *path_known) {
+static const http_route_t *route_of(const char *method, const char *uri, char params[][PATH_PARAM_LEN], bool *path_known) {
     static const struct {
         const http_route_t *v;
         const size_t *n;
@@ -37,7 +37,7 @@ static const http_route_t *route_of(const char *method, const char *uri, char pa
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (size_t i = 0; i < *tables[t].n; i++) {
             const http_route_t *rt = &tables[t].v[i];
-            if (!http_match(rt->pattern, uri, params, HTTP_PARAMS_MAX)) continue;
+            if (!path_match(rt->pattern, uri, params, HTTP_PARAMS_MAX)) continue;
             if (strcmp(rt->method, method) == 0) return rt;
             *path_known = true;
         }

@@ -10,7 +10,7 @@
 #define BODY_MAX (64 * 1024) /* largest request body, bytes: the contract's are tiny */
 
 bool httpd_route(sim_req_t *r, const char *method, const char *pattern) {
-    return strcmp(r->method, method) == 0 && route_match(pattern, r->path, r->params, ROUTE_PARAMS_MAX);
+    return strcmp(r->method, method) == 0 && path_match(pattern, r->path, r->params, ROUTE_PARAMS_MAX);
 }
 
 void httpd_reply(sim_req_t *r, int status, cJSON *body) {

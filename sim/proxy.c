@@ -127,7 +127,7 @@ bool proxy_handle(sim_t *s, sim_req_t *r) {
             routes[i].fn(s, r);
             return true;
         }
-        if (route_match(routes[i].pattern, r->path, NULL, 0)) path_known = true;
+        if (path_match(routes[i].pattern, r->path, NULL, 0)) path_known = true;
     }
     if (path_known) {
         httpd_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);

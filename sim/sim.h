@@ -68,7 +68,7 @@ typedef struct {
     int node;                   /* the node agent's node; -1 for the proxy and control */
     cJSON *body;                /* the parsed JSON body, NULL when there was none */
     char idem_key[128];         /* Idempotency-Key header, "" when absent */
-    char params[ROUTE_PARAMS_MAX][ROUTE_PARAM_LEN];
+    char params[ROUTE_PARAMS_MAX][PATH_PARAM_LEN];
     int status;                 /* the answer: status, and body (NULL: none) */
     cJSON *reply;
 } sim_req_t;
