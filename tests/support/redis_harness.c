@@ -102,19 +102,24 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+int harness_stop_pid(pid_t pid) {
+    if (pid <= 0) return 0;
+    kill(pid, SIGTERM);
+    if (harness_wait(pid, 5000) != -1) return 0;
+    kill(pid, SIGKILL);
+    harness_wait(pid, 5000);
+    return -1;
+}
+
+void harness_rmtree(const char *dir) {
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int harness_redis_stop(harness_redis_t *h) {
-    int rv = 0;
-    if (h->pid > 0) {
-        kill(h->pid, SIGTERM);
-        if (harness_wait(h->pid, 5000) == -1) {
-            kill(h->pid, SIGKILL);
-            harness_wait(h->pid, 5000);
-            rv = -1;
-        }
-        h->pid = 0;
-    }
+    int rv = harness_stop_pid(h->pid);
+    h->pid = 0;
     if (h->dir[0]) {
-        nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        harness_rmtree(h->dir);
         h->dir[0] = '\0';
     }
     return rv;

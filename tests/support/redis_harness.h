@@ -33,4 +33,11 @@ pid_t harness_spawn(const char *const *argv, const char *log_path);
 /* Waits up to `ms` for `pid` to exit; returns its wait status, or -1 on timeout. */
 int harness_wait(pid_t pid, int ms);
 
+/* Stops a child: SIGTERM, then SIGKILL after 5 s, and reaps it. Returns 0 when it ended
+ * on SIGTERM (or had ended), -1 when it needed SIGKILL. A pid <= 0 is a no-op. */
+int harness_stop_pid(pid_t pid);
+
+/* Removes the folder `dir` and everything in it. */
+void harness_rmtree(const char *dir);
+
 #endif

@@ -2,7 +2,6 @@
 #include "sentinel_harness.h"
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -190,14 +189,7 @@ static int spawn(ha_proc_t *p, const char *program) {
 
 /* Ends one process: SIGTERM, SIGKILL after 5 s. Returns 0 when SIGTERM was enough. */
 static int end_proc(ha_proc_t *p) {
-    if (p->pid <= 0) return 0;
-    int rv = 0;
-    kill(p->pid, SIGTERM);
-    if (harness_wait(p->pid, 5000) == -1) {
-        kill(p->pid, SIGKILL);
-        harness_wait(p->pid, 5000);
-        rv = -1;
-    }
+    int rv = harness_stop_pid(p->pid);
     p->pid = 0;
     return rv;
 }
@@ -258,13 +250,6 @@ fail:
     return -1;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int ha_stop(ha_t *h) {
     int rv = 0;
     /* sentinels first, so none starts a failover while the servers go down */
@@ -273,7 +258,7 @@ int ha_stop(ha_t *h) {
     for (int i = 0; i < HA_NODES; i++)
         if (end_proc(&h->node[i]) != 0) rv = -1;
     if (h->dir[0]) {
-        if (getenv("MIG_KEEP_LOGS") == NULL) nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (getenv("MIG_KEEP_LOGS") == NULL) harness_rmtree(h->dir);
         else fprintf(stderr, "ha: logs kept in %s\n", h->dir);
         h->dir[0] = '\0';
     }
