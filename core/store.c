@@ -636,6 +636,22 @@ int store_get_server(rconn_t *rc, const char *id, server_t *out) {
     return rv;
 }
 
+int store_get_node(rconn_t *rc, const char *id, node_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    int code;
+    redisReply *r = rconn_fcall_ro(rc, "node_get", a.n, a.v, &code);
+    if (r == NULL) return code;
+    const char *pairs[128];
+    int rv = pairs_of(r, pairs, 128);
+    if (rv == 0 && out) {
+        inventory_node_clear(out);
+        rv = inventory_node_from_pairs(out, pairs, r->elements / 2);
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
 int store_delete_server(rconn_t *rc, const char *id, long long *deleted) {
     args_t a = {.n = 0};
     arg_s(&a, id);

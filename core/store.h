@@ -186,6 +186,8 @@ int store_list_servers(rconn_t *rc, server_t **out, size_t *n);
 void store_servers_free(server_t *v, size_t n);
 /* One server: 0 or MIG_ENO_SERVER. */
 int store_get_server(rconn_t *rc, const char *id, server_t *out);
+/* One node: 0 or MIG_ENO_NODE. `out` is cleared first; free with inventory_node_clear. */
+int store_get_node(rconn_t *rc, const char *id, node_t *out);
 
 /* Deletes a server and its migrations; *deleted (may be NULL) gets their number. */
 int store_delete_server(rconn_t *rc, const char *id, long long *deleted);

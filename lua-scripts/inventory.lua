@@ -123,6 +123,16 @@ local function server_list(keys, args)
     return all_of(k_servers(p), function(id) return k_server(p, id) end)
 end
 
+-- node_get(prefix; id) -> the node, or NO_NODE. A worker reads the two nodes of its
+-- migration this way, not the whole fleet with node_list.
+local function node_get(keys, args)
+    local p = prefix_of(keys)
+    local id = check_id('id', args[1])
+    local r = redis.call('HGETALL', k_node(p, id))
+    if #r == 0 then raise('NO_NODE', 'node ' .. id .. ' not found') end
+    return r
+end
+
 -- server_get(prefix; id) -> the server, or NO_SERVER.
 local function server_get(keys, args)
     local p = prefix_of(keys)
@@ -142,3 +152,4 @@ register('mig_version', mig_version, true)
 register('node_list', node_list, true)
 register('server_list', server_list, true)
 register('server_get', server_get, true)
+register('node_get', node_get, true)

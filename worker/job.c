@@ -134,22 +134,14 @@ static int load_world(job_t *j) {
     int rv = store_get_server(j->rc, j->m->server_id, &j->server);
     if (rv == MIG_ENO_SERVER) return failed(j, rv, "server_gone", 0, "server %s is no longer in the inventory", j->m->server_id);
     if (rv != 0) return failed(j, rv, "redis", 1, "reading server %s: %s", j->m->server_id, j->rc->err);
-    node_t *nodes;
-    size_t n;
-    if ((rv = store_list_nodes(j->rc, &nodes, &n)) != 0)
-        return failed(j, rv, "redis", 1, "reading the nodes: %s", j->rc->err);
-    for (size_t i = 0; i < n; i++) {
-        node_t *dst = strcmp(nodes[i].id, j->m->from_node_id) == 0 ? &j->from
-                      : strcmp(nodes[i].id, j->m->to_node_id) == 0 ? &j->to
-                                                                   : NULL;
-        if (dst) {
-            *dst = nodes[i];
-            inventory_node_init(&nodes[i]);
-        }
+    /* the two nodes of this migration, not the fleet: node_list grows with the fleet */
+    const char *ids[2] = {j->m->from_node_id, j->m->to_node_id}, *what[2] = {"source", "target"};
+    node_t *dst[2] = {&j->from, &j->to};
+    for (int i = 0; i < 2; i++) {
+        rv = store_get_node(j->rc, ids[i], dst[i]);
+        if (rv == MIG_ENO_NODE) return failed(j, rv, "node_gone", 0, "%s node %s is gone", what[i], ids[i]);
+        if (rv != 0) return failed(j, rv, "redis", 1, "reading node %s: %s", ids[i], j->rc->err);
     }
-    store_nodes_free(nodes, n);
-    if (j->from.id == NULL) return failed(j, MIG_ENO_NODE, "node_gone", 0, "source node %s is gone", j->m->from_node_id);
-    if (j->to.id == NULL) return failed(j, MIG_ENO_NODE, "node_gone", 0, "target node %s is gone", j->m->to_node_id);
     return 0;
 }
 
@@ -197,8 +189,10 @@ static int sync_pass(job_t *j, int pass, bool final, driver_sync_t *out, double 
         if (*j->lost) return MIG_ELOST;
         sleep_ms(final && j->cfg->poll_ms > FINAL_POLL_MS ? FINAL_POLL_MS : j->cfg->poll_ms);
     }
+    /* a pass that ended within the clock's millisecond counts as 1 ms, not as no
+     * measurement (which plan_pass_ms() would read as infinitely slow) */
     int64_t ms = timefmt_mono_ms() - t0;
-    *bps = ms > 0 ? (double)out->bytes_done * 1000.0 / (double)ms : 0;
+    *bps = (double)out->bytes_done * 1000.0 / (double)(ms > 0 ? ms : 1);
     return 0;
 }
 

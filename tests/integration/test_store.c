@@ -113,6 +113,27 @@ START_TEST(test_every_legal_edge_moves_and_every_illegal_edge_changes_nothing) {
 }
 END_TEST
 
+START_TEST(test_node_get_reads_one_node_and_names_a_missing_one) {
+    fx_fleet(0);
+    node_t n;
+    inventory_node_init(&n);
+    ck_assert_int_eq(store_get_node(fx_rc, "n2", &n), 0);
+    ck_assert_str_eq(n.id, "n2");
+    ck_assert_str_eq(n.name, "Node-B");
+    ck_assert_str_eq(n.address, "127.0.0.2");
+    ck_assert_int_eq(n.healthy, 1);
+    ck_assert_int_eq(n.ram_free_mb, 60000);
+    ck_assert_double_eq_tol(n.eur_hour, 0.15, 1e-9);
+    ck_assert_int_eq(store_get_node(fx_rc, "n3", &n), 0); /* reused: the first is freed */
+    ck_assert_str_eq(n.name, "Node-C");
+    ck_assert_int_eq(n.ram_free_mb, -1);
+    ck_assert_int_eq(store_get_node(fx_rc, "n9", &n), MIG_ENO_NODE);
+    ck_assert_ptr_nonnull(strstr(fx_rc->err, "n9"));
+    ck_assert_int_eq(store_get_node(fx_rc, "", &n), MIG_EINVALID);
+    inventory_node_clear(&n);
+}
+END_TEST
+
 START_TEST(test_create_fills_names_and_month_savings_from_inventory) {
     fx_fleet(1);
     migration_create_t c;
@@ -431,6 +452,7 @@ Suite *suite_store(void) {
     tcase_add_checked_fixture(tc, fx_connect, fx_disconnect);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_every_legal_edge_moves_and_every_illegal_edge_changes_nothing);
+    tcase_add_test(tc, test_node_get_reads_one_node_and_names_a_missing_one);
     tcase_add_test(tc, test_create_fills_names_and_month_savings_from_inventory);
     tcase_add_test(tc, test_create_refusals_name_the_problem_and_change_nothing);
     tcase_add_test(tc, test_functions_refuse_bad_input_sent_around_the_c_validation);
