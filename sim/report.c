@@ -112,20 +112,29 @@ static int put_row(reporter_t *rep, const row_t *r, char **last, bool server, bo
     return rv;
 }
 
-/* One pass: every changed node, then every changed server. Returns 0 or the first
- * error (the rest of the pass is skipped: Redis is most likely down). */
-static int pass(sim_t *s, reporter_t *rep) {
-    build_rows(s, rep);
-    int rv = 0;
-    for (size_t i = 0; rv == 0 && i < rep->n_nodes; i++) rv = put_row(rep, &rep->nodes[i], &rep->last_nodes[i], false, NULL);
-    for (size_t i = 0; rv != MIG_EREDIS && i < rep->n_servers; i++) {
-        int r2 = put_row(rep, &rep->servers[i], &rep->last_servers[i], true, &rep->placed[i]);
+/* Writes the changed rows of one kind, logging each one the inventory refuses. Returns
+ * `rv` (the pass's first error so far), or MIG_EREDIS as soon as Redis fails: the rest
+ * is skipped then, since Redis is most likely down. */
+static int put_rows(reporter_t *rep, const row_t *rows, char **last, bool *placed, size_t n, bool server, int rv) {
+    for (size_t i = 0; rv != MIG_EREDIS && i < n; i++) {
+        int r2 = put_row(rep, &rows[i], &last[i], server, placed ? &placed[i] : NULL);
+        if (r2 == MIG_EREDIS) return r2;
         if (r2 != 0) {
-            if (r2 != MIG_EREDIS)
-                log_at(LOG_WARN, "sim.inventory_refused", "server_id", rep->servers[i].id, "error", rep->rc->err, NULL);
+            log_at(LOG_WARN, "sim.inventory_refused", server ? "server_id" : "node_id", rows[i].id, "error",
+                   rep->rc->err, NULL);
             if (rv == 0) rv = r2;
         }
     }
+    return rv;
+}
+
+/* One pass: every changed node, then every changed server. Returns 0 or the first
+ * error. A node the inventory refuses is logged as such, and its servers then say that
+ * their node is missing. */
+static int pass(sim_t *s, reporter_t *rep) {
+    build_rows(s, rep);
+    int rv = put_rows(rep, rep->nodes, rep->last_nodes, NULL, rep->n_nodes, false, 0);
+    rv = put_rows(rep, rep->servers, rep->last_servers, rep->placed, rep->n_servers, true, rv);
     if (rv == MIG_EREDIS && !rep->down) log_at(LOG_WARN, "sim.redis_down", "error", rep->rc->err, NULL);
     if (rv == 0 && rep->down) log_at(LOG_INFO, "sim.redis_up", NULL);
     rep->down = rv == MIG_EREDIS;

@@ -65,9 +65,9 @@ static int port_from_log(const char *path) {
     return port;
 }
 
-/* Starts bin/fleet-sim on a free port with the fleet above and `extra` flags
+/* Starts bin/fleet-sim on a free port with the fleet `fleet_json` and `extra` flags
  * (NULL-terminated, may be NULL), and waits for its port. */
-static void sim_start(const char *const *extra) {
+static void sim_start_fleet(const char *fleet_json, const char *const *extra) {
     memset(&sim, 0, sizeof sim);
     const char *bindir = getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
     char bin[300], fleet[320], fleet_flag[340], url[340];
@@ -75,7 +75,7 @@ static void sim_start(const char *const *extra) {
     snprintf(fleet, sizeof fleet, "%s/fleet-%d.json", fx_redis.dir, (int)getpid());
     FILE *f = fopen(fleet, "w");
     ck_assert_ptr_nonnull(f);
-    fputs(FLEET, f);
+    fputs(fleet_json, f);
     fclose(f);
     snprintf(fleet_flag, sizeof fleet_flag, "--sim-fleet=%s", fleet);
     snprintf(url, sizeof url, "--redis-url=%s", fx_redis.url);
@@ -92,6 +92,11 @@ static void sim_start(const char *const *extra) {
     }
     ck_assert_msg(sim.port > 0, "fleet-sim did not log its port; see %s", sim.log);
     snprintf(sim.base, sizeof sim.base, "http://127.0.0.1:%d", sim.port);
+}
+
+/* The same with the fleet of every test. */
+static void sim_start(const char *const *extra) {
+    sim_start_fleet(FLEET, extra);
 }
 
 /* SIGTERM; the process must end by itself with status 0. */
@@ -291,6 +296,37 @@ START_TEST(test_sim_serves_every_node_and_writes_the_inventory) {
     long long since = atoll(idle);
     free(idle);
     ck_assert_msg(since > timefmt_now_ms() - 60000 && since <= timefmt_now_ms(), "idle_since %lld", since);
+    sim_stop();
+}
+END_TEST
+
+/* A node the inventory refuses (more RAM than it accepts) is logged under its own id,
+ * and the nodes after it are still written: one bad row does not stop the pass. */
+START_TEST(test_a_refused_node_is_logged_as_such_and_the_others_are_still_written) {
+    sim_start_fleet("{\"nodes\":["
+                    "{\"id\":\"n1\",\"name\":\"Node-A\",\"eur_hour\":0.4,\"ram_total_mb\":2000000000,\"disk_total_mb\":1000},"
+                    "{\"id\":\"n2\",\"name\":\"Node-B\",\"eur_hour\":0.1,\"ram_total_mb\":16384,\"disk_total_mb\":100000}],"
+                    "\"servers\":[{\"id\":\"s1\",\"name\":\"Server-1\",\"node_id\":\"n2\",\"ram_mb\":1024,\"disk_mb\":100}]}",
+                    NULL);
+    char url[128];
+    snprintf(url, sizeof url, "%s/control/report", sim.base);
+    http_resp_t r;
+    ck_assert_int_eq(http_call("POST", url, NULL, NULL, NULL, &r), 0);
+    ck_assert_int_ge(r.status, 500); /* the inventory does not hold the whole fleet */
+    http_resp_free(&r);
+    expect_field("node:n2", "name", "Node-B");
+    expect_field("server:s1", "node_id", "n2");
+    char *n1 = hget("node:n1", "name");
+    ck_assert_ptr_null(n1);
+    FILE *f = fopen(sim.log, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[2048];
+    int said = 0;
+    while (fgets(line, sizeof line, f))
+        said |= strstr(line, "\"sim.inventory_refused\"") && strstr(line, "\"node_id\":\"n1\"") &&
+                strstr(line, "ram_total_mb");
+    fclose(f);
+    ck_assert_msg(said, "no sim.inventory_refused for n1 naming ram_total_mb in %s", sim.log);
     sim_stop();
 }
 END_TEST
@@ -637,6 +673,7 @@ Suite *suite_sim(void) {
     tcase_add_checked_fixture(tc, fx_connect, fx_disconnect);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_sim_serves_every_node_and_writes_the_inventory);
+    tcase_add_test(tc, test_a_refused_node_is_logged_as_such_and_the_others_are_still_written);
     tcase_add_test(tc, test_container_create_checks_capacity_and_is_idempotent_by_migration);
     tcase_add_test(tc, test_sync_takes_world_size_over_bandwidth);
     tcase_add_test(tc, test_deltas_shrink_and_quiesce_stops_the_dirt);
