@@ -32,6 +32,25 @@ void http_reply_json(http_req_t *r, int status, cJSON *body) {
     r->status = status;
 }
 
+void http_reply_text(http_req_t *r, int status, jsonw_t *w) {
+    char head[HTTP_HEAD_GAP];
+    int hn = w->failed ? -1
+                       : snprintf(head, sizeof head,
+                                  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                                  "Cache-Control: no-store\r\n\r\n",
+                                  status, mg_get_response_code_text(r->conn, status), w->len);
+    if (hn < 0 || (size_t)hn >= sizeof head || (size_t)hn > w->gap || w->buf == NULL) {
+        jsonw_free(w);
+        http_reply_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    char *start = w->buf + w->gap - (size_t)hn;
+    memcpy(start, head, (size_t)hn);
+    mg_write(r->conn, start, (size_t)hn + w->len);
+    jsonw_free(w);
+    r->status = status;
+}
+
 void http_reply_error(http_req_t *r, int status, const char *code, const char *fmt, ...) {
     char msg[1024];
     va_list ap;

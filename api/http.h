@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/auth.h"
+#include "core/jsonw.h"
 #include "core/path.h"
 #include "core/rconn.h"
 
@@ -46,6 +47,14 @@ typedef struct {
 
 /* Answers `status` with `body` as JSON (taking ownership; NULL answers 500). */
 void http_reply_json(http_req_t *r, int status, cJSON *body);
+
+/* Room to leave in front of a jsonw_t body for http_reply_text()'s headers. */
+#define HTTP_HEAD_GAP 256
+
+/* Answers with the JSON text of `w` (started with jsonw_init(w, HTTP_HEAD_GAP)): the
+ * headers go into the gap in front of it, and headers and body out in one write. A
+ * failed writer answers 500. Frees the writer. */
+void http_reply_text(http_req_t *r, int status, jsonw_t *w);
 
 /* Answers a JSON error with `code` and a printf message. */
 void http_reply_error(http_req_t *r, int status, const char *code, const char *fmt, ...)

@@ -368,6 +368,53 @@ cJSON *migration_to_json(const migration_t *m) {
     return o;
 }
 
+/* Writes one field as json_add() adds it, key included; a field json_add() leaves out
+ * (a set 64-bit number) is left out here too. */
+static void json_write(jsonw_t *w, const migration_t *m, const field_t *f, bool *first) {
+    bool absent = field_absent(m, f) && !(f->flags & FL_JSON_ALWAYS);
+    if (!absent && f->type == F_U64) return;
+    if (!*first) jsonw_lit(w, ",");
+    *first = false;
+    jsonw_str(w, f->name);
+    jsonw_lit(w, ":");
+    if (absent) {
+        if (f->type == F_FLAG) jsonw_lit(w, "false");
+        else jsonw_lit(w, "null");
+        return;
+    }
+    char ts[TIMEFMT_RFC3339_LEN + 1], num[32];
+    const char *s;
+    switch (f->type) {
+    case F_STR: jsonw_str(w, *CAT(m, f, char *)); break;
+    case F_STATUS:
+    case F_REASON:
+    case F_TRIGGER:
+        s = field_text(m, f, num);
+        if (s) jsonw_str(w, s);
+        else jsonw_lit(w, "null");
+        break;
+    case F_DBL: jsonw_num(w, *CAT(m, f, double)); break;
+    case F_TIME:
+        timefmt_rfc3339(*CAT(m, f, int64_t), ts);
+        jsonw_str(w, ts);
+        break;
+    case F_INT: jsonw_num(w, *CAT(m, f, int)); break;
+    case F_I64: jsonw_num(w, (double)*CAT(m, f, int64_t)); break;
+    case F_TRI: jsonw_raw(w, *CAT(m, f, int) != 0 ? "true" : "false", *CAT(m, f, int) != 0 ? 4 : 5); break;
+    case F_FLAG: jsonw_raw(w, *CAT(m, f, bool) ? "true" : "false", *CAT(m, f, bool) ? 4 : 5); break;
+    default: break;
+    }
+}
+
+bool migration_write_json(const migration_t *m, jsonw_t *w) {
+    bool first = true;
+    jsonw_lit(w, "{");
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (!(fields[i].flags & FL_NO_JSON)) json_write(w, m, &fields[i], &first);
+    jsonw_lit(w, "}");
+    return !w->failed;
+}
+
 /* A JSON number that is a whole number in [lo, hi]. 2^53 bounds what a double holds
  * exactly, so an int64 past it would not survive the trip anyway. */
 static int json_whole(const cJSON *v, double lo, double hi, int64_t *out) {

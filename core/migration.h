@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonw.h"
 #include "states.h"
 
 #define MIG_ID_MAX 36      /* longest id in bytes: a UUID's text form */
@@ -120,6 +121,11 @@ int migration_to_pairs(const migration_t *m, char ***out_pairs);
  * numbers as numbers, absent values as null. Returns a new object the caller frees with
  * cJSON_Delete(), or NULL when out of memory. */
 cJSON *migration_to_json(const migration_t *m);
+
+/* Appends the same JSON as text to `w`, byte for byte what cJSON_PrintUnformatted prints
+ * of migration_to_json(m), without building the tree: for pages of records. Returns false
+ * when out of memory (w->failed). */
+bool migration_write_json(const migration_t *m, jsonw_t *w);
 
 /* Reads the API JSON back (the inverse of migration_to_json, for clients and tests).
  * Returns 0, MIG_EINVALID or MIG_ENOMEM. */

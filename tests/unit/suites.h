@@ -23,5 +23,6 @@ Suite *suite_sim_model(void);  /* tests/unit/test_sim_model.c: the simulator's m
 Suite *suite_optimizer(void);  /* tests/unit/test_optimizer.c: the cost optimizer's choice */
 Suite *suite_cli(void);        /* tests/unit/test_cli.c: migratectl's arguments, output, handshake */
 Suite *suite_sentinel(void);   /* tests/unit/test_sentinel.c: the sentinel list and replies */
+Suite *suite_jsonw(void);      /* tests/unit/test_jsonw.c: JSON text as cJSON prints it */
 
 #endif
