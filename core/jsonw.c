@@ -46,40 +46,58 @@ void jsonw_raw(jsonw_t *w, const char *s, size_t n) {
     w->buf[w->gap + w->len] = '\0';
 }
 
+/* The escape letter of a byte that has a short one, 'u' for other control bytes, 0
+ * for a byte that goes as it is. */
+static char escape_of(unsigned char c) {
+    switch (c) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '\b': return 'b';
+    case '\f': return 'f';
+    case '\n': return 'n';
+    case '\r': return 'r';
+    case '\t': return 't';
+    default: return c < 32 ? 'u' : 0;
+    }
+}
+
 void jsonw_str(jsonw_t *w, const char *s) {
     if (s == NULL) s = "";
-    size_t n = 2;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += *p == '"' || *p == '\\' || *p == '\b' || *p == '\f' || *p == '\n' || *p == '\r' || *p == '\t' ? 2
-             : *p < 32                                                                                          ? 6
-                                                                                                                 : 1;
-    if (!room(w, n)) return;
-    char *o = w->buf + w->gap + w->len;
+    size_t n = strlen(s);
+    if (!room(w, 6 * n + 2)) return; /* every byte escaped as \u00XX at worst */
+    char *o = w->buf + w->gap + w->len, *o0 = o;
     *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char e = 0;
-        switch (*p) {
-        case '"': e = '"'; break;
-        case '\\': e = '\\'; break;
-        case '\b': e = 'b'; break;
-        case '\f': e = 'f'; break;
-        case '\n': e = 'n'; break;
-        case '\r': e = 'r'; break;
-        case '\t': e = 't'; break;
-        default: break;
-        }
-        if (e) {
-            *o++ = '\\';
-            *o++ = e;
-        } else if (*p < 32) {
-            snprintf(o, 7, "\\u%04x", *p);
+    const char *run = s; /* bytes that go as they are, copied in one piece */
+    for (const char *p = s;; p++) {
+        unsigned char c = (unsigned char)*p;
+        char e = c ? escape_of(c) : 0;
+        if (c && !e) continue;
+        memcpy(o, run, (size_t)(p - run));
+        o += p - run;
+        if (c == 0) break;
+        if (e == 'u') {
+            snprintf(o, 7, "\\u%04x", c);
             o += 6;
         } else {
-            *o++ = (char)*p;
+            *o++ = '\\';
+            *o++ = e;
         }
+        run = p + 1;
     }
     *o++ = '"';
-    w->len += n;
+    w->len += (size_t)(o - o0);
+    w->buf[w->gap + w->len] = '\0';
+}
+
+void jsonw_key(jsonw_t *w, const char *name) {
+    size_t n = strlen(name);
+    if (!room(w, n + 3)) return;
+    char *o = w->buf + w->gap + w->len;
+    o[0] = '"';
+    memcpy(o + 1, name, n);
+    o[n + 1] = '"';
+    o[n + 2] = ':';
+    w->len += n + 3;
     w->buf[w->gap + w->len] = '\0';
 }
 

@@ -34,6 +34,9 @@ void jsonw_raw(jsonw_t *w, const char *s, size_t n);
  * \u00XX for other control characters; every other byte as it is). NULL is "". */
 void jsonw_str(jsonw_t *w, const char *s);
 
+/* Appends `"name":`, for a key known to need no escape (a field name of the code's own). */
+void jsonw_key(jsonw_t *w, const char *name);
+
 /* Appends a number as cJSON 1.7.15 (Debian 12's) prints it: %1.15g when that reads back
  * as the same double, else %1.17g; NaN and infinities as null. (Later cJSONs print a
  * whole number within int's range with %d, which differs only for -0; the unit test

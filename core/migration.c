@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,10 +132,35 @@ static const field_t fields[] = {
 #define AT(m, f, T) ((T *)(void *)((char *)(m) + (f)->off))
 #define CAT(m, f, T) ((const T *)(const void *)((const char *)(m) + (f)->off))
 
+/* Field lookup by name: an open-addressed table of the field indexes by a hash of the
+ * name, built once. A linear scan cost half the table's strcmp calls per field, a tenth
+ * of the API's CPU per list page (bench/RESULTS.md, list). */
+#define NAME_SLOTS 128 /* a power of two, over twice the fields */
+static unsigned char name_slot[NAME_SLOTS]; /* field index + 1; 0 for an empty slot */
+_Static_assert(2 * NFIELDS <= NAME_SLOTS && NFIELDS < 255, "NAME_SLOTS too small for the field table");
+static pthread_once_t name_once = PTHREAD_ONCE_INIT;
+
+static size_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h & (NAME_SLOTS - 1);
+}
+
+static void name_table_build(void) {
+    for (size_t i = 0; i < NFIELDS; i++) {
+        size_t k = name_hash(fields[i].name);
+        while (name_slot[k]) k = (k + 1) & (NAME_SLOTS - 1);
+        name_slot[k] = (unsigned char)(i + 1);
+    }
+}
+
 static const field_t *field_find(const char *name) {
-    for (size_t i = 0; i < NFIELDS; i++)
-        if (strcmp(fields[i].name, name) == 0) return &fields[i];
-    return NULL;
+    pthread_once(&name_once, name_table_build);
+    for (size_t k = name_hash(name);; k = (k + 1) & (NAME_SLOTS - 1)) {
+        if (name_slot[k] == 0) return NULL;
+        const field_t *f = &fields[name_slot[k] - 1];
+        if (strcmp(f->name, name) == 0) return f;
+    }
 }
 
 /* True when the field holds its "absent" value; absent fields stay out of the hash. */
@@ -375,8 +401,7 @@ static void json_write(jsonw_t *w, const migration_t *m, const field_t *f, bool 
     if (!absent && f->type == F_U64) return;
     if (!*first) jsonw_lit(w, ",");
     *first = false;
-    jsonw_str(w, f->name);
-    jsonw_lit(w, ":");
+    jsonw_key(w, f->name);
     if (absent) {
         if (f->type == F_FLAG) jsonw_lit(w, "false");
         else jsonw_lit(w, "null");

@@ -1,6 +1,7 @@
-/* test_jsonw.c - JSON written as text (core/jsonw.c, migration_write_json) is byte for
- * byte what cJSON prints of the same values, so the API's list pages read exactly as
- * every other answer does. */
+/* test_jsonw.c - the path of the API's list pages: records read from hash pairs in
+ * whatever order Redis gives them, and written as JSON text (core/jsonw.c,
+ * migration_write_json) byte for byte as cJSON prints the same values, so the pages read
+ * exactly as every other answer does. */
 #include <check.h>
 #include <float.h>
 #include <math.h>
@@ -127,6 +128,46 @@ START_TEST(test_record_text_is_cjsons_text_of_the_record_for_every_status_and_ab
 }
 END_TEST
 
+/* migration_from_pairs finds each name through a hash table of the field names: pairs
+ * in the table's order, reversed, or shuffled give the same record, and an unknown name
+ * is skipped wherever it stands. */
+START_TEST(test_pairs_in_any_order_give_the_same_record) {
+    migration_t m;
+    record(7, &m);
+    char **pairs;
+    int n = migration_to_pairs(&m, &pairs);
+    ck_assert_int_gt(n, 10);
+    ck_assert_int_ne(n % 7, 0); /* so that i * 7 % n below visits every pair once */
+    char *want = cjson_text(migration_to_json(&m));
+    const char **order = malloc((size_t)(2 * n + 2) * sizeof *order);
+    ck_assert_ptr_nonnull(order);
+    for (int variant = 0; variant < 3; variant++) {
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            int j = variant == 0 ? i : variant == 1 ? n - 1 - i : (i * 7) % n;
+            order[k++] = pairs[2 * j];
+            order[k++] = pairs[2 * j + 1];
+            if (i == n / 2) {
+                order[k++] = "no_such_field";
+                order[k++] = "x";
+            }
+        }
+        migration_t back;
+        migration_init(&back);
+        ck_assert_int_eq(migration_from_pairs(&back, order, (size_t)(k / 2)), 0);
+        back.lease_token = m.lease_token;
+        char *got = cjson_text(migration_to_json(&back));
+        ck_assert_msg(strcmp(got, want) == 0, "variant %d:\n%s\nwant:\n%s", variant, got, want);
+        free(got);
+        migration_clear(&back);
+    }
+    free(order);
+    free(want);
+    free(pairs);
+    migration_clear(&m);
+}
+END_TEST
+
 Suite *suite_jsonw(void) {
     Suite *s = suite_create("jsonw");
     TCase *tc = tcase_create("jsonw");
@@ -134,6 +175,7 @@ Suite *suite_jsonw(void) {
     tcase_add_test(tc, test_strings_escape_as_cjson_escapes_them);
     tcase_add_test(tc, test_gap_is_kept_in_front_and_text_grows_past_the_first_block);
     tcase_add_test(tc, test_record_text_is_cjsons_text_of_the_record_for_every_status_and_absence);
+    tcase_add_test(tc, test_pairs_in_any_order_give_the_same_record);
     suite_add_tcase(s, tc);
     return s;
 }
