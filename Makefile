@@ -57,7 +57,7 @@ INTEG += test_cli
 INTEG += test_sentinel
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
-INTEG_OBJS += $(B)/tests/support/sentinel_harness.o
+INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
 INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth)
 
 BENCH = transitions fanout list
@@ -136,7 +136,7 @@ $(B)/bench/fanout: $(B)/api/ws_frame.o | $(B)/bin/migrate-api
 # list drives the release migrate-api with wrk (bench/list.c).
 $(B)/bench/list: $(B)/tests/support/http_client.o | $(B)/bin/migrate-api
 # live runs the release programs of bin/ as processes against fleet-sim (bench/live.c).
-$(B)/bench/live: $(B)/tests/support/http_client.o | bin/fleet-sim bin/migrate-scheduler bin/migrate-worker
+$(B)/bench/live: $(B)/tests/support/http_client.o $(B)/bench/live_stack.o | bin/fleet-sim bin/migrate-scheduler bin/migrate-worker
 
 # Benchmarks print their figures; bench/RESULTS.md records them with the command.
 bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))
