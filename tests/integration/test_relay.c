@@ -1,5 +1,6 @@
 /* test_relay.c - the WebSocket relay (GET /api/ws) in an in-process civetweb server
- * against a real redis-server, through a minimal blocking WebSocket client of our own:
+ * against a real redis-server, through a minimal blocking WebSocket client of our own
+ * (tests/support/ws_client.c):
  * every event type, resume with ?since and its seam, resync, filters, auth, malformed
  * queries, a client that never reads, pings, more clients than civetweb threads, the
  * catch-up after a dropped Redis connection, a Redis restart, and relay_stop. */
@@ -22,6 +23,7 @@
 #include "api/auth.h"
 #include "api/relay.h"
 #include "api/ws_frame.h"
+#include "tests/support/ws_client.h"
 #include "core/log.h"
 #include "fixture.h"
 #include "suites.h"
@@ -94,167 +96,6 @@ static void wait_clients(long n) {
     ck_assert_int_eq(relay_clients(relay), n);
 }
 
-/* ---- a minimal blocking WebSocket client --------------------------------------------- */
-
-typedef struct {
-    int fd;
-    int answer_pings;          /* 1: pings are answered, as a browser does */
-    unsigned char buf[1 << 16]; /* bytes read and not yet a whole frame */
-    size_t n;
-    char body[2048];           /* the body of a refused upgrade */
-} ws_t;
-
-static int tcp_connect(int rcvbuf) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    return fd;
-}
-
-/* Reads more bytes into w->buf within `ms`: >0 read, -1 timeout, -2 closed or reset. */
-static int ws_fill(ws_t *w, int ms) {
-    struct pollfd p = {.fd = w->fd, .events = POLLIN};
-    int rv = poll(&p, 1, ms);
-    if (rv == 0) return -1;
-    ck_assert_msg(w->n < sizeof w->buf, "client buffer full");
-    ssize_t got = recv(w->fd, w->buf + w->n, sizeof w->buf - w->n, 0);
-    if (got <= 0) return -2;
-    w->n += (size_t)got;
-    return (int)got;
-}
-
-/* Opens a WebSocket to `path` (with its query), with a bearer token or none, and a
- * receive buffer of `rcvbuf` bytes (0: the system's). Returns the HTTP status: 101 when
- * upgraded, else the body is in w->body and the socket is closed. */
-static int ws_open(ws_t *w, const char *path, const char *bearer, int rcvbuf) {
-    memset(w, 0, sizeof *w);
-    w->answer_pings = 1;
-    w->fd = tcp_connect(rcvbuf);
-    char req[1024], authz[300] = "";
-    if (bearer) snprintf(authz, sizeof authz, "Authorization: Bearer %s\r\n", bearer);
-    int len = snprintf(req, sizeof req,
-                       "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-                       path, port, authz);
-    ck_assert_int_eq(send(w->fd, req, (size_t)len, MSG_NOSIGNAL), len);
-    char *end = NULL;
-    while ((end = memmem(w->buf, w->n, "\r\n\r\n", 4)) == NULL) ck_assert_int_gt(ws_fill(w, WAIT_MS), 0);
-    size_t hlen = (size_t)(end + 4 - (char *)w->buf);
-    int status = 0;
-    ck_assert_int_eq(sscanf((char *)w->buf, "HTTP/1.1 %d", &status), 1);
-    if (status == 101) {
-        memmove(w->buf, w->buf + hlen, w->n - hlen);
-        w->n -= hlen;
-        return status;
-    }
-    const char *cl = strcasestr((char *)w->buf, "Content-Length:");
-    size_t want = cl && cl < end ? (size_t)atol(cl + 15) : 0;
-    while (w->n - hlen < want && ws_fill(w, WAIT_MS) > 0) {
-    }
-    size_t bl = w->n - hlen < sizeof w->body - 1 ? w->n - hlen : sizeof w->body - 1;
-    memcpy(w->body, w->buf + hlen, bl);
-    w->body[bl] = '\0';
-    close(w->fd);
-    w->fd = -1;
-    return status;
-}
-
-static void ws_send(ws_t *w, int op, const void *payload, size_t len) {
-    static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-    unsigned char frame[WS_HEADER_MAX + 256];
-    ck_assert(len <= 256);
-    size_t hl = ws_header_write(frame, op, len, mask);
-    memcpy(frame + hl, payload, len);
-    ws_mask(frame + hl, len, mask, 0);
-    ck_assert_int_eq(send(w->fd, frame, hl + len, MSG_NOSIGNAL), (ssize_t)(hl + len));
-}
-
-/* Reads the next frame within `ms`: its opcode in *op and its payload (NUL-terminated)
- * in `out`. Returns the payload's length, -1 on timeout, -2 when the connection ended.
- * Pings are answered when w->answer_pings, and returned too. */
-static long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap) {
-    long long end = now_ms() + ms;
-    for (;;) {
-        ws_header_t h;
-        int rv = ws_header_parse(w->buf, w->n, &h);
-        ck_assert_int_ge(rv, 0);
-        if (rv == 1 && w->n >= h.header_len + h.len) {
-            ck_assert_msg(!h.masked, "a server frame must not be masked");
-            ck_assert_msg(h.len < cap, "frame of %llu bytes", (unsigned long long)h.len);
-            memcpy(out, w->buf + h.header_len, (size_t)h.len);
-            out[h.len] = '\0';
-            size_t used = h.header_len + (size_t)h.len;
-            memmove(w->buf, w->buf + used, w->n - used);
-            w->n -= used;
-            *op = h.opcode;
-            if (h.opcode == WS_OP_PING && w->answer_pings) ws_send(w, WS_OP_PONG, out, (size_t)h.len);
-            return (long)h.len;
-        }
-        long long left = end - now_ms();
-        if (left <= 0) return -1;
-        int got = ws_fill(w, (int)left);
-        if (got < 0) return got;
-    }
-}
-
-/* The next text message as JSON, skipping pings; fails the test on anything else. */
-static cJSON *ws_next_json(ws_t *w) {
-    static char msg[1 << 16];
-    for (;;) {
-        int op;
-        long n = ws_read(w, WAIT_MS, &op, msg, sizeof msg);
-        ck_assert_msg(n >= 0, "no message within %d ms (%ld)", WAIT_MS, n);
-        if (op == WS_OP_PING || op == WS_OP_PONG) continue;
-        ck_assert_msg(op == WS_OP_TEXT, "opcode %d instead of a text message", op);
-        cJSON *j = cJSON_Parse(msg);
-        ck_assert_msg(j != NULL, "not JSON: %s", msg);
-        return j;
-    }
-}
-
-/* Fails when a text message comes within `ms`. */
-static void ws_expect_silence(ws_t *w, int ms) {
-    static char msg[1 << 16];
-    long long end = now_ms() + ms;
-    for (;;) {
-        long long left = end - now_ms();
-        if (left <= 0) return;
-        int op;
-        long n = ws_read(w, (int)left, &op, msg, sizeof msg);
-        if (n == -1) return;
-        ck_assert_msg(n >= 0, "connection ended");
-        ck_assert_msg(op != WS_OP_TEXT, "unexpected message: %s", msg);
-    }
-}
-
-/* Waits for a close frame within `ms` and returns its status code. */
-static int ws_expect_close(ws_t *w, int ms) {
-    static char msg[1 << 16];
-    long long end = now_ms() + ms;
-    for (;;) {
-        int op;
-        long n = ws_read(w, (int)(end - now_ms() > 0 ? end - now_ms() : 0), &op, msg, sizeof msg);
-        ck_assert_msg(n >= 0, "no close frame (%ld)", n);
-        if (op == WS_OP_CLOSE) return ws_close_code((unsigned char *)msg, (size_t)n);
-    }
-}
-
-/* Closes with a close frame and waits for the answer (or the end). */
-static void ws_close(ws_t *w) {
-    if (w->fd < 0) return;
-    unsigned char p[WS_CONTROL_MAX];
-    ws_send(w, WS_OP_CLOSE, p, ws_close_payload(p, WS_CLOSE_NORMAL, "bye"));
-    static char msg[1 << 16];
-    int op = 0;
-    while (ws_read(w, WAIT_MS, &op, msg, sizeof msg) >= 0 && op != WS_OP_CLOSE) {
-    }
-    close(w->fd);
-    w->fd = -1;
-}
-
 /* ---- helpers on events ---------------------------------------------------------------- */
 
 static const char *jstr(const cJSON *j, const char *k) {
@@ -316,7 +157,7 @@ START_TEST(test_every_event_type_arrives_with_its_fields_and_event_id_in_order) 
     fx_fleet(2);
     relay_up(NULL, 0, 0);
     ws_t w;
-    ck_assert_int_eq(ws_open(&w, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&w, port, "/api/ws", NULL, 0), 101);
     wait_clients(1);
     char start[64];
     stream_end(start, sizeof start);
@@ -382,7 +223,7 @@ START_TEST(test_resume_with_since_replays_the_100_missed_events_once_in_order) {
     fx_fleet(1);
     relay_up(NULL, 0, 0);
     ws_t w;
-    ck_assert_int_eq(ws_open(&w, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&w, port, "/api/ws", NULL, 0), 101);
     wait_clients(1);
     put_players(fx_rc, "s1", 1);
     cJSON *ev = ws_next_json(&w);
@@ -396,7 +237,7 @@ START_TEST(test_resume_with_since_replays_the_100_missed_events_once_in_order) {
     for (int i = 2; i <= 101; i++) put_players(fx_rc, "s1", i);
     char path[128];
     snprintf(path, sizeof path, "/api/ws?since=%s", since);
-    ck_assert_int_eq(ws_open(&w, path, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&w, port, path, NULL, 0), 101);
     char last[64];
     snprintf(last, sizeof last, "%s", since);
     for (int i = 2; i <= 101; i++) {
@@ -449,7 +290,7 @@ START_TEST(test_resume_while_events_keep_coming_has_no_gap_and_no_duplicate_at_t
     id_of_players(50, since, sizeof since);
     snprintf(path, sizeof path, "/api/ws?since=%s", since);
     ws_t w;
-    ck_assert_int_eq(ws_open(&w, path, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&w, port, path, NULL, 0), 101);
     for (int i = 51; i <= SEAM_EVENTS; i++) {
         cJSON *ev = ws_next_json(&w);
         ck_assert_int_eq(jnum(ev, "players"), i);
@@ -474,7 +315,7 @@ START_TEST(test_since_older_than_the_stream_start_gets_resync_then_live_events) 
         char path[128];
         snprintf(path, sizeof path, "/api/ws?since=%s", sinces[k]);
         ws_t w;
-        ck_assert_int_eq(ws_open(&w, path, NULL, 0), 101);
+        ck_assert_int_eq(ws_open(&w, port, path, NULL, 0), 101);
         cJSON *ev = ws_next_json(&w);
         ck_assert_str_eq(jstr(ev, "type"), "resync");
         ck_assert_msg(strstr(jstr(ev, "reason"), "reload") != NULL, "reason: %s", jstr(ev, "reason"));
@@ -496,7 +337,7 @@ START_TEST(test_malformed_since_or_filter_is_refused_with_400_json) {
                          "/api/ws?migration_id=a%20b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ws_t w;
-        ck_assert_int_eq(ws_open(&w, bad[i], NULL, 0), 400);
+        ck_assert_int_eq(ws_open(&w, port, bad[i], NULL, 0), 400);
         cJSON *j = cJSON_Parse(w.body);
         ck_assert_msg(j != NULL, "%s: body is not JSON: %s", bad[i], w.body);
         const cJSON *e = cJSON_GetObjectItem(j, "error");
@@ -540,8 +381,8 @@ START_TEST(test_client_that_never_reads_is_dropped_while_another_gets_every_even
     fx_fleet(1);
     relay_up(NULL, 64 * 1024, 0);
     ws_t slow, fast;
-    ck_assert_int_eq(ws_open(&slow, "/api/ws", NULL, 4096), 101);
-    ck_assert_int_eq(ws_open(&fast, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&slow, port, "/api/ws", NULL, 4096), 101);
+    ck_assert_int_eq(ws_open(&fast, port, "/api/ws", NULL, 0), 101);
     wait_clients(2);
     reader_t rd = {&fast, 0};
     pthread_t t;
@@ -580,10 +421,10 @@ START_TEST(test_filters_deliver_only_the_matching_server_or_migration) {
     snprintf(pb, sizeof pb, "/api/ws?migration_id=%s", m.id);
     snprintf(pc, sizeof pc, "/api/ws?server_id=s3&migration_id=%s", m.id);
     ws_t a, b, c, d, e;
-    ck_assert_int_eq(ws_open(&a, pa, NULL, 0), 101);
-    ck_assert_int_eq(ws_open(&b, pb, NULL, 0), 101);
-    ck_assert_int_eq(ws_open(&c, pc, NULL, 0), 101);
-    ck_assert_int_eq(ws_open(&d, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&a, port, pa, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&b, port, pb, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&c, port, pc, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&d, port, "/api/ws", NULL, 0), 101);
     wait_clients(4);
 
     put_players(fx_rc, "s1", 1);
@@ -600,7 +441,7 @@ START_TEST(test_filters_deliver_only_the_matching_server_or_migration) {
 
     /* a replay filters the same way */
     snprintf(pe, sizeof pe, "/api/ws?server_id=s2&since=%s", start);
-    ck_assert_int_eq(ws_open(&e, pe, NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&e, port, pe, NULL, 0), 101);
 
     const char *want_a[] = {"server.updated", "migration.status_changed", "migration.progress"};
     ws_t *server_filtered[] = {&a, &e};
@@ -646,7 +487,7 @@ START_TEST(test_missing_or_wrong_token_gets_401_json_and_a_viewer_token_connects
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ws_t w;
-        int status = ws_open(&w, cases[i].path, cases[i].bearer, 0);
+        int status = ws_open(&w, port, cases[i].path, cases[i].bearer, 0);
         ck_assert_msg(status == cases[i].status, "%s: %d, want %d", cases[i].path, status, cases[i].status);
         if (status == 101) {
             ws_close(&w);
@@ -665,8 +506,8 @@ END_TEST
 START_TEST(test_pings_every_interval_and_a_client_that_never_answers_is_closed) {
     relay_up(NULL, 0, 1);
     ws_t live, mute;
-    ck_assert_int_eq(ws_open(&live, "/api/ws", NULL, 0), 101);
-    ck_assert_int_eq(ws_open(&mute, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&live, port, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&mute, port, "/api/ws", NULL, 0), 101);
     mute.answer_pings = 0;
     wait_clients(2);
     static char msg[256];
@@ -697,8 +538,8 @@ END_TEST
 START_TEST(test_relay_stop_closes_every_client_with_1001) {
     relay_up(NULL, 0, 0);
     ws_t a, b;
-    ck_assert_int_eq(ws_open(&a, "/api/ws", NULL, 0), 101);
-    ck_assert_int_eq(ws_open(&b, "/api/ws?server_id=s1", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&a, port, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&b, port, "/api/ws?server_id=s1", NULL, 0), 101);
     wait_clients(2);
     relay_stop(relay);
     relay = NULL;
@@ -718,7 +559,7 @@ START_TEST(test_more_clients_than_civetweb_threads_all_get_every_event) {
     web_threads = "16";
     enum { N = 40 };
     static ws_t w[N];
-    for (int i = 0; i < N; i++) ck_assert_int_eq(ws_open(&w[i], "/api/ws", NULL, 0), 101);
+    for (int i = 0; i < N; i++) ck_assert_int_eq(ws_open(&w[i], port, "/api/ws", NULL, 0), 101);
     wait_clients(N);
     for (int k = 1; k <= 3; k++) put_players(fx_rc, "s1", k);
     for (int i = 0; i < N; i++)
@@ -751,7 +592,7 @@ START_TEST(test_events_published_while_redis_is_unreachable_are_caught_up_in_ord
     fx_fleet(1);
     relay_up(NULL, 0, 0);
     ws_t w;
-    ck_assert_int_eq(ws_open(&w, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&w, port, "/api/ws", NULL, 0), 101);
     wait_clients(1);
     put_players(fx_rc, "s1", 1);
     cJSON *ev = ws_next_json(&w);
@@ -807,7 +648,7 @@ START_TEST(test_relay_reconnects_after_a_redis_restart_and_clients_get_later_eve
     fx_fleet(1);
     relay_up(NULL, 0, 0);
     ws_t w;
-    ck_assert_int_eq(ws_open(&w, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&w, port, "/api/ws", NULL, 0), 101);
     wait_clients(1);
     put_players(fx_rc, "s1", 1);
     cJSON *ev = ws_next_json(&w);
