@@ -124,6 +124,16 @@ local function load(p, id)
     return h
 end
 
+-- The whole hash of one object (a migration, a node, a server) as HGETALL gives it; the
+-- id checked, and refusal `code` ("<what> <id> not found") when there is none.
+local function hash_of(keys, id, key_of, code, what)
+    local p = prefix_of(keys)
+    id = check_id('id', id)
+    local r = redis.call('HGETALL', key_of(p, id))
+    if #r == 0 then raise(code, what .. ' ' .. id .. ' not found') end
+    return r
+end
+
 -- The reply form of a record: field, value, ... as HGETALL gives it.
 local function flat(h)
     local out, n = {}, 0

@@ -125,22 +125,10 @@ end
 
 -- node_get(prefix; id) -> the node, or NO_NODE. A worker reads the two nodes of its
 -- migration this way, not the whole fleet with node_list.
-local function node_get(keys, args)
-    local p = prefix_of(keys)
-    local id = check_id('id', args[1])
-    local r = redis.call('HGETALL', k_node(p, id))
-    if #r == 0 then raise('NO_NODE', 'node ' .. id .. ' not found') end
-    return r
-end
+local function node_get(keys, args) return hash_of(keys, args[1], k_node, 'NO_NODE', 'node') end
 
 -- server_get(prefix; id) -> the server, or NO_SERVER.
-local function server_get(keys, args)
-    local p = prefix_of(keys)
-    local id = check_id('id', args[1])
-    local r = redis.call('HGETALL', k_server(p, id))
-    if #r == 0 then raise('NO_SERVER', 'server ' .. id .. ' not found') end
-    return r
-end
+local function server_get(keys, args) return hash_of(keys, args[1], k_server, 'NO_SERVER', 'server') end
 
 -- mig_version() -> the library's version, "<number>:<hash of its source>".
 local function mig_version() return LIB_VERSION end

@@ -155,13 +155,7 @@ local function mig_delete(keys, args)
 end
 
 -- mig_get(prefix; id) -> record, or NOT_FOUND.
-local function mig_get(keys, args)
-    local p = prefix_of(keys)
-    local id = check_id('id', args[1])
-    local r = redis.call('HGETALL', k_m(p, id))
-    if #r == 0 then raise('NOT_FOUND', 'migration ' .. id .. ' not found') end
-    return r
-end
+local function mig_get(keys, args) return hash_of(keys, args[1], k_m, 'NOT_FOUND', 'migration') end
 
 -- mig_active(prefix; server_id) -> the server's non-terminal migration, or nil; NO_SERVER
 -- for an unknown server.
