@@ -25,6 +25,8 @@ endif
 PURE = err states migration ids timefmt log config inventory sentinel path jsonw
 PURE_OBJS = $(patsubst %,$(B)/core/%.o,$(PURE))
 CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen/lua_source.o
+# httpbody needs civetweb: only the programs that serve HTTP (API, fleet-sim) pull it in.
+CORE_OBJS += $(B)/core/httpbody.o
 LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/scheduler.lua \
            lua-scripts/lease.lua lua-scripts/query.lua lua-scripts/inventory.lua
 

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "core/err.h"
+#include "core/httpbody.h"
 #include "core/log.h"
 #include "core/migration.h"
 
@@ -130,28 +131,12 @@ cJSON *http_body_or_reply(http_req_t *r) {
         http_reply_error(r, 415, "unsupported_media_type", "the body must be application/json");
         return NULL;
     }
-    long long declared = r->ri->content_length;
-    if (declared > HTTP_BODY_MAX) {
-        http_reply_error(r, 413, "payload_too_large", "the body is over %d bytes", HTTP_BODY_MAX);
-        return NULL;
-    }
-    char *buf = malloc(HTTP_BODY_MAX + 1);
-    if (buf == NULL) {
-        http_reply_error(r, 500, "internal", "out of memory");
-        return NULL;
-    }
-    size_t n = 0;
-    for (;;) {
-        int got = mg_read(r->conn, buf + n, HTTP_BODY_MAX + 1 - n);
-        if (got <= 0) break;
-        n += (size_t)got;
-        if (n > HTTP_BODY_MAX) {
-            free(buf);
-            http_reply_error(r, 413, "payload_too_large", "the body is over %d bytes", HTTP_BODY_MAX);
-            return NULL;
-        }
-    }
-    buf[n] = '\0';
+    char *buf;
+    size_t n;
+    int st = httpbody_read(r->conn, HTTP_BODY_MAX, &buf, &n);
+    if (st == 413) http_reply_error(r, 413, "payload_too_large", "the body is over %d bytes", HTTP_BODY_MAX);
+    if (st == 500) http_reply_error(r, 500, "internal", "out of memory");
+    if (st != 0) return NULL;
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
     free(buf);

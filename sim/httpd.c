@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/httpbody.h"
 #include "sim/sim.h"
 
 #define BODY_MAX (64 * 1024) /* largest request body, bytes: the contract's are tiny */
@@ -50,27 +51,12 @@ void httpd_model_error(sim_req_t *r, const model_t *m, int rv) {
 }
 
 bool httpd_read_body(sim_req_t *r) {
-    const struct mg_request_info *ri = mg_get_request_info(r->conn);
-    if (ri->content_length > BODY_MAX) {
-        httpd_error(r, 413, "payload_too_large", "the body is over %d bytes", BODY_MAX);
-        return false;
-    }
-    char *buf = malloc(BODY_MAX + 1);
-    if (buf == NULL) {
-        httpd_error(r, 500, "internal", "out of memory");
-        return false;
-    }
-    size_t n = 0;
-    for (;;) {
-        int got = mg_read(r->conn, buf + n, BODY_MAX + 1 - n);
-        if (got <= 0) break;
-        n += (size_t)got;
-        if (n > BODY_MAX) {
-            free(buf);
-            httpd_error(r, 413, "payload_too_large", "the body is over %d bytes", BODY_MAX);
-            return false;
-        }
-    }
+    char *buf;
+    size_t n;
+    int st = httpbody_read(r->conn, BODY_MAX, &buf, &n);
+    if (st == 413) httpd_error(r, 413, "payload_too_large", "the body is over %d bytes", BODY_MAX);
+    if (st == 500) httpd_error(r, 500, "internal", "out of memory");
+    if (st != 0) return false;
     size_t lead = 0;
     while (lead < n && (buf[lead] == ' ' || buf[lead] == '\n' || buf[lead] == '\r' || buf[lead] == '\t')) lead++;
     if (lead == n) {

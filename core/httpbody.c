@@ -1,0 +1,29 @@
+/* httpbody.c - a request's body, read up to a bound. */
+#include "httpbody.h"
+
+#include <stdlib.h>
+
+#include <civetweb.h>
+
+int httpbody_read(struct mg_connection *conn, size_t max, char **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) return 413;
+    char *buf = malloc(max + 1);
+    if (buf == NULL) return 500;
+    size_t n = 0;
+    for (;;) {
+        int got = mg_read(conn, buf + n, max + 1 - n);
+        if (got <= 0) break;
+        n += (size_t)got;
+        if (n > max) {
+            free(buf);
+            return 413;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
