@@ -573,6 +573,17 @@ START_TEST(test_more_clients_than_civetweb_threads_all_get_every_event) {
 }
 END_TEST
 
+/* Opens a client on /api/ws and sees one live event (s1's players set to 1) reach it:
+ * the relay is subscribed and the client is live. */
+static void open_live(ws_t *w) {
+    ck_assert_int_eq(ws_open(w, port, "/api/ws", NULL, 0), 101);
+    wait_clients(1);
+    put_players(fx_rc, "s1", 1);
+    cJSON *ev = ws_next_json(w);
+    ck_assert_int_eq(jnum(ev, "players"), 1);
+    cJSON_Delete(ev);
+}
+
 /* Kills the relay's two Redis connections (named mig-relay-sub and mig-relay-cmd). The
  * second may be gone by the time its kill comes: the relay drops both when one fails. */
 static void kill_relay_connections(void) {
@@ -592,12 +603,8 @@ START_TEST(test_events_published_while_redis_is_unreachable_are_caught_up_in_ord
     fx_fleet(1);
     relay_up(NULL, 0, 0);
     ws_t w;
-    ck_assert_int_eq(ws_open(&w, port, "/api/ws", NULL, 0), 101);
-    wait_clients(1);
-    put_players(fx_rc, "s1", 1);
-    cJSON *ev = ws_next_json(&w);
-    ck_assert_int_eq(jnum(ev, "players"), 1);
-    cJSON_Delete(ev);
+    open_live(&w);
+    cJSON *ev;
     kill_relay_connections();
     /* the subscription is gone: these reach the relay only through its catch-up */
     for (int i = 2; i <= 51; i++) put_players(fx_rc, "s1", i);
@@ -648,12 +655,8 @@ START_TEST(test_relay_reconnects_after_a_redis_restart_and_clients_get_later_eve
     fx_fleet(1);
     relay_up(NULL, 0, 0);
     ws_t w;
-    ck_assert_int_eq(ws_open(&w, port, "/api/ws", NULL, 0), 101);
-    wait_clients(1);
-    put_players(fx_rc, "s1", 1);
-    cJSON *ev = ws_next_json(&w);
-    ck_assert_int_eq(jnum(ev, "players"), 1);
-    cJSON_Delete(ev);
+    open_live(&w);
+    cJSON *ev;
 
     pid_t pid = redis_restart();
     long long end = now_ms() + 2 * WAIT_MS;
