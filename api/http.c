@@ -58,11 +58,7 @@ void http_reply_error(http_req_t *r, int status, const char *code, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", msg);
-    http_reply_json(r, status, o);
+    http_reply_json(r, status, httpbody_error(code, msg));
 }
 
 int http_status_of(int code) {

@@ -5,6 +5,17 @@
 
 #include <civetweb.h>
 
+cJSON *httpbody_error(const char *code, const char *message) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    if (e == NULL || cJSON_AddStringToObject(e, "code", code) == NULL ||
+        cJSON_AddStringToObject(e, "message", message) == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 int httpbody_read(struct mg_connection *conn, size_t max, char **out, size_t *len) {
     *out = NULL;
     *len = 0;

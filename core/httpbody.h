@@ -1,9 +1,12 @@
-/* httpbody.h - reading a request's body in a civetweb handler, bounded: shared by the
- * API and the simulated fleet, which answer its failures each in their own words. */
+/* httpbody.h - the bodies of the HTTP servers (the API and the simulated fleet): a
+ * request's body read up to a bound, and the one shape of an error answer,
+ * {"error":{"code":"...","message":"..."}} (docs/API.md, docs/DRIVERS.md). */
 #ifndef MIG_HTTPBODY_H
 #define MIG_HTTPBODY_H
 
 #include <stddef.h>
+
+#include <cjson/cJSON.h>
 
 struct mg_connection;
 
@@ -11,5 +14,9 @@ struct mg_connection;
  * (*out, caller frees; *len bytes). Returns 0; 413 when the body (declared or read) is
  * over `max` bytes, without reading the rest; 500 when memory is short. */
 int httpbody_read(struct mg_connection *conn, size_t max, char **out, size_t *len);
+
+/* The error body: {"error":{"code":<code>,"message":<message>}}; NULL when memory is
+ * short. */
+cJSON *httpbody_error(const char *code, const char *message);
 
 #endif

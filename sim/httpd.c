@@ -26,11 +26,7 @@ void httpd_error(sim_req_t *r, int status, const char *code, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", msg);
-    httpd_reply(r, status, o);
+    httpd_reply(r, status, httpbody_error(code, msg));
 }
 
 void httpd_model_error(sim_req_t *r, const model_t *m, int rv) {
