@@ -135,6 +135,20 @@ static char *fleet_text(cJSON *nodes, cJSON *servers) {
     return t;
 }
 
+/* A fleet of `n_nodes` big nodes and `n_servers` small servers spread over them in turn
+ * (s<i> on node (i - 1) % n_nodes + 1), each with `players` players: the fleet of the
+ * throughput and promotion runs, where s<i> then moves to the next node. */
+static char *spread_fleet(int n_nodes, int n_servers, int players) {
+    cJSON *nodes = cJSON_CreateArray(), *servers = cJSON_CreateArray();
+    for (int i = 1; i <= n_nodes; i++) cJSON_AddItemToArray(nodes, node_json(i, 1000000, 100000000));
+    for (int i = 1; i <= n_servers; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "s%d", i);
+        cJSON_AddItemToArray(servers, server_json(id, (i - 1) % n_nodes + 1, 1024, TP_WRITE_MB_S, players));
+    }
+    return fleet_text(nodes, servers);
+}
+
 /* Creates a migration of `server` to `to`; its id into `id`. */
 static void create(live_stack_t *s, const char *server, const char *to, bool start_now, char id[MIG_ID_MAX + 1]) {
     migration_create_t c;
@@ -230,14 +244,7 @@ static void time_by_function(live_stack_t *s, int top, char *out, size_t cap) {
  * servers, --idle-s=0, limits far above the fleet). `attribute`: Redis logs every
  * command, to say where its time goes (which costs Redis about a third more CPU). */
 static void throughput_run(int workers, int concurrency, bool attribute, tp_result_t *r) {
-    cJSON *nodes = cJSON_CreateArray(), *servers = cJSON_CreateArray();
-    for (int i = 1; i <= TP_NODES; i++) cJSON_AddItemToArray(nodes, node_json(i, 1000000, 100000000));
-    for (int i = 1; i <= TP_SERVERS; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "s%d", i);
-        cJSON_AddItemToArray(servers, server_json(id, (i - 1) % TP_NODES + 1, 1024, TP_WRITE_MB_S, 0));
-    }
-    char *fleet = fleet_text(nodes, servers);
+    char *fleet = spread_fleet(TP_NODES, TP_SERVERS, 0);
     const char *sim[] = {"--sim-zero-delays=1", NULL};
     const char *sched[] = {"--max-parallel=100000", "--max-parallel-per-node=100000", NULL};
     char conc[32];
@@ -553,14 +560,7 @@ static void print_dist(const char *label, double *v) {
  * begins once the previous migration completed, so samples do not queue behind each
  * other. */
 static void bench_promotion(void) {
-    cJSON *nodes = cJSON_CreateArray(), *servers = cJSON_CreateArray();
-    for (int i = 1; i <= PR_NODES; i++) cJSON_AddItemToArray(nodes, node_json(i, 1000000, 100000000));
-    for (int i = 1; i <= PR_SAMPLES; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "s%d", i);
-        cJSON_AddItemToArray(servers, server_json(id, (i - 1) % PR_NODES + 1, 1024, TP_WRITE_MB_S, 1));
-    }
-    char *fleet = fleet_text(nodes, servers);
+    char *fleet = spread_fleet(PR_NODES, PR_SAMPLES, 1);
     const char *sim[] = {"--sim-zero-delays=1", NULL};
     const char *sched[] = {"--max-parallel=100000", "--max-parallel-per-node=100000", NULL};
     const char *wflags[] = {"--cooldown-s=0", NULL};
