@@ -193,8 +193,8 @@ local function check_edge(h, to, verb)
 end
 
 -- Moves a checked migration to `to` with `changes`: sets status, the seed's timestamp,
--- updated_at, moves it between status indexes, counts it in stats and emits
--- migration.status_changed. started_at keeps the first start across retries.
+-- updated_at, moves it between status indexes (whose sizes are the counts by status
+-- that mig_stats reports) and emits migration.status_changed. started_at keeps the first start across retries.
 local function transition(p, h, to, now, changes)
     local from = h.status
     changes = changes or {}
@@ -206,8 +206,6 @@ local function transition(p, h, to, now, changes)
     apply(p, h.id, h, changes)
     redis.call('ZREM', k_status(p, from), h.id)
     redis.call('ZADD', k_status(p, to), h.created_at, h.id)
-    stat(p, 'status:' .. from, -1)
-    stat(p, 'status:' .. to, 1)
     emit(p, {type = 'migration.status_changed', migration_id = h.id, server_id = h.server_id,
         old_status = from, new_status = to, timestamp = rfc3339(now)})
 end
@@ -232,7 +230,7 @@ local function release_server(p, h, cooldown_ms)
 end
 
 -- Removes a migration and every trace of it in the indexes and queues; the caller has
--- loaded it as `h`. Totals in stats are history and stay; the per-status count goes.
+-- loaded it as `h`. Totals in stats are history and stay.
 local function purge(p, h)
     local id = h.id
     redis.call('DEL', k_m(p, id))
@@ -248,7 +246,6 @@ local function purge(p, h)
             redis.call('DEL', k_active(p, h.server_id))
         end
     end
-    stat(p, 'status:' .. h.status, -1)
 end
 
 -- The fields a function reads with read(): every list starts with the four that own()

@@ -89,7 +89,6 @@ local function mig_create(keys, args)
     redis.call('ZADD', k_srv_idx(p, sid), str(now), id)
     redis.call('ZADD', k_reason(p, reason), str(now), id)
     redis.call('SET', k_active(p, sid), id)
-    stat(p, 'status:' .. status, 1)
     stat(p, 'created_total', 1)
     emit(p, {type = 'migration.created', migration_id = id, server_id = sid,
         server_name = h.server_name, from_node_id = from, from_node_name = h.from_node_name,
