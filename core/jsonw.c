@@ -107,6 +107,50 @@ static bool same_double(double a, double b) {
     return fabs(a - b) <= m * DBL_EPSILON;
 }
 
+void jsonw_reserve(jsonw_t *w, size_t n) {
+    if (room(w, n)) w->buf[w->gap + w->len] = '\0';
+}
+
+/* Writes the digits of a whole number under 10^15, the text %1.15g gives it (at most 15
+ * digits, no exponent), without printf: most numbers of a record are counts and
+ * milliseconds, and formatting them as doubles was a tenth of a list page's CPU. */
+static void whole_num(jsonw_t *w, double d) {
+    char t[24], *o = t + sizeof t;
+    unsigned long long v = (unsigned long long)fabs(d);
+    do *--o = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (d < 0) *--o = '-';
+    jsonw_raw(w, o, (size_t)(t + sizeof t - o));
+}
+
+/* Writes d when it is a decimal of at most DECIMAL_PLACES places and |d| in [1e-4, 1e9):
+ * the double nearest to digits / 10^k, with k the fewest places that give d back. Such
+ * a decimal has at most 15 significant digits and d lies within half an ulp of it, so
+ * %1.15g rounds d's exact value to exactly these digits, without an exponent in this
+ * range: the same text, without printf and the read-back (money, ratios). False when d
+ * is not one. */
+#define DECIMAL_PLACES 6
+static bool short_decimal(jsonw_t *w, double d) {
+    double a = fabs(d), scale = 1;
+    if (!(a >= 1e-4 && a < 1e9)) return false;
+    for (int k = 1; k <= DECIMAL_PLACES; k++) {
+        scale *= 10;
+        double digits = round(a * scale);
+        if (digits / scale != a) continue;
+        unsigned long long v = (unsigned long long)digits;
+        char t[32], *o = t + sizeof t;
+        /* the last place is not 0: with it, k - 1 places would have given d back */
+        for (int i = 0; i < k; i++, v /= 10) *--o = (char)('0' + v % 10);
+        *--o = '.';
+        do *--o = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        if (d < 0) *--o = '-';
+        jsonw_raw(w, o, (size_t)(t + sizeof t - o));
+        return true;
+    }
+    return false;
+}
+
 void jsonw_num(jsonw_t *w, double d) {
     char t[32];
     int n;
@@ -114,6 +158,11 @@ void jsonw_num(jsonw_t *w, double d) {
         jsonw_lit(w, "null");
         return;
     }
+    if (d == floor(d) && fabs(d) < 1e15 && !(d == 0 && signbit(d))) {
+        whole_num(w, d);
+        return;
+    }
+    if (short_decimal(w, d)) return;
     double back;
     n = snprintf(t, sizeof t, "%1.15g", d);
     if (sscanf(t, "%lg", &back) != 1 || !same_double(back, d)) n = snprintf(t, sizeof t, "%1.17g", d);

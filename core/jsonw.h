@@ -23,6 +23,10 @@ typedef struct {
 void jsonw_init(jsonw_t *w, size_t gap);
 void jsonw_free(jsonw_t *w);
 
+/* Makes room for `n` more bytes at once, so that a text whose size is known roughly
+ * grows in one allocation instead of doubling through several. */
+void jsonw_reserve(jsonw_t *w, size_t n);
+
 /* The text written so far (NUL-terminated), or NULL after a failed allocation. */
 const char *jsonw_text(const jsonw_t *w);
 

@@ -41,6 +41,30 @@ START_TEST(test_numbers_print_as_cjson_prints_them) {
 }
 END_TEST
 
+/* The short paths of jsonw_num (whole numbers, decimals of up to 6 places) against cJSON
+ * over many values of every size they take, and just outside it. */
+START_TEST(test_whole_numbers_and_short_decimals_print_as_cjson_prints_them) {
+    unsigned long long x = 88172645463325252ull; /* xorshift64: the same values each run */
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int places = (int)(x % 9), digits = 1 + (int)((x >> 8) % 16);
+        double m = (double)((x >> 12) % 10000000000000000ull);
+        while (m >= pow(10, digits)) m = floor(m / 10);
+        double d = m / pow(10, places) * ((x >> 60) & 1 ? -1 : 1);
+        if (i % 4 == 0) d = (double)(x >> 11) * 0x1p-53 * pow(10, (int)(x % 24) - 8); /* any double */
+        jsonw_t w;
+        jsonw_init(&w, 0);
+        jsonw_num(&w, d);
+        char *want = cjson_text(cJSON_CreateNumber(d));
+        ck_assert_msg(strcmp(jsonw_text(&w), want) == 0, "%.17g: \"%s\", cJSON \"%s\"", d, jsonw_text(&w), want);
+        free(want);
+        jsonw_free(&w);
+    }
+}
+END_TEST
+
 START_TEST(test_strings_escape_as_cjson_escapes_them) {
     const char *v[] = {"", "plain", "Survival \"Main\"", "back\\slash", "line\nbreak\r\ttab\b\f",
                        "\x01\x02\x1f control", "\x7f del", "Größe €9 ✓", "</script>", "{\"json\":[1]}"};
@@ -172,6 +196,7 @@ Suite *suite_jsonw(void) {
     Suite *s = suite_create("jsonw");
     TCase *tc = tcase_create("jsonw");
     tcase_add_test(tc, test_numbers_print_as_cjson_prints_them);
+    tcase_add_test(tc, test_whole_numbers_and_short_decimals_print_as_cjson_prints_them);
     tcase_add_test(tc, test_strings_escape_as_cjson_escapes_them);
     tcase_add_test(tc, test_gap_is_kept_in_front_and_text_grows_past_the_first_block);
     tcase_add_test(tc, test_record_text_is_cjsons_text_of_the_record_for_every_status_and_absence);
