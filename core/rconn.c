@@ -18,6 +18,7 @@
                                   * ms, and a dead one must not hold up asking the next */
 #define RESOLVE_ROUNDS 5         /* passes over the sentinels while they name a demoted primary */
 #define RESOLVE_PAUSE_MS 100     /* between passes: Sentinel spreads a new primary in ~1 s */
+#define RCONN_READ_BUF_KEEP (1024 * 1024) /* bytes of empty read buffer a connection keeps */
 
 /* ------------------------------------------------------------------------ URLs */
 
@@ -179,6 +180,11 @@ static redisContext *open_ctx(const rconn_addr_t *a, int connect_ms, int io_ms, 
         goto fail;
     }
     redisSetTimeout(c, tv_of(io_ms));
+    /* hiredis frees its read buffer after each reply once 16 KB of it stand empty, so a
+     * list page (46 KB) regrew it every call, and the large reallocations made malloc
+     * consolidate the thousands of small chunks each reply frees (a tenth of the API's
+     * CPU per page, bench/RESULTS.md, list). Keep up to 1 MiB between replies. */
+    c->reader->maxbuf = RCONN_READ_BUF_KEEP;
     if (a->password[0]) {
         const char *av[] = {"AUTH", a->password};
         if (setup_cmd(c, "AUTH", 2, av, err, errlen) != 0) goto fail;
@@ -307,6 +313,7 @@ static void drop(rconn_t *rc) {
 void rconn_free(rconn_t *rc) {
     if (rc == NULL) return;
     drop(rc);
+    arena_free(&rc->arena);
     free(rc);
 }
 
@@ -433,6 +440,111 @@ fail:
     if (w) freeReplyObject(w);
     drop(rc);
     return NULL;
+}
+
+/* ------------------------------------------------------------------------ transactions */
+
+/* hiredis's reply constructors, rewritten to take their memory from the arena in the
+ * reader's privdata; each links its object into its parent array as hiredis's own do.
+ * Freeing is the arena's reset, so freeObject does nothing. */
+static void *arena_reply(const redisReadTask *t, int type, size_t extra) {
+    redisReply *r = arena_alloc(t->privdata, sizeof *r + extra);
+    if (r == NULL) return NULL;
+    memset(r, 0, sizeof *r);
+    r->type = type;
+    if (t->parent) {
+        redisReply *parent = t->parent->obj;
+        parent->element[t->idx] = r;
+    }
+    return r;
+}
+
+static void *arena_string(const redisReadTask *t, char *str, size_t len) {
+    redisReply *r = arena_reply(t, t->type, len + 1);
+    if (r == NULL) return NULL;
+    r->str = (char *)(r + 1);
+    memcpy(r->str, str, len);
+    r->str[len] = '\0';
+    r->len = len;
+    return r;
+}
+
+static void *arena_array(const redisReadTask *t, int elements) {
+    size_t n = elements > 0 ? (size_t)elements : 0;
+    redisReply *r = arena_reply(t, REDIS_REPLY_ARRAY, n * sizeof(redisReply *));
+    if (r == NULL) return NULL;
+    r->elements = n;
+    r->element = n ? (redisReply **)(r + 1) : NULL;
+    return r;
+}
+
+static void *arena_integer(const redisReadTask *t, long long value) {
+    redisReply *r = arena_reply(t, REDIS_REPLY_INTEGER, 0);
+    if (r) r->integer = value;
+    return r;
+}
+
+static void *arena_nil(const redisReadTask *t) {
+    return arena_reply(t, REDIS_REPLY_NIL, 0);
+}
+
+static void arena_forget(void *reply) {
+    (void)reply;
+}
+
+static redisReplyObjectFunctions arena_fns = {
+    .createString = arena_string,
+    .createArray = arena_array,
+    .createInteger = arena_integer,
+    .createNil = arena_nil,
+    .freeObject = arena_forget,
+};
+
+redisReply *rconn_exec(rconn_t *rc, const rconn_cmd_t *cmds, int n, int *code) {
+    *code = 0;
+    if (rconn_ensure(rc) != 0) {
+        *code = MIG_EREDIS;
+        return NULL;
+    }
+    arena_reset(&rc->arena);
+    redisReader *rd = rc->ctx->reader;
+    redisReplyObjectFunctions *fns = rd->fn;
+    void *priv = rd->privdata;
+    rd->fn = &arena_fns;
+    rd->privdata = &rc->arena;
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    int ok = redisAppendCommandArgv(rc->ctx, 1, multi, NULL) == REDIS_OK;
+    for (int i = 0; ok && i < n; i++) ok = redisAppendCommandArgv(rc->ctx, cmds[i].argc, cmds[i].argv, NULL) == REDIS_OK;
+    ok = ok && redisAppendCommandArgv(rc->ctx, 1, exec, NULL) == REDIS_OK;
+    /* every reply is read, MULTI's +OK and each +QUEUED too, so the connection stays in
+     * step; a refused command shows in EXEC's reply as EXECABORT */
+    redisReply *r = NULL;
+    for (int i = 0; ok && i < n + 2; i++) ok = redisGetReply(rc->ctx, (void **)&r) == REDIS_OK;
+    if (!ok) {
+        /* dropped with the arena's functions still in place: a reply read halfway is
+         * the arena's, and hiredis's own free must never see it */
+        snprintf(rc->err, sizeof rc->err, "MULTI/EXEC: %s", rc->ctx->errstr);
+        drop(rc);
+        *code = MIG_EREDIS;
+        return NULL;
+    }
+    rd->fn = fns;
+    rd->privdata = priv;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(rc->err, sizeof rc->err, "%.*s", (int)r->len, r->str);
+        *code = err_from_reply(r->str, r->len);
+        if (not_primary(r)) {
+            drop(rc);
+            *code = MIG_EREDIS;
+        }
+        return NULL;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n) {
+        snprintf(rc->err, sizeof rc->err, "EXEC: not an array of %d replies", n);
+        *code = MIG_EPROTO;
+        return NULL;
+    }
+    return r;
 }
 
 /* ------------------------------------------------------------------------ the library */

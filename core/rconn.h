@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "arena.h"
 #include "config.h"
 #include "sentinel.h"
 
@@ -59,7 +60,14 @@ typedef struct rconn {
     char primary[SENTINEL_HOST_MAX + 16]; /* "host:port" of the primary found last; "" before */
     int wait_replicas;         /* as in rconn_opts_t */
     int wait_ms;
+    arena_t arena;             /* the replies of the last rconn_exec() */
 } rconn_t;
+
+/* One command of rconn_exec(). */
+typedef struct {
+    int argc;
+    const char **argv; /* NUL-terminated arguments */
+} rconn_cmd_t;
 
 /* Parses a Redis URL. Returns 0 or MIG_EINVALID (with the reason in `err`). */
 int rconn_parse_url(const char *url, rconn_addr_t *addr, char *err, size_t errlen);
@@ -115,6 +123,15 @@ redisReply *rconn_fcall(rconn_t *rc, const char *fn, int argc, const char *const
 
 /* The same as rconn_fcall() with FCALL_RO, for the no-writes functions (never WAITs). */
 redisReply *rconn_fcall_ro(rconn_t *rc, const char *fn, int argc, const char *const *argv, int *code);
+
+/* Runs `n` commands as one transaction, MULTI, the commands, EXEC, sent in one write,
+ * and returns EXEC's reply: an array of the n replies, an error reply among them for a
+ * command that failed. The replies are built in the connection's arena instead of one
+ * malloc each (a page of records is thousands of them): the reply stays valid until the
+ * next rconn_exec() on `rc` or rconn_free(), and must not be given to freeReplyObject.
+ * NULL with *code as rconn_command() says when the connection or the transaction fails.
+ * Never WAITs: for reads. */
+redisReply *rconn_exec(rconn_t *rc, const rconn_cmd_t *cmds, int n, int *code);
 
 /* Makes sure the loaded library is this binary's: loads it when absent or different,
  * and refuses (MIG_ELIBRARY) when Redis holds a newer LUALIB_VERSION. Returns 0 or a

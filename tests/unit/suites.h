@@ -24,5 +24,6 @@ Suite *suite_optimizer(void);  /* tests/unit/test_optimizer.c: the cost optimize
 Suite *suite_cli(void);        /* tests/unit/test_cli.c: migratectl's arguments, output, handshake */
 Suite *suite_sentinel(void);   /* tests/unit/test_sentinel.c: the sentinel list and replies */
 Suite *suite_jsonw(void);      /* tests/unit/test_jsonw.c: JSON text as cJSON prints it */
+Suite *suite_arena(void);      /* tests/unit/test_arena.c: the allocator of a page's replies */
 
 #endif
