@@ -173,6 +173,122 @@ int store_get_active_migration(rconn_t *rc, const char *server_id, migration_t *
     return rv;
 }
 
+/* Rounds of the optimistic page read before store_list_migrations falls back to the
+ * one-call read; a round fails only when the page changed between two round trips. */
+static int list_tries = 3;
+
+void store_set_list_tries(int n) {
+    list_tries = n;
+}
+
+/* The page as mig_list names it: the total and one record key per item, copied out of
+ * the reply (the next round trip reuses the memory it came in). */
+typedef struct {
+    long long total;
+    size_t n;
+    char **keys; /* n keys, in one allocation with their text */
+} page_keys_t;
+
+/* Checks the shape of mig_list's reply {total, item...}; MIG_EPROTO when it is not one. */
+static int page_shape(const redisReply *r) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER)
+        return MIG_EPROTO;
+    return 0;
+}
+
+/* Copies the keys of a page reply into `k` (replacing what it held). */
+static int keys_of(const redisReply *r, page_keys_t *k) {
+    size_t n = r->elements - 1, bytes = n * sizeof(char *);
+    for (size_t i = 0; i < n; i++) {
+        if (r->element[i + 1]->type != REDIS_REPLY_STRING) return MIG_EPROTO;
+        bytes += r->element[i + 1]->len + 1;
+    }
+    char **v = malloc(bytes ? bytes : 1);
+    if (v == NULL) return MIG_ENOMEM;
+    char *t = (char *)(v + n);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(t, r->element[i + 1]->str, r->element[i + 1]->len + 1);
+        v[i] = t;
+        t += r->element[i + 1]->len + 1;
+    }
+    free(k->keys);
+    k->keys = v;
+    k->n = n;
+    k->total = r->element[0]->integer;
+    return 0;
+}
+
+/* True when the page reply `r` names exactly the keys and total of `k`. */
+static bool same_keys(const redisReply *r, const page_keys_t *k) {
+    if (page_shape(r) != 0 || r->element[0]->integer != k->total || r->elements - 1 != k->n) return false;
+    for (size_t i = 0; i < k->n; i++) {
+        const redisReply *e = r->element[i + 1];
+        if (e->type != REDIS_REPLY_STRING || strcmp(e->str, k->keys[i]) != 0) return false;
+    }
+    return true;
+}
+
+/* Parses `n` record replies into a fresh page. */
+static int page_of(redisReply *const *records, size_t n, long long total, store_page_t *page) {
+    page->total = total;
+    if (n > 0 && (page->items = calloc(n, sizeof *page->items)) == NULL) return MIG_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        migration_init(&page->items[page->n]);
+        page->n++;
+        if (records[i]->type != REDIS_REPLY_ARRAY || records[i]->elements == 0) return MIG_EPROTO;
+        int rv = record_from_reply(records[i], &page->items[page->n - 1]);
+        if (rv != 0) return rv;
+    }
+    return 0;
+}
+
+/* Reads the records of `k` in one transaction that repeats the page query: when the
+ * query names the same keys, the records are the page as it was at that instant. Returns
+ * 0 with the page, PAGE_CHANGED when the page changed since `k` (which then holds the
+ * new keys, for the next round), or a MIG_E* code. */
+#define PAGE_CHANGED 1
+static int page_round(rconn_t *rc, const args_t *a, page_keys_t *k, store_page_t *page) {
+    const char *list[4 + ARGS_MAX] = {"FCALL_RO", "mig_list", "1", rc->prefix};
+    for (int i = 0; i < a->n; i++) list[4 + i] = a->v[i];
+    rconn_cmd_t *cmds = malloc((k->n + 1) * sizeof *cmds);
+    const char **hget = malloc((2 * k->n + 1) * sizeof *hget);
+    int rv = MIG_ENOMEM, code;
+    if (cmds == NULL || hget == NULL) goto out;
+    cmds[0] = (rconn_cmd_t){4 + a->n, list};
+    for (size_t i = 0; i < k->n; i++) {
+        hget[2 * i] = "HGETALL";
+        hget[2 * i + 1] = k->keys[i];
+        cmds[i + 1] = (rconn_cmd_t){2, &hget[2 * i]};
+    }
+    redisReply *e = rconn_exec(rc, cmds, (int)k->n + 1, &code);
+    if (e == NULL) {
+        rv = code;
+        goto out;
+    }
+    redisReply *l = e->element[0];
+    if (l->type == REDIS_REPLY_ERROR) {
+        snprintf(rc->err, sizeof rc->err, "%.*s", (int)l->len, l->str);
+        rv = err_from_reply(l->str, l->len);
+    } else if (same_keys(l, k)) {
+        rv = page_of(e->element + 1, k->n, k->total, page);
+    } else {
+        rv = page_shape(l) ? MIG_EPROTO : keys_of(l, k);
+        if (rv == 0) rv = PAGE_CHANGED;
+    }
+out:
+    free(cmds);
+    free(hget);
+    return rv;
+}
+
+/* A page is read in two round trips: mig_list names its records' keys, then one
+ * transaction repeats mig_list and reads each record with HGETALL. Reading the records
+ * in Lua and handing them back through it cost Redis 60% of a page (bench/RESULTS.md,
+ * list); this way Redis only copies the hashes out. The repeated query makes the page
+ * exact: if a record entered or left the page between the two round trips, the
+ * transaction names other keys, and the next round reads those. After list_tries
+ * rounds (a page changing under every read) the records come from mig_list itself, in
+ * one atomic call. */
 int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page) {
     args_t a = {.n = 0};
     memset(page, 0, sizeof *page);
@@ -181,29 +297,31 @@ int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *pag
     arg_s(&a, q->reason);
     arg_i(&a, q->limit);
     arg_i(&a, q->offset);
-    int code;
+    int code, rv;
+    page_keys_t k = {0};
     redisReply *r = rconn_fcall_ro(rc, "mig_list", a.n, a.v, &code);
     if (r == NULL) return code;
-    int rv = 0;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER) {
-        rv = MIG_EPROTO;
+    rv = page_shape(r);
+    if (rv == 0) rv = keys_of(r, &k);
+    freeReplyObject(r);
+    r = NULL;
+    for (int round = 0; rv == 0 && round < list_tries; round++) {
+        rv = page_round(rc, &a, &k, page);
+        if (rv == 0) goto out;
+        store_page_free(page);
+        if (rv == PAGE_CHANGED) rv = 0;
+    }
+    if (rv != 0) goto out;
+    arg_s(&a, "records");
+    if ((r = rconn_fcall_ro(rc, "mig_list", a.n, a.v, &code)) == NULL) {
+        rv = code;
         goto out;
     }
-    page->total = r->element[0]->integer;
-    if (r->elements > 1) {
-        page->items = calloc(r->elements - 1, sizeof *page->items);
-        if (page->items == NULL) {
-            rv = MIG_ENOMEM;
-            goto out;
-        }
-    }
-    for (size_t i = 1; i < r->elements; i++) {
-        migration_init(&page->items[page->n]);
-        page->n++;
-        if ((rv = record_from_reply(r->element[i], &page->items[page->n - 1])) != 0) goto out;
-    }
+    rv = page_shape(r);
+    if (rv == 0) rv = page_of(r->element + 1, r->elements - 1, r->element[0]->integer, page);
 out:
-    freeReplyObject(r);
+    if (r) freeReplyObject(r);
+    free(k.keys);
     if (rv != 0) store_page_free(page);
     return rv;
 }

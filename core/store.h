@@ -45,8 +45,14 @@ typedef struct {
     long long total; /* matches in all, not only on this page */
 } store_page_t;
 
+/* Reads a page exactly as it was at one instant (two round trips; see store.c). Returns
+ * 0 with `page` filled (free with store_page_free), or a MIG_E* code. */
 int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page);
 void store_page_free(store_page_t *page);
+
+/* Rounds of the two-round-trip read before the one-call read (3). For tests, which set 0
+ * to exercise the one-call read; not for programs. */
+void store_set_list_tries(int n);
 
 /* ---- the scheduler ------------------------------------------------------------------ */
 

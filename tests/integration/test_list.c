@@ -1,9 +1,12 @@
 /* test_list.c - mig_list against a reference computed in the test: every combination of
- * filters, and the page edges. */
+ * filters, and the page edges; a page read while migrations change is one instant. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "suites.h"
 
@@ -111,6 +114,75 @@ START_TEST(test_list_page_edges_offset_past_end_and_limit_zero) {
 }
 END_TEST
 
+START_TEST(test_list_one_call_read_matches_reference_too) {
+    /* the read store_list_migrations falls back to when a page changes under every
+     * round: mig_list answering the records itself */
+    populate();
+    store_set_list_tries(0);
+    const char *statuses[] = {"", "scheduled,preparing", "completed,failed,cancelled"};
+    for (size_t a = 0; a < 3; a++) {
+        check(statuses[a], "", "", 50, 0);
+        check(statuses[a], "s9", "", 3, 0);
+        check(statuses[a], "", "manual", 3, 2);
+    }
+    check("", "", "", 10, 1000);
+    store_set_list_tries(3);
+}
+END_TEST
+
+#define CHURN_SERVERS 40 /* servers s61.. whose migrations the churn creates and cancels */
+
+static atomic_int churn_stop;
+
+/* Creates a scheduled migration on each churn server in turn and cancels it, so records
+ * enter and leave the scheduled index (and the page) all the time. */
+static void *churn(void *arg) {
+    (void)arg;
+    rconn_t *rc = fx_new_conn();
+    migration_t m;
+    migration_init(&m);
+    for (int i = 0; !atomic_load(&churn_stop); i = (i + 1) % CHURN_SERVERS) {
+        char server[16];
+        snprintf(server, sizeof server, "s%d", N + 1 + i);
+        migration_create_t c;
+        migration_create_init(&c);
+        c.server_id = server;
+        c.to_node_id = "n2";
+        if (store_create_migration(rc, &c, &m) == 0) store_cancel_migration(rc, m.id, NULL);
+    }
+    migration_clear(&m);
+    rconn_free(rc);
+    return NULL;
+}
+
+START_TEST(test_list_page_is_one_instant_while_migrations_enter_and_leave_it) {
+    populate();
+    fx_fleet(N + CHURN_SERVERS);
+    pthread_t t;
+    atomic_store(&churn_stop, 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, churn, NULL), 0);
+    long pages = 0;
+    for (int64_t end = timefmt_mono_ms() + 1500; timefmt_mono_ms() < end; pages++) {
+        store_query_t q = {"scheduled,preparing", "", "", 6, pages % 3};
+        store_page_t page;
+        ck_assert_int_eq(store_list_migrations(fx_rc, &q, &page), 0);
+        long want = page.total - q.offset < q.limit ? page.total - q.offset : q.limit;
+        ck_assert_int_eq((long)page.n, want < 0 ? 0 : want);
+        for (size_t i = 0; i < page.n; i++) {
+            const migration_t *m = &page.items[i];
+            ck_assert_msg(m->status == MIG_SCHEDULED || m->status == MIG_PREPARING, "page %ld item %zu is %s", pages,
+                          i, states_name(m->status));
+            if (i > 0) ck_assert_msg(page.items[i - 1].created_at >= m->created_at, "page %ld out of order", pages);
+            for (size_t j = 0; j < i; j++) ck_assert_str_ne(page.items[j].id, m->id);
+        }
+        store_page_free(&page);
+    }
+    atomic_store(&churn_stop, 1);
+    pthread_join(t, NULL);
+    ck_assert_int_gt(pages, 10);
+}
+END_TEST
+
 Suite *suite_list(void) {
     Suite *s = suite_create("list");
     TCase *tc = tcase_create("list");
@@ -119,6 +191,8 @@ Suite *suite_list(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_list_every_filter_combination_matches_reference);
     tcase_add_test(tc, test_list_page_edges_offset_past_end_and_limit_zero);
+    tcase_add_test(tc, test_list_one_call_read_matches_reference_too);
+    tcase_add_test(tc, test_list_page_is_one_instant_while_migrations_enter_and_leave_it);
     suite_add_tcase(s, tc);
     return s;
 }
