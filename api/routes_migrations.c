@@ -14,29 +14,17 @@
  * 50 is 46 KB in bench/list); more only costs one realloc. */
 #define PAGE_BYTES_PER_ITEM 1024
 
-/* Answers a page of records as {"items":[...],"total":N,"limit":L,"offset":O}. */
-static void reply_page(http_req_t *r, const store_page_t *page, const store_query_t *q) {
-    /* written straight as text: a cJSON tree of the page cost half the API's CPU per
-     * page (bench/RESULTS.md, list); the text is the same, byte for byte */
-    jsonw_t w;
-    jsonw_init(&w, HTTP_HEAD_GAP);
-    jsonw_reserve(&w, (page->n + 1) * PAGE_BYTES_PER_ITEM);
-    jsonw_lit(&w, "{\"items\":[");
-    for (size_t i = 0; i < page->n; i++) {
-        if (i) jsonw_lit(&w, ",");
-        migration_write_json(&page->items[i], &w);
-    }
-    jsonw_lit(&w, "],\"total\":");
-    jsonw_num(&w, (double)page->total);
-    jsonw_lit(&w, ",\"limit\":");
-    jsonw_num(&w, (double)q->limit);
-    jsonw_lit(&w, ",\"offset\":");
-    jsonw_num(&w, (double)q->offset);
-    jsonw_lit(&w, "}");
-    http_reply_text(r, 200, &w);
+/* store_list_each's fn: one more record of the page's "items", written as JSON text
+ * straight from its pairs (a cJSON tree of the page, and then a migration_t per record,
+ * were most of the API's CPU per page: bench/RESULTS.md, list). */
+static int write_item(void *arg, const char *const *pairs, size_t n) {
+    jsonw_t *w = arg;
+    if (w->len > sizeof "{\"items\":[" - 1) jsonw_lit(w, ",");
+    return migration_write_json_pairs(pairs, n, w);
 }
 
-/* Lists with `qs` (and a forced server_id when given); answers the page or the error. */
+/* Lists with `qs` (and a forced server_id when given); answers the page as
+ * {"items":[...],"total":N,"limit":L,"offset":O}, or the error. */
 static void list(http_req_t *r, const char *server_id) {
     store_query_t q;
     query_list_buf_t buf;
@@ -48,14 +36,25 @@ static void list(http_req_t *r, const char *server_id) {
     if (server_id) q.server_id = server_id;
     rconn_t *rc = http_redis_or_reply(r);
     if (rc == NULL) return;
-    store_page_t page;
-    int rv = store_list_migrations(rc, &q, &page);
+    jsonw_t w;
+    jsonw_init(&w, HTTP_HEAD_GAP);
+    jsonw_reserve(&w, (size_t)(q.limit + 1) * PAGE_BYTES_PER_ITEM);
+    jsonw_lit(&w, "{\"items\":[");
+    long long total = 0;
+    int rv = store_list_each(rc, &q, &total, write_item, &w);
     if (rv != 0) {
+        jsonw_free(&w);
         http_reply_store_error(r, rv, rc);
         return;
     }
-    reply_page(r, &page, &q);
-    store_page_free(&page);
+    jsonw_lit(&w, "],\"total\":");
+    jsonw_num(&w, (double)total);
+    jsonw_lit(&w, ",\"limit\":");
+    jsonw_num(&w, (double)q.limit);
+    jsonw_lit(&w, ",\"offset\":");
+    jsonw_num(&w, (double)q.offset);
+    jsonw_lit(&w, "}");
+    http_reply_text(r, 200, &w);
 }
 
 /* GET /api/migrations */

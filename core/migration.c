@@ -440,6 +440,25 @@ bool migration_write_json(const migration_t *m, jsonw_t *w) {
     return !w->failed;
 }
 
+/* Reads the pairs into a record whose strings are the pairs' own (borrowed, never freed:
+ * the record never leaves this function) and writes it, so the text is the one writer's
+ * above and a page costs no strdup and free per string. */
+int migration_write_json_pairs(const char *const *pairs, size_t n, jsonw_t *w) {
+    migration_t m;
+    migration_init(&m);
+    for (size_t i = 0; i < n; i++) {
+        const field_t *f = field_find(pairs[2 * i]);
+        if (f == NULL) continue;
+        if (f->type == F_STR) {
+            *AT(&m, f, const char *) = pairs[2 * i + 1];
+            continue;
+        }
+        int rv = field_parse(&m, f, pairs[2 * i + 1]);
+        if (rv != 0) return rv;
+    }
+    return migration_write_json(&m, w) ? 0 : MIG_ENOMEM;
+}
+
 /* A JSON number that is a whole number in [lo, hi]. 2^53 bounds what a double holds
  * exactly, so an int64 past it would not survive the trip anyway. */
 static int json_whole(const cJSON *v, double lo, double hi, int64_t *out) {

@@ -127,6 +127,11 @@ cJSON *migration_to_json(const migration_t *m);
  * when out of memory (w->failed). */
 bool migration_write_json(const migration_t *m, jsonw_t *w);
 
+/* Appends the JSON of the record whose hash form is the `n` field/value pairs, as
+ * migration_from_pairs() then migration_write_json() would, without copying its strings.
+ * Returns 0, MIG_EINVALID for a value that does not parse, or MIG_ENOMEM. */
+int migration_write_json_pairs(const char *const *pairs, size_t n, jsonw_t *w);
+
 /* Reads the API JSON back (the inverse of migration_to_json, for clients and tests).
  * Returns 0, MIG_EINVALID or MIG_ENOMEM. */
 int migration_from_json(migration_t *m, const cJSON *obj);

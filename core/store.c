@@ -228,26 +228,25 @@ static bool same_keys(const redisReply *r, const page_keys_t *k) {
     return true;
 }
 
-/* Parses `n` record replies into a fresh page. */
-static int page_of(redisReply *const *records, size_t n, long long total, store_page_t *page) {
-    page->total = total;
-    if (n > 0 && (page->items = calloc(n, sizeof *page->items)) == NULL) return MIG_ENOMEM;
+/* Hands each of `n` record replies to `fn` as field/value pairs; stops at its first
+ * error. */
+static int each_of(redisReply *const *records, size_t n, store_record_fn fn, void *arg) {
+    const char *pairs[128];
     for (size_t i = 0; i < n; i++) {
-        migration_init(&page->items[page->n]);
-        page->n++;
-        if (records[i]->type != REDIS_REPLY_ARRAY || records[i]->elements == 0) return MIG_EPROTO;
-        int rv = record_from_reply(records[i], &page->items[page->n - 1]);
+        if (records[i]->elements == 0) return MIG_EPROTO; /* a key the index names has its hash */
+        int rv = pairs_of(records[i], pairs, 128);
+        if (rv == 0) rv = fn(arg, pairs, records[i]->elements / 2);
         if (rv != 0) return rv;
     }
     return 0;
 }
 
 /* Reads the records of `k` in one transaction that repeats the page query: when the
- * query names the same keys, the records are the page as it was at that instant. Returns
- * 0 with the page, PAGE_CHANGED when the page changed since `k` (which then holds the
- * new keys, for the next round), or a MIG_E* code. */
+ * query names the same keys, the records are the page as it was at that instant, and go
+ * to `fn`. Returns 0, PAGE_CHANGED when the page changed since `k` (which then holds the
+ * new keys, for the next round; `fn` saw nothing), or a MIG_E* code. */
 #define PAGE_CHANGED 1
-static int page_round(rconn_t *rc, const args_t *a, page_keys_t *k, store_page_t *page) {
+static int page_round(rconn_t *rc, const args_t *a, page_keys_t *k, store_record_fn fn, void *arg) {
     const char *list[4 + ARGS_MAX] = {"FCALL_RO", "mig_list", "1", rc->prefix};
     for (int i = 0; i < a->n; i++) list[4 + i] = a->v[i];
     rconn_cmd_t *cmds = malloc((k->n + 1) * sizeof *cmds);
@@ -270,7 +269,7 @@ static int page_round(rconn_t *rc, const args_t *a, page_keys_t *k, store_page_t
         snprintf(rc->err, sizeof rc->err, "%.*s", (int)l->len, l->str);
         rv = err_from_reply(l->str, l->len);
     } else if (same_keys(l, k)) {
-        rv = page_of(e->element + 1, k->n, k->total, page);
+        rv = each_of(e->element + 1, k->n, fn, arg);
     } else {
         rv = page_shape(l) ? MIG_EPROTO : keys_of(l, k);
         if (rv == 0) rv = PAGE_CHANGED;
@@ -289,9 +288,8 @@ out:
  * transaction names other keys, and the next round reads those. After list_tries
  * rounds (a page changing under every read) the records come from mig_list itself, in
  * one atomic call. */
-int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page) {
+int store_list_each(rconn_t *rc, const store_query_t *q, long long *total, store_record_fn fn, void *arg) {
     args_t a = {.n = 0};
-    memset(page, 0, sizeof *page);
     arg_s(&a, q->statuses);
     arg_s(&a, q->server_id);
     arg_s(&a, q->reason);
@@ -306,9 +304,11 @@ int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *pag
     freeReplyObject(r);
     r = NULL;
     for (int round = 0; rv == 0 && round < list_tries; round++) {
-        rv = page_round(rc, &a, &k, page);
-        if (rv == 0) goto out;
-        store_page_free(page);
+        rv = page_round(rc, &a, &k, fn, arg);
+        if (rv == 0) {
+            *total = k.total;
+            goto out;
+        }
         if (rv == PAGE_CHANGED) rv = 0;
     }
     if (rv != 0) goto out;
@@ -318,10 +318,30 @@ int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *pag
         goto out;
     }
     rv = page_shape(r);
-    if (rv == 0) rv = page_of(r->element + 1, r->elements - 1, r->element[0]->integer, page);
+    if (rv == 0) {
+        *total = r->element[0]->integer;
+        rv = each_of(r->element + 1, r->elements - 1, fn, arg);
+    }
 out:
     if (r) freeReplyObject(r);
     free(k.keys);
+    return rv;
+}
+
+/* store_list_each's fn for store_list_migrations: one more record on the page. */
+static int add_to_page(void *arg, const char *const *pairs, size_t n) {
+    store_page_t *page = arg;
+    migration_t *items = realloc(page->items, (page->n + 1) * sizeof *items);
+    if (items == NULL) return MIG_ENOMEM;
+    page->items = items;
+    migration_init(&items[page->n]);
+    page->n++;
+    return migration_from_pairs(&items[page->n - 1], pairs, n);
+}
+
+int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page) {
+    memset(page, 0, sizeof *page);
+    int rv = store_list_each(rc, q, &page->total, add_to_page, page);
     if (rv != 0) store_page_free(page);
     return rv;
 }

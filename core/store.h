@@ -48,6 +48,15 @@ typedef struct {
 /* Reads a page exactly as it was at one instant (two round trips; see store.c). Returns
  * 0 with `page` filled (free with store_page_free), or a MIG_E* code. */
 int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page);
+
+/* Called with each record of a page as `n` field/value pairs, valid during the call
+ * only; returns 0 to go on, or a MIG_E* code that ends the listing with it. */
+typedef int (*store_record_fn)(void *arg, const char *const *pairs, size_t n);
+
+/* The same read, handing each record to `fn` in page order without building a
+ * migration_t (the API writes the page's JSON straight from the pairs). *total gets the
+ * matches in all. Returns 0 or a MIG_E* code; `fn` may have seen part of the page then. */
+int store_list_each(rconn_t *rc, const store_query_t *q, long long *total, store_record_fn fn, void *arg);
 void store_page_free(store_page_t *page);
 
 /* Rounds of the two-round-trip read before the one-call read (3). For tests, which set 0

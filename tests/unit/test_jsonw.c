@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/err.h"
 #include "core/jsonw.h"
 #include "core/migration.h"
 #include "suites.h"
@@ -145,6 +146,17 @@ START_TEST(test_record_text_is_cjsons_text_of_the_record_for_every_status_and_ab
         ck_assert(migration_write_json(&m, &w));
         char *want = cjson_text(migration_to_json(&m));
         ck_assert_msg(strcmp(jsonw_text(&w), want) == 0, "record %d:\n%s\ncJSON:\n%s", k, jsonw_text(&w), want);
+        /* and straight from the hash form, as a list page writes it */
+        char **pairs;
+        int n = migration_to_pairs(&m, &pairs);
+        ck_assert_int_gt(n, 0);
+        jsonw_t wp;
+        jsonw_init(&wp, 0);
+        ck_assert_int_eq(migration_write_json_pairs((const char *const *)pairs, (size_t)n, &wp), 0);
+        ck_assert_msg(strcmp(jsonw_text(&wp), want) == 0, "record %d from pairs:\n%s\ncJSON:\n%s", k,
+                      jsonw_text(&wp), want);
+        jsonw_free(&wp);
+        free(pairs);
         free(want);
         jsonw_free(&w);
         migration_clear(&m);
@@ -155,6 +167,18 @@ END_TEST
 /* migration_from_pairs finds each name through a hash table of the field names: pairs
  * in the table's order, reversed, or shuffled give the same record, and an unknown name
  * is skipped wherever it stands. */
+/* A value that does not parse fails the record's text, as it fails migration_from_pairs. */
+START_TEST(test_record_text_from_pairs_refuses_a_bad_value) {
+    const char *bad[] = {"id", "m1", "status", "paused"};
+    const char *num[] = {"id", "m1", "retry_count", "two"};
+    jsonw_t w;
+    jsonw_init(&w, 0);
+    ck_assert_int_eq(migration_write_json_pairs(bad, 2, &w), MIG_EINVALID);
+    ck_assert_int_eq(migration_write_json_pairs(num, 2, &w), MIG_EINVALID);
+    jsonw_free(&w);
+}
+END_TEST
+
 START_TEST(test_pairs_in_any_order_give_the_same_record) {
     migration_t m;
     record(7, &m);
@@ -201,6 +225,7 @@ Suite *suite_jsonw(void) {
     tcase_add_test(tc, test_gap_is_kept_in_front_and_text_grows_past_the_first_block);
     tcase_add_test(tc, test_record_text_is_cjsons_text_of_the_record_for_every_status_and_absence);
     tcase_add_test(tc, test_pairs_in_any_order_give_the_same_record);
+    tcase_add_test(tc, test_record_text_from_pairs_refuses_a_bad_value);
     suite_add_tcase(s, tc);
     return s;
 }
