@@ -196,6 +196,21 @@ static const char FLOOR_LUA[] =
     "redis.register_function('fl_advance', fl_advance)\n"
     "redis.register_function('fl_complete', fl_complete)\n";
 
+/* FCALL <fn> 1 floor: <args> (up to 3, NULL-terminated early); the reply when `keep`,
+ * freed otherwise. */
+static redisReply *floor_call(rconn_t *rc, const char *fn, const char *a1, const char *a2, const char *a3, int keep) {
+    const char *av[] = {"FCALL", fn, "1", "floor:", a1, a2, a3};
+    int argc = 4 + (a1 != NULL) + (a1 && a2) + (a1 && a2 && a3), code;
+    redisReply *r = rconn_command(rc, argc, av, NULL, &code);
+    if (r == NULL) must(code, rc, fn);
+    if (!keep) {
+        freeReplyObject(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* The lifecycle of lifecycle_client, call for call, through the floor's functions. */
 static void *floor_client(void *arg) {
     int c = (int)(intptr_t)arg;
     rconn_t *rc = conn();
@@ -203,43 +218,22 @@ static void *floor_client(void *arg) {
     snprintf(wid, sizeof wid, "bench-%d", c);
     pthread_barrier_wait(&start);
     for (int i = c; i < lifecycles; i += clients) {
-        char sid[32], id[32], pct[PROGRESS_STEPS][8];
+        char sid[32], id[32], pct[8];
         snprintf(sid, sizeof sid, "s%d", i);
         snprintf(id, sizeof id, "f%d", i);
-        const char *create[] = {"FCALL", "fl_create", "1", "floor:", id, sid};
-        const char *promote[] = {"FCALL", "fl_promote", "1", "floor:", id};
-        const char *claim[] = {"FCALL", "fl_claim", "1", "floor:", wid};
-        const char *calls[CALLS_PER_LIFECYCLE][7] = {{0}};
-        int argc[CALLS_PER_LIFECYCLE], n = 0;
-        memcpy(calls[n], create, sizeof create), argc[n++] = 6;
-        memcpy(calls[n], promote, sizeof promote), argc[n++] = 5;
-        memcpy(calls[n], claim, sizeof claim), argc[n++] = 5;
-        for (int k = 0; k < n; k++) {
-            int code;
-            redisReply *r = rconn_command(rc, argc[k], calls[k], NULL, &code);
-            if (r == NULL) must(code, rc, calls[k][1]);
-            /* another client's entry may come first off the shared queue: run what came */
-            if (k == 2) snprintf(id, sizeof id, "%s", r->element[1]->str);
-            freeReplyObject(r);
-        }
-        n = 0;
+        floor_call(rc, "fl_create", id, sid, NULL, 0);
+        floor_call(rc, "fl_promote", id, NULL, NULL, 0);
+        /* another client's entry may come first off the shared queue: run what came */
+        redisReply *r = floor_call(rc, "fl_claim", wid, NULL, NULL, 1);
+        snprintf(id, sizeof id, "%s", r->element[1]->str);
+        freeReplyObject(r);
         for (int p = 1; p <= PROGRESS_STEPS; p++) {
-            snprintf(pct[p - 1], sizeof pct[p - 1], "%d", p * 100 / PROGRESS_STEPS);
-            const char *progress[] = {"FCALL", "fl_progress", "1", "floor:", id, pct[p - 1], "Syncing world"};
-            memcpy(calls[n], progress, sizeof progress), argc[n++] = 7;
+            snprintf(pct, sizeof pct, "%d", p * 100 / PROGRESS_STEPS);
+            floor_call(rc, "fl_progress", id, pct, "Syncing world", 0);
         }
-        const char *adv1[] = {"FCALL", "fl_advance", "1", "floor:", id, "transferring"};
-        const char *adv2[] = {"FCALL", "fl_advance", "1", "floor:", id, "completing"};
-        const char *complete[] = {"FCALL", "fl_complete", "1", "floor:", id};
-        memcpy(calls[n], adv1, sizeof adv1), argc[n++] = 6;
-        memcpy(calls[n], adv2, sizeof adv2), argc[n++] = 6;
-        memcpy(calls[n], complete, sizeof complete), argc[n++] = 5;
-        for (int k = 0; k < n; k++) {
-            int code;
-            redisReply *r = rconn_command(rc, argc[k], calls[k], NULL, &code);
-            if (r == NULL) must(code, rc, calls[k][1]);
-            freeReplyObject(r);
-        }
+        floor_call(rc, "fl_advance", id, "transferring", NULL, 0);
+        floor_call(rc, "fl_advance", id, "completing", NULL, 0);
+        floor_call(rc, "fl_complete", id, NULL, NULL, 0);
     }
     rconn_free(rc);
     return NULL;
