@@ -7,7 +7,9 @@
  * the relay process's CPU time per delivered message (utime + stime of /proc/<pid>/stat)
  * and its peak RSS (VmHWM), then the saturation point: the rate is doubled, then bisected,
  * until latency grows without bound or messages are lost. Prints the figures and the
- * ratios of migrate-api to the reference.
+ * ratios of migrate-api to the reference. In the same run, the floor: a relay that does
+ * only what no relay can avoid (one send() of one frame per client per event), whose
+ * CPU per message is the kernel's share, the physical limit on this machine.
  *
  * The clients are our own: raw non-blocking sockets on one libevent loop with the
  * minimal framing of api/ws_frame.h, so the load generator costs little and is the
@@ -15,7 +17,7 @@
  * Everything runs SCHED_FIFO when allowed (root), so that the rest of the machine does
  * not add its preemptions to the latency measured.
  *
- *   build/rel/bench/fanout [--clients N] [--seconds S] [--rates 50,100] [--relays c,node]
+ *   build/rel/bench/fanout [--clients N] [--seconds S] [--rates 50,100] [--relays c,floor,node]
  *                          [--api PATH] [--no-saturation]
  *
  * Needs node and npm for the reference (installed into bench/ref/node_modules on first
@@ -62,8 +64,8 @@
 
 static int nclients = 1000, seconds = 20, saturation = 1;
 static int rates[8] = {50, 100}, nrates = 2;
-static const char *relays[2] = {"c", "node"};
-static int nrelays = 2;
+static const char *relays[3] = {"c", "floor", "node"};
+static int nrelays = 3;
 static char api_path[512] = "build/rel/bin/migrate-api";
 
 /* ---- clocks, processes ------------------------------------------------------------------ */
@@ -566,6 +568,9 @@ static pid_t relay_start(const char *which, char *log, size_t loglen) {
     if (strcmp(which, "c") == 0) {
         const char *argv[] = {api_path, NULL};
         pid = spawn(argv, env, CPU_RELAY, log, NULL);
+    } else if (strcmp(which, "floor") == 0) {
+        const char *argv[] = {"/proc/self/exe", "--floor-relay", NULL};
+        pid = spawn(argv, env, CPU_RELAY, log, NULL);
     } else {
         const char *argv[] = {"node", "bench/ref/relay.js", NULL};
         pid = spawn(argv, env, CPU_RELAY, log, NULL);
@@ -606,12 +611,14 @@ static void saturation_search(pid_t pid, result_t *res) {
 
 static void measure(const char *which, result_t *res) {
     char log[400];
-    res->name = strcmp(which, "c") == 0 ? "C" : "node";
+    int is_c = strcmp(which, "c") == 0, is_floor = strcmp(which, "floor") == 0;
+    res->name = is_c ? "C" : is_floor ? "floor" : "node";
     pid_t pid = relay_start(which, log, sizeof log);
     loop_for_ms(300);
     res->connect_s = connect_all();
     printf("%s: %d clients connected in %.1f s (log %s)\n",
-           strcmp(which, "c") == 0 ? api_path : "bench/ref/relay.js", nclients, res->connect_s, log);
+           is_c ? api_path : is_floor ? "the kernel's floor (fanout --floor-relay)" : "bench/ref/relay.js", nclients,
+           res->connect_s, log);
     loop_for_ms(1000);
     for (int i = 0; i < nrates; i++) {
         res->at[i] = run(pid, rates[i], seconds);
@@ -643,14 +650,132 @@ static void npm_install(void) {
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("npm install failed; see %s", log);
 }
 
+/* ---- the floor: what any relay pays the kernel ------------------------------------------------ */
+
+/* The floor relay (`fanout --floor-relay`, started like the others, pinned to the relay's
+ * core): the least a relay can do. It answers each client's upgrade request with a fixed
+ * 101, subscribes to the events channel as migrate-api does, and for each message builds
+ * one frame and sends it to every client with one non-blocking send() on a TCP_NODELAY
+ * socket: no queue, no filters, no replay, no pings. Its CPU per delivered message is
+ * the kernel's price of one small segment to one loopback client on this machine, which
+ * every relay pays; a client whose socket is full is closed (the run then reports it). */
+
+#define FLOOR_FDS 65536 /* descriptors the floor can track: a client is known by its fd */
+static struct event *floor_ev[FLOOR_FDS]; /* each client's read event */
+static unsigned char floor_open[FLOOR_FDS]; /* its upgrade was answered: it gets frames */
+static int floor_fd[FLOOR_FDS], floor_n;    /* the open ones, in no order */
+static struct event_base *floor_base;
+
+static void floor_close(int fd) {
+    if (floor_open[fd])
+        for (int i = 0; i < floor_n; i++)
+            if (floor_fd[i] == fd) {
+                floor_fd[i] = floor_fd[--floor_n];
+                break;
+            }
+    floor_open[fd] = 0;
+    event_free(floor_ev[fd]);
+    floor_ev[fd] = NULL;
+    close(fd);
+}
+
+static void floor_on_message(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    (void)priv;
+    redisReply *r = reply;
+    if (r == NULL) exit(1); /* Redis went away: the bench is over */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || strcmp(r->element[0]->str, "message") != 0) return;
+    static unsigned char frame[WS_HEADER_MAX + 65536];
+    size_t len = r->element[2]->len;
+    if (len > 65536) return;
+    size_t hl = ws_header_write(frame, WS_OP_TEXT, len, NULL);
+    memcpy(frame + hl, r->element[2]->str, len);
+    for (int i = 0; i < floor_n; i++) {
+        int fd = floor_fd[i];
+        if (send(fd, frame, hl + len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)(hl + len)) {
+            floor_close(fd); /* moves the last one into slot i */
+            i--;
+        }
+    }
+}
+
+/* A client's bytes: its upgrade request (answered once whole), then frames the floor
+ * ignores (pongs, a close), then its end. */
+static void floor_on_client(evutil_socket_t fd, short what, void *arg) {
+    (void)what;
+    (void)arg;
+    char buf[4096];
+    ssize_t got = recv(fd, buf, sizeof buf, 0);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (got <= 0) {
+        floor_close((int)fd);
+        return;
+    }
+    if (!floor_open[fd] && memmem(buf, (size_t)got, "\r\n\r\n", 4)) {
+        static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        if (send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL) != (ssize_t)sizeof ok - 1) {
+            floor_close((int)fd);
+            return;
+        }
+        floor_open[fd] = 1;
+        floor_fd[floor_n++] = (int)fd;
+    }
+}
+
+static void floor_on_accept(evutil_socket_t lfd, short what, void *arg) {
+    (void)what;
+    (void)arg;
+    int fd;
+    while ((fd = accept4((int)lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+        if (fd >= FLOOR_FDS) {
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        floor_ev[fd] = event_new(floor_base, fd, EV_READ | EV_PERSIST, floor_on_client, NULL);
+        event_add(floor_ev[fd], NULL);
+    }
+}
+
+static int floor_relay(void) {
+    const char *listen_at = getenv("MIG_API_LISTEN"), *url = getenv("MIG_REDIS_URL");
+    const char *colon = listen_at ? strrchr(listen_at, ':') : NULL;
+    if (colon == NULL || url == NULL || strncmp(url, "unix://", 7) != 0) die("floor relay: MIG_API_LISTEN, MIG_REDIS_URL");
+    signal(SIGPIPE, SIG_IGN);
+    floor_base = event_base_new();
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 1024) != 0) die("floor relay: listen");
+    struct event *acc = event_new(floor_base, lfd, EV_READ | EV_PERSIST, floor_on_accept, NULL);
+    event_add(acc, NULL);
+    redisAsyncContext *sub = redisAsyncConnectUnix(url + 7);
+    if (sub == NULL || sub->err) die("floor relay: cannot connect to redis");
+    redisLibeventAttach(sub, floor_base);
+    redisAsyncCommand(sub, floor_on_message, NULL, "SUBSCRIBE %s", PREFIX "events");
+    event_base_dispatch(floor_base);
+    return 0;
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 static void usage(void) {
-    printf("usage: fanout [--clients N] [--seconds S] [--rates 50,100] [--relays c,node] [--api PATH] "
+    printf("usage: fanout [--clients N] [--seconds S] [--rates 50,100] [--relays c,floor,node] [--api PATH] "
            "[--no-saturation]\n");
 }
 
+/* The result of relay `name` ("C", "floor", "node"), or NULL when it did not run. */
+static const result_t *result_of(const result_t *res, const char *name) {
+    for (int i = 0; i < nrelays; i++)
+        if (res[i].name && strcmp(res[i].name, name) == 0) return &res[i];
+    return NULL;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--floor-relay") == 0) return floor_relay();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--no-saturation") == 0) {
@@ -670,8 +795,13 @@ int main(int argc, char **argv) {
                 rates[nrates++] = atoi(tok);
         } else if (v && strcmp(a, "--relays") == 0) {
             nrelays = 0;
-            for (char *s = argv[++i], *tok; (tok = strtok(s, ",")) != NULL && nrelays < 2; s = NULL)
-                relays[nrelays++] = strcmp(tok, "c") == 0 ? "c" : "node";
+            for (char *s = argv[++i], *tok; (tok = strtok(s, ",")) != NULL && nrelays < 3; s = NULL) {
+                if (strcmp(tok, "c") != 0 && strcmp(tok, "floor") != 0 && strcmp(tok, "node") != 0) {
+                    usage();
+                    return 2;
+                }
+                relays[nrelays++] = strcmp(tok, "c") == 0 ? "c" : strcmp(tok, "floor") == 0 ? "floor" : "node";
+            }
         } else {
             usage();
             return 2;
@@ -713,7 +843,7 @@ int main(int argc, char **argv) {
     printf("fanout: %d clients, %d s per rate, relay on cpu %d, load and redis-server on cpu %d, scheduling %s\n",
            nclients, seconds, CPU_RELAY, CPU_LOAD, sched);
 
-    result_t res[2];
+    result_t res[3];
     memset(res, 0, sizeof res);
     for (int i = 0; i < nrelays; i++) measure(relays[i], &res[i]);
 
@@ -728,21 +858,30 @@ int main(int argc, char **argv) {
                    r->us_per_msg, r->user_us_per_msg, res[i].rss_kb / 1024.0);
         }
     printf("\n");
-    if (nrelays == 2 && saturation && res[1].sat_ok > 0)
-        printf("saturation C/node = %.1f\n", res[0].sat_ok / res[1].sat_ok);
+    const result_t *rc = result_of(res, "C"), *rf = result_of(res, "floor"), *rn = result_of(res, "node");
+    if (rc && rn && saturation && rn->sat_ok > 0) printf("saturation C/node = %.1f\n", rc->sat_ok / rn->sat_ok);
     for (int i = 0; i < nrelays && saturation; i++)
         printf("%s saturation: keeps up at %.0f ev/s (%.0f msg/s), not at %.0f ev/s; peak RSS then %.1f MiB\n",
                res[i].name, res[i].sat_ok, res[i].sat_ok * nclients, res[i].sat_fail, res[i].sat_rss_kb / 1024.0);
-    if (nrelays == 2)
-        for (int k = 0; k < nrates; k++) {
-            const run_t *c = &res[0].at[k], *n = &res[1].at[k];
+    for (int k = 0; k < nrates; k++) {
+        const run_t *c = rc ? &rc->at[k] : NULL, *f = rf ? &rf->at[k] : NULL, *n = rn ? &rn->at[k] : NULL;
+        if (c && n)
             printf("at %.0f ev/s: CPU per message C/node = %.2f (user-space part %.2f), p99 C/node = %.2f, "
                    "peak RSS C/node = %.2f\n",
                    c->rate, n->us_per_msg > 0 ? c->us_per_msg / n->us_per_msg : 0,
                    n->user_us_per_msg > 0 ? c->user_us_per_msg / n->user_us_per_msg : 0,
                    n->p99_ms > 0 ? c->p99_ms / n->p99_ms : 0,
-                   res[1].rss_kb > 0 ? (double)res[0].rss_kb / (double)res[1].rss_kb : 0);
+                   rn->rss_kb > 0 ? (double)rc->rss_kb / (double)rn->rss_kb : 0);
+        if (f && f->us_per_msg > 0 && (c || n)) {
+            printf("at %.0f ev/s: floor CPU per message %.2f us", f->rate, f->us_per_msg);
+            if (c) printf(", C/floor = %.2f", c->us_per_msg / f->us_per_msg);
+            if (n) printf(", floor/node = %.2f", f->us_per_msg / n->us_per_msg);
+            printf("\n");
+            if (n)
+                printf("  so at most a third of node's CPU per message (%.2f us) is %s the floor (%.2f us)\n",
+                       n->us_per_msg / 3, n->us_per_msg / 3 < f->us_per_msg ? "below" : "above", f->us_per_msg);
         }
+    }
     redisAsyncFree(pub);
     harness_redis_stop(&redis);
     return 0;
