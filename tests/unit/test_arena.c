@@ -58,6 +58,7 @@ END_TEST
 Suite *suite_arena(void) {
     Suite *s = suite_create("arena");
     TCase *tc = tcase_create("arena");
+    tcase_set_timeout(tc, UNIT_TIMEOUT_S);
     tcase_add_test(tc, test_allocations_are_aligned_distinct_and_writable);
     tcase_add_test(tc, test_reset_hands_the_same_memory_out_again);
     tcase_add_test(tc, test_a_request_over_a_block_gets_its_own_and_blocks_after_it_are_reused);

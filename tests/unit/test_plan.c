@@ -55,6 +55,7 @@ END_TEST
 Suite *suite_plan(void) {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("plan");
+    tcase_set_timeout(tc, UNIT_TIMEOUT_S);
     tcase_add_test(tc, test_backoff_doubles_up_to_the_cap_with_bounded_jitter);
     tcase_add_test(tc, test_sync_goes_final_when_the_delta_fits_the_budget);
     tcase_add_test(tc, test_sync_runs_another_pass_while_the_delta_is_too_big);

@@ -121,6 +121,7 @@ END_TEST
 Suite *suite_rules(void) {
     Suite *su = suite_create("rules");
     TCase *tc = tcase_create("rules");
+    tcase_set_timeout(tc, UNIT_TIMEOUT_S);
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_every_rule_holding_promotes);
     tcase_add_test(tc, test_unhealthy_target_holds_with_reason);
