@@ -76,6 +76,12 @@ static uint64_t mono_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static pid_t bench_pid;   /* this program; a forked child or the floor relay is not it */
+static pid_t running_pid; /* the child running now (a relay, npm), 0 between them */
+static void stop_children(void);
+
+/* Prints the error, stops by PID whatever the bench started (PR_SET_PDEATHSIG is only
+ * the backstop for a crash) and exits 1. */
 static void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -83,6 +89,7 @@ static void die(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    stop_children();
     exit(1);
 }
 
@@ -575,6 +582,7 @@ static pid_t relay_start(const char *which, char *log, size_t loglen) {
         const char *argv[] = {"node", "bench/ref/relay.js", NULL};
         pid = spawn(argv, env, CPU_RELAY, log, NULL);
     }
+    running_pid = pid; /* before waiting for it: a relay that never listens is stopped too */
     wait_port(relay_port, pid, log);
     return pid;
 }
@@ -634,6 +642,7 @@ static void measure(const char *which, result_t *res) {
     close_all();
     loop_for_ms(200);
     stop_process(pid);
+    running_pid = 0;
 }
 
 /* Installs ws and ioredis into bench/ref/node_modules once. */
@@ -645,9 +654,10 @@ static void npm_install(void) {
     char log[400];
     snprintf(log, sizeof log, "%s/npm.log", tmpdir);
     const char *argv[] = {"npm", "install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error", NULL};
-    pid_t pid = spawn(argv, NULL, CPU_LOAD, log, "bench/ref");
+    pid_t pid = running_pid = spawn(argv, NULL, CPU_LOAD, log, "bench/ref");
     int status = harness_wait(pid, 300000);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("npm install failed; see %s", log);
+    running_pid = 0;
 }
 
 /* ---- the floor: what any relay pays the kernel ------------------------------------------------ */
@@ -760,6 +770,18 @@ static int floor_relay(void) {
     return 0;
 }
 
+/* ---- stopping --------------------------------------------------------------------------- */
+
+/* Stops the running child and redis-server by PID (redis-server's folder removed), when
+ * called in the bench itself: a child that fails between fork and exec, or the floor
+ * relay, must not signal its parent's processes. Safe to call twice. */
+static void stop_children(void) {
+    if (bench_pid == 0 || getpid() != bench_pid) return;
+    if (running_pid > 0) stop_process(running_pid);
+    running_pid = 0;
+    harness_redis_stop(&redis);
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 static void usage(void) {
@@ -776,6 +798,7 @@ static const result_t *result_of(const result_t *res, const char *name) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--floor-relay") == 0) return floor_relay();
+    bench_pid = getpid();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--no-saturation") == 0) {
@@ -877,12 +900,15 @@ int main(int argc, char **argv) {
             if (c) printf(", C/floor = %.2f", c->us_per_msg / f->us_per_msg);
             if (n) printf(", floor/node = %.2f", f->us_per_msg / n->us_per_msg);
             printf("\n");
+            /* A relay can only add to the floor: a target under it is out of reach. */
             if (n)
-                printf("  so at most a third of node's CPU per message (%.2f us) is %s the floor (%.2f us)\n",
-                       n->us_per_msg / 3, n->us_per_msg / 3 < f->us_per_msg ? "below" : "above", f->us_per_msg);
+                printf("  so at most a third of node's CPU per message (%.2f us) is %s the floor (%.2f us): %s\n",
+                       n->us_per_msg / 3, n->us_per_msg / 3 < f->us_per_msg ? "below" : "above", f->us_per_msg,
+                       n->us_per_msg / 3 < f->us_per_msg ? "out of reach on this machine"
+                                                        : "the floor does not rule it out");
         }
     }
     redisAsyncFree(pub);
-    harness_redis_stop(&redis);
+    stop_children();
     return 0;
 }
