@@ -33,10 +33,10 @@ LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/schedule
 # Programs: each links its own objects and the core library.
 API_OBJS = $(patsubst %,$(B)/api/%.o,main http auth query routes_migrations routes_inventory routes_session metrics relay relay_client relay_redis ws_frame)
 SCHED_OBJS = $(patsubst %,$(B)/scheduler/%.o,main rules)
-WORKER_OBJS = $(patsubst %,$(B)/worker/%.o,main job driver plan)
+WORKER_OBJS = $(patsubst %,$(B)/worker/%.o,main job driver plan lease)
 PROGRAMS = migrate-api migrate-scheduler migrate-worker
 # Pure parts of the programs, unit-tested without Redis or sockets.
-PROG_PURE_OBJS = $(B)/scheduler/rules.o $(B)/worker/plan.o
+PROG_PURE_OBJS = $(B)/scheduler/rules.o $(B)/worker/plan.o $(B)/worker/lease.o
 # The simulated fleet: its pure model (unit-tested) and its HTTP, Redis and thread parts.
 SIM_PURE = $(patsubst %,$(B)/sim/%.o,model players fault fleet route snapshot optimizer)
 SIM_OBJS = $(patsubst %,$(B)/sim/%.o,main sim httpd agent proxy control report optimizer_run) $(SIM_PURE)
@@ -48,7 +48,7 @@ CLI_OBJS = $(patsubst %,$(B)/cli/%.o,main rest watch) $(CLI_PURE) $(B)/api/ws_fr
 PROGRAMS += migratectl
 PROG_PURE_OBJS += $(CLI_PURE)
 
-UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan
+UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan test_lease
 UNIT += test_sim_model test_optimizer
 UNIT += test_cli
 UNIT += test_sentinel test_jsonw test_arena

@@ -252,7 +252,7 @@ end
 -- and transition() need. Constant tables, so a call allocates no list of names.
 -- (Runs while the library loads, when Redis offers no ipairs: plain loops only.)
 local function fields(...)
-    local t, extra = {'status', 'lease_token', 'server_id', 'created_at'}, {...}
+    local t, extra = {'status', 'lease_token', 'lease_expires_at', 'server_id', 'created_at'}, {...}
     for i = 1, #extra do t[#t + 1] = extra[i] end
     return t
 end
@@ -274,16 +274,23 @@ local function read(p, id, names, missing_ok)
     return h
 end
 
--- Checks a worker's write: the migration is in flight and `token` is its current
--- fencing token. A worker whose lease was recovered by another can never write again.
--- Reads only the fields a worker's function needs (status, token, server_id, created_at
--- and `extra`), not the whole hash: HGETALL of a record costs as much as the rest of a
--- transition together.
+-- Checks a worker's write: the migration is in flight, `token` is its current fencing
+-- token, and the lease has not expired. A worker whose lease was recovered by another
+-- can never write again, and neither can one whose lease merely ran out before anyone
+-- recovered it: Redis's clock is the authority, and the worker's own deadline comes
+-- earlier (worker/lease.h), so only a worker that was paused or cut off meets this.
+-- Reads only the fields a worker's function needs (status, token, expiry, server_id,
+-- created_at and `extra`), not the whole hash: HGETALL of a record costs as much as the
+-- rest of a transition together.
 local function own(p, id, token, names)
     local h = read(p, id, names)
     if not IN_FLIGHT[h.status] or h.lease_token == nil or h.lease_token ~= token then
         raise('STALE_LEASE', 'lease token ' .. tostring(token) .. ' of migration ' .. id ..
             ' is not current')
+    end
+    if tonumber(h.lease_expires_at or '0') <= now_ms() then
+        raise('STALE_LEASE', 'lease token ' .. tostring(token) .. ' of migration ' .. id ..
+            ' has expired')
     end
     return h
 end

@@ -125,18 +125,37 @@ local function mig_progress(keys, args)
     return 1
 end
 
+-- Moves a server in the inventory to the node it now runs on, and tells the
+-- dashboard (server.updated with the whole server, as server_put does).
+local function server_moved(p, server_id, node_id, now)
+    local key = k_server(p, server_id)
+    if redis.call('HEXISTS', key, 'node_id') == 0 then return end
+    redis.call('HSET', key, 'node_id', node_id)
+    local r = redis.call('HGETALL', key)
+    local ev = {type = 'server.updated', server_id = server_id, timestamp = rfc3339(now)}
+    for i = 1, #r, 2 do ev[r[i]] = tonumber(r[i + 1]) or r[i + 1] end
+    ev.server_id = server_id
+    emit(p, ev)
+end
+
 -- mig_advance(prefix; id, token, to [, field, value ...]) -> 1.
 -- preparing -> transferring, transferring -> completing, with optional reported fields.
+-- Into completing, the players are on the new server: the inventory says so in the same
+-- step (the server's node_id becomes the target), so that what the worker writes at its
+-- point of no return is fenced by its token like every other write, and a recovering
+-- worker finds it done.
 local function mig_advance(keys, args)
     local p = prefix_of(keys)
-    local h = own(p, check_id('id', args[1]), args[2])
+    local h = own(p, check_id('id', args[1]), args[2], fields('to_node_id'))
     local to = args[3]
     if to ~= 'transferring' and to ~= 'completing' then
         raise('INVALID', 'to: a worker advances to transferring or completing')
     end
     check_edge(h, to, 'advance to ' .. to .. ' the')
     local ch = reported(args, 4, {})
-    transition(p, h, to, now_ms(), ch)
+    local now = now_ms()
+    transition(p, h, to, now, ch)
+    if to == 'completing' then server_moved(p, h.server_id, h.to_node_id, now) end
     return 1
 end
 

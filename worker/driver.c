@@ -12,12 +12,14 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/timefmt.h"
 
 #define RESP_MAX (1024 * 1024) /* largest answer read, bytes: the contract's are tiny */
 
 struct driver {
     driver_opts_t o;
     CURL *curl;
+    lease_t *lease;           /* fences every call when set; borrowed */
     char err[DRIVER_ERR_MAX];
     char call[96];
 };
@@ -52,6 +54,10 @@ void driver_free(driver_t *d) {
     if (d == NULL) return;
     curl_easy_cleanup(d->curl);
     free(d);
+}
+
+void driver_bind_lease(driver_t *d, lease_t *lease) {
+    d->lease = lease;
 }
 
 const char *driver_error(const driver_t *d) {
@@ -101,12 +107,20 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+/* Milliseconds the bound lease has left (INT64_MAX when unbound), its token in *token. */
+static int64_t lease_left(const driver_t *d, uint64_t *token) {
+    *token = 0;
+    return d->lease ? lease_left_ms(d->lease, timefmt_mono_ms(), token) : INT64_MAX;
+}
+
 /* One call: `who` names the place for errors ("node n2", "proxy"). On a 2xx returns 0
  * with the answer parsed into *json (may be NULL for an empty body; caller frees).
- * `ok404` turns a 404 into success. */
+ * `ok404` turns a 404 into success. With a lease bound, each attempt is made only while
+ * the lease holds, carries its token, and is cut off at its deadline; an answer that
+ * arrives after the deadline, or a 409 stale_token, is MIG_ELOST whatever it said. */
 static int call(driver_t *d, const char *who, const char *base, const char *method, const char *path,
                 const cJSON *body, const char *key, bool idempotent, bool ok404, cJSON **json) {
-    char url[1024], idem[160];
+    char url[1024], idem[160], fence[64];
     snprintf(url, sizeof url, "%s%s", base, path);
     snprintf(d->call, sizeof d->call, "%s %s", method, path);
     snprintf(idem, sizeof idem, "Idempotency-Key: %s", key ? key : "");
@@ -116,16 +130,29 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
     int rv = MIG_EUNREACHABLE;
     int delay = d->o.backoff_ms > 0 ? d->o.backoff_ms : 100;
     for (int attempt = 1; attempt <= (idempotent ? d->o.attempts : 1); attempt++) {
+        uint64_t token;
+        int64_t left = lease_left(d, &token);
+        if (left <= 0) {
+            snprintf(d->err, sizeof d->err, "%s: %s %s: not sent, the lease of migration %s is gone", who, method,
+                     path, key ? key : "");
+            rv = MIG_ELOST;
+            break;
+        }
+        long timeout = left < d->o.timeout_ms ? (long)left : (long)d->o.timeout_ms;
         buf_t b = {NULL, 0};
         struct curl_slist *h = curl_slist_append(NULL, idem);
         h = curl_slist_append(h, "Content-Type: application/json");
+        if (d->lease) {
+            snprintf(fence, sizeof fence, "Fencing-Token: %llu", (unsigned long long)token);
+            h = curl_slist_append(h, fence);
+        }
         CURL *c = d->curl;
         curl_easy_reset(c);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)d->o.timeout_ms);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(d->o.timeout_ms < 3000 ? d->o.timeout_ms : 3000));
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout < 3000 ? timeout : 3000L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -140,7 +167,16 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_slist_free_all(h);
-        if (cc != CURLE_OK) {
+        if (cc == CURLE_OK && status == 409 && b.s && strstr(b.s, "\"stale_token\"")) {
+            /* an agent has seen a higher token for this migration: another worker owns it */
+            if (d->lease) lease_lose(d->lease, token);
+            snprintf(d->err, sizeof d->err, "%s: %s %s: 409 stale_token", who, method, path);
+            rv = MIG_ELOST;
+        } else if (lease_left(d, &token) <= 0) {
+            snprintf(d->err, sizeof d->err, "%s: %s %s: the lease of migration %s ended during the call", who,
+                     method, path, key ? key : "");
+            rv = MIG_ELOST;
+        } else if (cc != CURLE_OK) {
             snprintf(d->err, sizeof d->err, "%s: %s %s: %s", who, method, path, curl_easy_strerror(cc));
             rv = MIG_EUNREACHABLE;
         } else if ((status >= 200 && status < 300) || (ok404 && status == 404)) {
@@ -153,7 +189,7 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
             rv = status >= 500 && status != 507 ? MIG_EUNREACHABLE : MIG_EREFUSED;
         }
         free(b.s);
-        if (rv == MIG_EREFUSED) break;
+        if (rv == MIG_EREFUSED || rv == MIG_ELOST) break;
         if (attempt < d->o.attempts && idempotent) {
             log_at(LOG_DEBUG, "driver.retry", "error", d->err, NULL);
             sleep_ms(delay);

@@ -4,6 +4,11 @@
  * connect failure, a timeout or a 5xx. Errors say which node, which call and what came
  * back, in d->err.
  *
+ * A driver bound to a lease (driver_bind_lease) is fenced: it makes no call once the
+ * lease's deadline has passed, never lets a call run past it, and sends the lease's
+ * fencing token with every call (`Fencing-Token`), so an agent refuses a call of a worker
+ * that lost its lease whatever that worker believes (docs/DRIVERS.md, Fencing).
+ *
  * One driver per thread: it keeps one curl handle, so connections are reused. */
 #ifndef MIG_DRIVER_H
 #define MIG_DRIVER_H
@@ -12,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/inventory.h"
+#include "worker/lease.h"
 
 #define DRIVER_ERR_MAX 512
 
@@ -29,6 +35,11 @@ typedef struct driver driver_t;
 driver_t *driver_new(const driver_opts_t *o, char *err, size_t errlen);
 void driver_free(driver_t *d);
 
+/* Fences every later call with `lease` (borrowed; it outlives the driver): no call once
+ * its deadline passed (MIG_ELOST, nothing sent), none running past it, each carrying its
+ * token. An agent's 409 stale_token marks the lease lost. */
+void driver_bind_lease(driver_t *d, lease_t *lease);
+
 /* What the last failed call said ("node n2: POST /v1/sync: 507 {...}"). */
 const char *driver_error(const driver_t *d);
 
@@ -37,7 +48,9 @@ const char *driver_last_call(const driver_t *d);
 
 /* Every call returns 0, MIG_EUNREACHABLE (transport failure, timeout or 5xx after the
  * retries: worth retrying the migration later), MIG_EREFUSED (a 4xx, or 507 for
- * capacity: final for this attempt) or MIG_ENOMEM. `key` is the migration id. */
+ * capacity: final for this attempt), MIG_ELOST (the bound lease is gone or an agent
+ * refused its token: the caller must stop acting at once) or MIG_ENOMEM. `key` is the
+ * migration id. */
 
 /* ---- node agent --------------------------------------------------------------------- */
 int driver_health(driver_t *d, const node_t *n, bool *healthy, long long *ram_free_mb, long long *disk_free_mb);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/store.h"
 #include "core/timefmt.h"
+#include "worker/lease.h"
 #include "worker/plan.h"
 
 #define STOPPED 1 /* a phase's answer when SIGTERM asked it to stop at a safe point */
@@ -51,7 +52,8 @@ typedef struct {
     uint64_t token;
     server_t server;
     node_t from, to;
-    volatile sig_atomic_t *lost, *stopping;
+    lease_t *lease;         /* this slot's lease: no call, no write once it is gone */
+    volatile sig_atomic_t *stopping;
     char room[64];          /* the waiting room of this migration: wait-<id> */
     int players;            /* online at the start of the transfer */
     int moved;              /* moved onto the new server */
@@ -59,6 +61,7 @@ typedef struct {
     int64_t down_ms;        /* player downtime, -1 when nobody waited */
     int64_t final_est_ms;   /* the final pass as the plan estimated it; -1: not planned in this run */
     int64_t last_progress;  /* monotonic ms of the last progress write */
+    const char *step;       /* the step reached last, for the logs */
     /* what this run may have changed, so the rollback undoes that and no more: a call
      * that never went out cannot fail to be undone. A recovered run knows nothing of
      * what its lost predecessor did, and undoes everything (every undo is idempotent). */
@@ -89,13 +92,23 @@ static int failed(job_t *j, int rv, const char *why, int retryable, const char *
     return rv;
 }
 
-/* A driver failure of step `why`: retryable when the agent was unreachable or failing. */
+/* True while the lease holds by this process's clock: the job may call and write. */
+static bool held(job_t *j) {
+    return lease_left_ms(j->lease, timefmt_mono_ms(), NULL) > 0;
+}
+
+/* A driver failure of step `why`: retryable when the agent was unreachable or failing.
+ * A lost lease is no failure of the migration: it passes through unrecorded. */
 static int driver_failed(job_t *j, int rv, const char *why) {
+    if (rv == MIG_ELOST) return rv;
     return failed(j, rv, why, rv == MIG_EUNREACHABLE, "%s", driver_error(j->drv));
 }
 
-static int lost_or(job_t *j, int rv) {
-    return *j->lost ? MIG_ELOST : rv;
+/* A worker's write refused as stale, or found no migration: the lease is gone. */
+static int stale(job_t *j, int rv) {
+    if (rv != MIG_ESTALE && rv != MIG_ENOT_FOUND) return rv;
+    lease_lose(j->lease, j->token);
+    return MIG_ELOST;
 }
 
 /* Records the step reached and a message for people; `progress` -1 leaves the sync's
@@ -105,6 +118,8 @@ static int report(job_t *j, const char *step, int progress, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 
 static int report(job_t *j, const char *step, int progress, const char *fmt, ...) {
+    j->step = step;
+    if (!held(j)) return MIG_ELOST;
     char msg[256];
     va_list ap;
     va_start(ap, fmt);
@@ -117,11 +132,8 @@ static int report(job_t *j, const char *step, int progress, const char *fmt, ...
     rep.data_sync_progress = progress;
     if (j->players >= 0 && strncmp(step, "transfer.", 9) == 0) rep.player_count_at_start = j->players;
     j->last_progress = timefmt_mono_ms();
-    int rv = store_report_progress(j->rc, j->id, j->token, &rep);
-    if (rv == MIG_ESTALE || rv == MIG_ENOT_FOUND) {
-        *j->lost = 1;
-        return MIG_ELOST;
-    }
+    int rv = stale(j, store_report_progress(j->rc, j->id, j->token, &rep));
+    if (rv == MIG_ELOST) return rv;
     if (rv != 0) log_at(LOG_WARN, "worker.progress_failed", "migration_id", j->id, "error", j->rc->err, NULL);
     log_at(LOG_DEBUG, "worker.step", "migration_id", j->id, "phase_step", step, "message", msg, NULL);
     return 0;
@@ -162,7 +174,7 @@ static int wait_running(job_t *j) {
         if (timefmt_mono_ms() > deadline)
             return failed(j, MIG_ETIMEOUT, "start_timeout", 1, "node %s: container of %s not healthy after %lld ms",
                           j->to.id, j->server.id, (long long)j->cfg->step_timeout_ms);
-        if (*j->lost) return MIG_ELOST;
+        if (!held(j)) return MIG_ELOST;
         sleep_ms(j->cfg->poll_ms);
     }
 }
@@ -186,7 +198,7 @@ static int sync_pass(job_t *j, int pass, bool final, driver_sync_t *out, double 
         if (pass == 1 && timefmt_mono_ms() - j->last_progress >= PROGRESS_EVERY_MS &&
             (rv = report(j, "prepare.sync", out->progress, "Syncing world (%d%%)", out->progress)) != 0)
             return rv;
-        if (*j->lost) return MIG_ELOST;
+        if (!held(j)) return MIG_ELOST;
         sleep_ms(final && j->cfg->poll_ms > FINAL_POLL_MS ? FINAL_POLL_MS : j->cfg->poll_ms);
     }
     /* a pass that ended within the clock's millisecond counts as 1 ms, not as no
@@ -318,19 +330,18 @@ static void warn(job_t *j, const char *what, const char *detail) {
     log_at(LOG_WARN, "worker.completing_problem", "migration_id", j->id, "problem", what, "error", detail, NULL);
 }
 
-/* completing: the inventory says where the server runs now, the old container goes, and
- * the migration is completed. A problem here keeps the new server and ends completed
- * with a warning: undoing a finished move would cost the players a second downtime. */
+/* completing: the old container goes, and the migration is completed (the inventory
+ * already says where the server runs: mig_advance wrote it with the step into
+ * completing). A problem here keeps the new server and ends completed with a warning:
+ * undoing a finished move would cost the players a second downtime. */
 static int complete(job_t *j) {
     int rv;
-    if ((rv = report(j, "complete.inventory", 100, "Updating inventory")) != 0) return rv;
-    const char *pairs[] = {"node_id", j->to.id};
-    if (store_put_server(j->rc, j->server.id, pairs, 1) != 0) warn(j, "inventory not updated", j->rc->err);
     if ((rv = report(j, "complete.stop_old", 100, "Removing old container on %s", j->from.name ? j->from.name : j->from.id)) != 0)
         return rv;
-    if (driver_container_stop(j->drv, &j->from, j->id, j->server.id) != 0 ||
-        driver_container_delete(j->drv, &j->from, j->id, j->server.id) != 0)
-        warn(j, "old container not removed", driver_error(j->drv));
+    if ((rv = driver_container_stop(j->drv, &j->from, j->id, j->server.id)) == 0)
+        rv = driver_container_delete(j->drv, &j->from, j->id, j->server.id);
+    if (rv == MIG_ELOST) return rv;
+    if (rv != 0) warn(j, "old container not removed", driver_error(j->drv));
     store_report_t rep;
     store_report_init(&rep);
     rep.players_transferred = j->moved;
@@ -338,8 +349,9 @@ static int complete(job_t *j) {
     rep.progress_message = "Completed";
     rep.phase_step = "complete.done";
     if (j->warning[0]) rep.warning = j->warning;
-    rv = store_complete(j->rc, j->id, j->token, j->cfg->cooldown_ms, &rep, j->m);
-    if (rv == MIG_ESTALE || rv == MIG_ENOT_FOUND) return MIG_ELOST;
+    if (!held(j)) return MIG_ELOST;
+    rv = stale(j, store_complete(j->rc, j->id, j->token, j->cfg->cooldown_ms, &rep, j->m));
+    if (rv == MIG_ELOST) return rv;
     if (rv != 0) return failed(j, rv, "redis", 1, "completing: %s", j->rc->err);
     char dur[32], down[24];
     snprintf(dur, sizeof dur, "%.3f", j->m->duration_seconds);
@@ -351,44 +363,61 @@ static int complete(job_t *j) {
 
 /* ------------------------------------------------------------------------ rollbacks */
 
+/* A rollback's answer: 0 when every undo was done, ROLLBACK_PARTIAL when one failed
+ * (logged; the migration records rollback_success false), MIG_ELOST when the lease went
+ * mid-way: then it stops at once, since the recovering worker owns the rollback now. */
+#define ROLLBACK_PARTIAL 1
+
+/* Runs one undo inside a rollback: stops the rollback when the lease is gone. */
+#define UNDO(call)                                                                                            \
+    do {                                                                                                      \
+        int undo_rv_ = (call);                                                                                \
+        if (undo_rv_ == MIG_ELOST) return MIG_ELOST;                                                          \
+        if (undo_rv_ != 0) {                                                                                  \
+            partial = ROLLBACK_PARTIAL;                                                                       \
+            log_at(LOG_ERROR, "worker.rollback_step_failed", "migration_id", j->id, "error",                  \
+                   driver_error(j->drv), NULL);                                                               \
+        }                                                                                                     \
+    } while (0)
+
 /* Undo of preparing: the target container goes; the source never stopped. */
-static bool rollback_prepare(job_t *j) {
+static int rollback_prepare(job_t *j) {
     log_at(LOG_WARN, "worker.rollback", "migration_id", j->id, "phase", "preparing", NULL);
-    bool ok = true;
-    if (driver_container_delete(j->drv, &j->to, j->id, j->server.id) != 0) {
-        ok = false;
-        log_at(LOG_ERROR, "worker.rollback_step_failed", "migration_id", j->id, "error", driver_error(j->drv), NULL);
-    }
-    return ok;
+    int partial = 0;
+    UNDO(driver_container_delete(j->drv, &j->to, j->id, j->server.id));
+    return partial;
 }
 
 /* Undo of transferring: the source saves again, the proxy points back at it, the
  * players come back from the waiting room, the room and the target container go. */
-static bool rollback_transfer(job_t *j) {
+static int rollback_transfer(job_t *j) {
     log_at(LOG_WARN, "worker.rollback", "migration_id", j->id, "phase", "transferring", NULL);
     const char *name = j->server.name ? j->server.name : j->server.id;
-    bool ok = true;
-    if (j->touched_quiesce && driver_quiesce(j->drv, &j->from, j->id, j->server.id, true) != 0) ok = false;
+    int partial = 0;
+    if (j->touched_quiesce) UNDO(driver_quiesce(j->drv, &j->from, j->id, j->server.id, true));
     if (j->touched_register) {
         char addr[256] = "", state[32];
         bool healthy;
-        if (driver_container_get(j->drv, &j->from, j->id, j->server.id, state, &healthy, addr, sizeof addr) != 0)
-            ok = false;
+        UNDO(driver_container_get(j->drv, &j->from, j->id, j->server.id, state, &healthy, addr, sizeof addr));
         if (addr[0] == '\0') snprintf(addr, sizeof addr, "%s", j->from.address ? j->from.address : j->from.id);
-        if (driver_register(j->drv, j->id, name, addr) != 0) ok = false;
+        UNDO(driver_register(j->drv, j->id, name, addr));
     }
-    if (j->touched_players &&
-        driver_transfer(j->drv, j->id, j->room, name, "Migration abgebrochen, zurueck auf deinem Server", NULL) != 0)
-        ok = false;
-    if (j->touched_room && driver_room_delete(j->drv, j->id, j->room) != 0) ok = false;
-    if (driver_container_delete(j->drv, &j->to, j->id, j->server.id) != 0) ok = false;
-    if (!ok) log_at(LOG_ERROR, "worker.rollback_step_failed", "migration_id", j->id, "error", driver_error(j->drv), NULL);
-    return ok;
+    if (j->touched_players)
+        UNDO(driver_transfer(j->drv, j->id, j->room, name, "Migration abgebrochen, zurueck auf deinem Server", NULL));
+    if (j->touched_room) UNDO(driver_room_delete(j->drv, j->id, j->room));
+    UNDO(driver_container_delete(j->drv, &j->to, j->id, j->server.id));
+    return partial;
+}
+
+/* The rollback of the phase the migration is in. */
+static int rollback(job_t *j) {
+    return j->m->status == MIG_TRANSFERRING ? rollback_transfer(j) : rollback_prepare(j);
 }
 
 /* Records the failure after the rollback: a retry with backoff while retries are left
  * and a retry may help, otherwise failed. */
 static int finish_failure(job_t *j, int rv, bool rollback_ok) {
+    if (!held(j)) return MIG_ELOST;
     store_failure_t f = {
         .error = j->err[0] ? j->err : mig_strerror(rv),
         .fail_reason = j->why ? j->why : "error",
@@ -398,8 +427,8 @@ static int finish_failure(job_t *j, int rv, bool rollback_ok) {
                                       (double)rand() / ((double)RAND_MAX + 1.0)),
         .cooldown_ms = j->cfg->cooldown_ms,
     };
-    int frv = store_fail(j->rc, j->id, j->token, &f, j->m);
-    if (frv == MIG_ESTALE || frv == MIG_ENOT_FOUND) return MIG_ELOST;
+    int frv = stale(j, store_fail(j->rc, j->id, j->token, &f, j->m));
+    if (frv == MIG_ELOST) return frv;
     if (frv != 0) {
         /* Redis is away: the lease will expire and recovery will roll back again, which
          * is harmless, and record the end. */
@@ -413,27 +442,28 @@ static int finish_failure(job_t *j, int rv, bool rollback_ok) {
     return rv;
 }
 
-/* Rolls back the phase the migration is in and records the failure. */
+/* Rolls back the phase the migration is in and records the failure. A lost lease does
+ * neither: the worker that recovers the migration rolls back and records. */
 static int fail_phase(job_t *j, int rv) {
-    if (rv == MIG_ELOST) {
-        log_at(LOG_WARN, "worker.lease_lost", "migration_id", j->id, NULL);
-        return rv;
-    }
-    bool ok = j->m->status == MIG_TRANSFERRING ? rollback_transfer(j) : rollback_prepare(j);
-    return finish_failure(j, rv, ok);
+    if (rv == MIG_ELOST) return rv;
+    int rb = rollback(j);
+    if (rb == MIG_ELOST) return rb;
+    return finish_failure(j, rv, rb == 0);
 }
 
 /* Hands a migration stopped by SIGTERM back after rolling its phase back. */
 static int release(job_t *j) {
-    rollback_prepare(j);
-    int rv = store_release(j->rc, j->id, j->token, "worker stopped; waiting for another", j->m);
+    int rv = rollback_prepare(j);
+    if (rv == MIG_ELOST || !held(j)) return MIG_ELOST;
+    rv = stale(j, store_release(j->rc, j->id, j->token, "worker stopped; waiting for another", j->m));
     log_at(LOG_INFO, "worker.released", "migration_id", j->id, "ok", rv == 0 ? "true" : "false", NULL);
-    return rv == MIG_ESTALE ? MIG_ELOST : rv;
+    return rv;
 }
 
 static int advance(job_t *j, mig_status_t to) {
-    int rv = store_advance(j->rc, j->id, j->token, to, NULL);
-    if (rv == MIG_ESTALE || rv == MIG_ENOT_FOUND) return MIG_ELOST;
+    if (!held(j)) return MIG_ELOST;
+    int rv = stale(j, store_advance(j->rc, j->id, j->token, to, NULL));
+    if (rv == MIG_ELOST) return rv;
     if (rv != 0) return failed(j, rv, "redis", 1, "advancing to %s: %s", states_name(to), j->rc->err);
     j->m->status = to;
     return 0;
@@ -453,13 +483,14 @@ static int recover(job_t *j) {
     j->touched_room = j->touched_players = j->touched_quiesce = j->touched_register = true;
     failed(j, MIG_ELOST, "lease_lost", 1, "the previous worker was lost during %s (step %s)",
            states_name(j->m->status), j->m->phase_step ? j->m->phase_step : "none");
-    bool ok = j->m->status == MIG_TRANSFERRING ? rollback_transfer(j) : rollback_prepare(j);
-    return finish_failure(j, MIG_ELOST, ok);
+    int rb = rollback(j);
+    if (rb == MIG_ELOST) return rb;
+    return finish_failure(j, MIG_ELOST, rb == 0);
 }
 
-int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, volatile sig_atomic_t *lost,
+int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, lease_t *lease,
             volatile sig_atomic_t *stopping) {
-    job_t j = {.rc = rc, .drv = drv, .cfg = cfg, .m = m, .lost = lost, .stopping = stopping, .players = -1, .down_ms = -1,
+    job_t j = {.rc = rc, .drv = drv, .cfg = cfg, .m = m, .lease = lease, .stopping = stopping, .players = -1, .down_ms = -1,
                .final_est_ms = -1};
     snprintf(j.id, sizeof j.id, "%s", m->id);
     snprintf(j.room, sizeof j.room, "wait-%s", m->id);
@@ -475,7 +506,7 @@ int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, vo
         store_report_t rep;
         store_report_init(&rep);
         rep.warning = j.err;
-        rv = store_complete(rc, j.id, j.token, cfg->cooldown_ms, &rep, m);
+        rv = held(&j) ? stale(&j, store_complete(rc, j.id, j.token, cfg->cooldown_ms, &rep, m)) : MIG_ELOST;
         goto out;
     }
     if (rv != 0) {
@@ -492,18 +523,21 @@ int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, vo
         rv = release(&j);
         goto out;
     }
-    if (rv == 0) rv = lost_or(&j, advance(&j, MIG_TRANSFERRING));
+    if (rv == 0) rv = advance(&j, MIG_TRANSFERRING);
     if (rv != 0) {
         rv = fail_phase(&j, rv);
         goto out;
     }
-    if ((rv = transfer(&j)) == 0) rv = lost_or(&j, advance(&j, MIG_COMPLETING));
+    if ((rv = transfer(&j)) == 0) rv = advance(&j, MIG_COMPLETING);
     if (rv != 0) {
         rv = fail_phase(&j, rv);
         goto out;
     }
     rv = complete(&j);
 out:
+    if (rv == MIG_ELOST)
+        log_at(LOG_WARN, "worker.lease_lost", "migration_id", j.id, "phase_step", j.step ? j.step : "", "call",
+               driver_last_call(drv), NULL);
     inventory_server_clear(&j.server);
     inventory_node_clear(&j.from);
     inventory_node_clear(&j.to);

@@ -14,6 +14,7 @@
 #include "core/migration.h"
 #include "core/rconn.h"
 #include "worker/driver.h"
+#include "worker/lease.h"
 
 /* Settings of a worker that its jobs read. */
 typedef struct {
@@ -28,12 +29,15 @@ typedef struct {
     int64_t retry_max_ms;
 } job_cfg_t;
 
-/* Runs the migration `m` just claimed with `rc` and `drv` until it is completed, failed,
- * handed back for a retry, or lost to another worker. `lost` is set by the heartbeat
- * thread when the lease was taken; `stopping` by SIGTERM: a job still preparing then
- * rolls back and hands the migration back; a later phase finishes. Returns 0 or the
- * MIG_E* code of the failure (already recorded in Redis unless MIG_ELOST). */
-int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, volatile sig_atomic_t *lost,
+/* Runs the migration `m` just claimed with `rc` and `drv` (fenced by `lease`, which the
+ * heartbeat thread renews) until it is completed, failed, handed back for a retry, or
+ * lost. Before every driver call and Redis write the job checks the lease; once it is
+ * gone (its deadline passed, or Redis or an agent refused its token) the job stops at
+ * once: no further call, no rollback, a `worker.lease_lost` line. `stopping` is set by
+ * SIGTERM: a job still preparing then rolls back and hands the migration back; a later
+ * phase finishes. Returns 0 or the MIG_E* code of the failure (already recorded in Redis
+ * unless MIG_ELOST). */
+int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, lease_t *lease,
             volatile sig_atomic_t *stopping);
 
 #endif

@@ -16,6 +16,7 @@
 #include "core/store.h"
 #include "core/timefmt.h"
 #include "worker/job.h"
+#include "worker/lease.h"
 
 #define PROGRAM "migrate-worker"
 #define SLOTS_MAX 256
@@ -32,11 +33,7 @@ static void on_signal(int sig) {
 typedef struct {
     pthread_t thread;
     int index;
-    pthread_mutex_t lock;         /* guards id, token, busy */
-    char id[MIG_ID_MAX + 1];
-    uint64_t token;
-    int busy;
-    volatile sig_atomic_t lost;   /* the heartbeat found the lease taken */
+    lease_t lease;                /* the migration held, if any; the job and the heartbeat share it */
 } slot_t;
 
 static slot_t slots[SLOTS_MAX];
@@ -76,11 +73,14 @@ static void *slot_main(void *arg) {
         stopping = 1;
         return NULL;
     }
+    driver_bind_lease(drv, &s->lease);
     migration_t m;
     migration_init(&m);
     while (!stopping) {
         if (!wait_ready(rc)) continue;
         if (stopping) break;
+        /* the lease runs from when Redis takes the claim, which is after it was sent */
+        int64_t sent = timefmt_mono_ms();
         int rv = store_claim(rc, cfg.worker_id, cfg.lease_ms, &m);
         if (rv == MIG_EEMPTY) continue;
         if (rv != 0) {
@@ -88,16 +88,9 @@ static void *slot_main(void *arg) {
             sleep_ms(500);
             continue;
         }
-        pthread_mutex_lock(&s->lock);
-        snprintf(s->id, sizeof s->id, "%s", m.id);
-        s->token = m.lease_token;
-        s->lost = 0;
-        s->busy = 1;
-        pthread_mutex_unlock(&s->lock);
-        job_run(rc, drv, &cfg, &m, &s->lost, &stopping);
-        pthread_mutex_lock(&s->lock);
-        s->busy = 0;
-        pthread_mutex_unlock(&s->lock);
+        lease_take(&s->lease, m.id, m.lease_token, sent, cfg.lease_ms);
+        job_run(rc, drv, &cfg, &m, &s->lease, &stopping);
+        lease_drop(&s->lease);
         migration_clear(&m);
     }
     migration_clear(&m);
@@ -107,7 +100,9 @@ static void *slot_main(void *arg) {
 }
 
 /* Renews every held lease a third of the way through it, on a connection of its own, so
- * a long step never loses its lease. A lease found taken marks its slot lost. */
+ * a long step never loses its lease; each success moves the slot's deadline on from when
+ * the renewal was sent. A lease found taken marks its slot lost. A renewal that fails
+ * (Redis away) moves nothing: the slot's deadline comes, and its job stops by itself. */
 static void *heartbeat_main(void *arg) {
     (void)arg;
     char err[256];
@@ -123,18 +118,14 @@ static void *heartbeat_main(void *arg) {
             slot_t *s = &slots[i];
             char id[MIG_ID_MAX + 1];
             uint64_t token;
-            pthread_mutex_lock(&s->lock);
-            int b = s->busy;
-            snprintf(id, sizeof id, "%s", s->id);
-            token = s->token;
-            pthread_mutex_unlock(&s->lock);
-            if (!b) continue;
+            if (!lease_current(&s->lease, id, &token)) continue;
             busy++;
+            int64_t sent = timefmt_mono_ms();
             int rv = store_heartbeat(rc, id, token, cfg.lease_ms, NULL);
-            if (rv == MIG_ESTALE || rv == MIG_ENOT_FOUND) {
-                pthread_mutex_lock(&s->lock); /* the slot may have moved on meanwhile */
-                if (s->busy && s->token == token) s->lost = 1;
-                pthread_mutex_unlock(&s->lock);
+            if (rv == 0) {
+                lease_renew(&s->lease, token, sent, cfg.lease_ms);
+            } else if (rv == MIG_ESTALE || rv == MIG_ENOT_FOUND) {
+                lease_lose(&s->lease, token); /* a no-op when the slot has moved on meanwhile */
                 log_at(LOG_WARN, "worker.lease_taken", "migration_id", id, NULL);
             } else if (rv != 0) {
                 log_at(LOG_WARN, "worker.heartbeat_failed", "migration_id", id, "error", rc->err, NULL);
@@ -220,14 +211,14 @@ int main(int argc, char **argv) {
     pthread_t hb;
     for (int i = 0; i < nslots; i++) {
         slots[i].index = i;
-        pthread_mutex_init(&slots[i].lock, NULL);
+        lease_init(&slots[i].lease);
         pthread_create(&slots[i].thread, NULL, slot_main, &slots[i]);
     }
     pthread_create(&hb, NULL, heartbeat_main, NULL);
     for (int i = 0; i < nslots; i++) pthread_join(slots[i].thread, NULL);
     stopping = 1;
     pthread_join(hb, NULL);
-    for (int i = 0; i < nslots; i++) pthread_mutex_destroy(&slots[i].lock);
+    for (int i = 0; i < nslots; i++) lease_destroy(&slots[i].lease);
     curl_global_cleanup();
     log_at(LOG_INFO, "worker.stopped", "worker_id", worker_id, NULL);
     return 0;

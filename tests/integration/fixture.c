@@ -80,7 +80,10 @@ void fx_drive(const char *server_id, mig_status_t status, migration_t *m) {
     migration_create_t c;
     migration_create_init(&c);
     c.server_id = server_id;
-    c.to_node_id = "n2";
+    /* n1 -> n2, or back once a completed migration moved the server to n2 */
+    redisReply *on = fx_cmd("HGET mig:server:%s node_id", server_id);
+    c.to_node_id = on->type == REDIS_REPLY_STRING && strcmp(on->str, "n2") == 0 ? "n1" : "n2";
+    freeReplyObject(on);
     c.savings_eur_hour = 0.15;
     bool suggested = status == MIG_SUGGESTED || status == MIG_APPROVED || status == MIG_CANCELLED;
     if (suggested) {

@@ -32,7 +32,8 @@ rconn_t *fx_new_conn(void);
  * s1..s<count> "Server-<i>" on n1. */
 void fx_fleet(int servers);
 
-/* Drives a new migration of `server_id` (n1 -> n2) to `status` through legal edges and
+/* Drives a new migration of `server_id` (n1 -> n2, or n2 -> n1 when a completed one moved
+ * it to n2) to `status` through legal edges and
  * returns it in `m` (initialised by the caller); fails the test when a step fails. */
 void fx_drive(const char *server_id, mig_status_t status, migration_t *m);
 

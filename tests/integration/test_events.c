@@ -132,6 +132,12 @@ START_TEST(test_lifecycle_emits_seed_events_with_exact_fields_in_order) {
     rep.player_downtime_ms = 850;
     ck_assert_int_eq(store_advance(fx_rc, m.id, m.lease_token, MIG_COMPLETING, &rep), 0);
     status_changed(m.id, "transferring", "completing");
+    /* the players are on n2 now: the inventory says so in the same step */
+    ev = next_event();
+    ck_assert_str_eq(str(ev, "type"), "server.updated");
+    ck_assert_str_eq(str(ev, "server_id"), "s1");
+    ck_assert_str_eq(str(ev, "node_id"), "n2");
+    cJSON_Delete(ev);
     ck_assert_int_eq(store_complete(fx_rc, m.id, m.lease_token, 0, NULL, &m), 0);
     status_changed(m.id, "completing", "completed");
     ev = next_event();

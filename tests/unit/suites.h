@@ -11,6 +11,7 @@
 #define UNIT_TIMEOUT_S 60
 
 Suite *suite_states(void);
+Suite *suite_lease(void);
 Suite *suite_migration(void);
 Suite *suite_ids(void);
 Suite *suite_timefmt(void);
