@@ -38,7 +38,7 @@ PROGRAMS = migrate-api migrate-scheduler migrate-worker
 # Pure parts of the programs, unit-tested without Redis or sockets.
 PROG_PURE_OBJS = $(B)/scheduler/rules.o $(B)/worker/plan.o $(B)/worker/lease.o
 # The simulated fleet: its pure model (unit-tested) and its HTTP, Redis and thread parts.
-SIM_PURE = $(patsubst %,$(B)/sim/%.o,model players fault fleet route snapshot optimizer)
+SIM_PURE = $(patsubst %,$(B)/sim/%.o,model players fault fence fleet route snapshot optimizer)
 SIM_OBJS = $(patsubst %,$(B)/sim/%.o,main sim httpd agent proxy control report optimizer_run) $(SIM_PURE)
 PROGRAMS += fleet-sim
 PROG_PURE_OBJS += $(SIM_PURE)
@@ -49,7 +49,7 @@ PROGRAMS += migratectl
 PROG_PURE_OBJS += $(CLI_PURE)
 
 UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan test_lease
-UNIT += test_sim_model test_optimizer
+UNIT += test_sim_model test_fence test_optimizer
 UNIT += test_cli
 UNIT += test_sentinel test_jsonw test_arena
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o

@@ -15,6 +15,7 @@ int main(void) {
     srunner_add_suite(sr, suite_plan());
     srunner_add_suite(sr, suite_lease());
     srunner_add_suite(sr, suite_sim_model());
+    srunner_add_suite(sr, suite_fence());
     srunner_add_suite(sr, suite_optimizer());
     srunner_add_suite(sr, suite_cli());
     srunner_add_suite(sr, suite_sentinel());

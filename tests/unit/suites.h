@@ -23,6 +23,7 @@ Suite *suite_err(void);
 Suite *suite_rules(void);
 Suite *suite_plan(void);
 Suite *suite_sim_model(void);  /* tests/unit/test_sim_model.c: the simulator's model */
+Suite *suite_fence(void);      /* tests/unit/test_fence.c: the simulated agents' fencing tokens */
 Suite *suite_optimizer(void);  /* tests/unit/test_optimizer.c: the cost optimizer's choice */
 Suite *suite_cli(void);        /* tests/unit/test_cli.c: migratectl's arguments, output, handshake */
 Suite *suite_sentinel(void);   /* tests/unit/test_sentinel.c: the sentinel list and replies */
