@@ -1,7 +1,9 @@
 /* control.c - the simulator's control endpoints for tests and demos: fault injection,
  * node health, the platform's scaling keys, deterministic players, an optimizer pass on
- * demand, and the whole model as JSON. */
+ * demand, and the whole model (with the fencing tokens and the held calls) as JSON. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -65,12 +67,48 @@ static void faults_add(sim_t *s, sim_req_t *r) {
     httpd_reply(r, 201, o);
 }
 
-/* DELETE /control/faults */
+/* DELETE /control/faults: every rule gone, and every held call released */
 static void faults_clear(sim_t *s, sim_req_t *r) {
     sim_enter(s);
     fault_clear(&s->faults);
+    pthread_cond_broadcast(&s->faults_gone);
     sim_leave(s);
     httpd_reply(r, 204, NULL);
+}
+
+/* DELETE /control/faults/{id}: one rule gone, and the calls it holds released */
+static void fault_delete(sim_t *s, sim_req_t *r) {
+    char *end;
+    long id = strtol(r->params[0], &end, 10);
+    bool found = false;
+    if (*end == '\0' && id > 0 && id <= INT_MAX) {
+        sim_enter(s);
+        found = fault_remove(&s->faults, (int)id);
+        if (found) pthread_cond_broadcast(&s->faults_gone);
+        sim_leave(s);
+    }
+    if (!found) {
+        httpd_error(r, 404, "not_found", "no fault rule %s", r->params[0]);
+        return;
+    }
+    log_at(LOG_INFO, "sim.fault_deleted", "fault_id", r->params[0], NULL);
+    httpd_reply(r, 204, NULL);
+}
+
+/* The calls held by hold faults now: [{"fault_id":N,"node_id":"proxy","method":"POST",
+ * "path":"/v1/waiting-rooms"}], newest first. With the lock held. */
+static cJSON *held_json(const sim_t *s) {
+    cJSON *a = cJSON_CreateArray();
+    for (const sim_held_t *h = s->held; a && h; h = h->next) {
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL) break;
+        cJSON_AddItemToArray(a, o);
+        cJSON_AddNumberToObject(o, "fault_id", h->fault_id);
+        cJSON_AddStringToObject(o, "node_id", h->target);
+        cJSON_AddStringToObject(o, "method", h->method);
+        cJSON_AddStringToObject(o, "path", h->path);
+    }
+    return a;
 }
 
 /* POST /control/nodes/{node_id}: {"healthy":false} and/or {"eur_hour":0.12} */
@@ -215,6 +253,10 @@ static void optimize(sim_t *s, sim_req_t *r) {
 static void state_get(sim_t *s, sim_req_t *r) {
     sim_enter(s);
     cJSON *o = snapshot_model(&s->model, &s->faults);
+    if (o) {
+        cJSON_AddItemToObject(o, "held", held_json(s));
+        cJSON_AddItemToObject(o, "fencing", fence_to_json(&s->fence));
+    }
     sim_leave(s);
     if (o) {
         cJSON_AddNumberToObject(o, "speed", s->speed);
@@ -237,6 +279,7 @@ bool control_handle(sim_t *s, sim_req_t *r) {
         void (*fn)(sim_t *, sim_req_t *);
     } routes[] = {
         {"POST", "/faults", true, faults_add},       {"DELETE", "/faults", false, faults_clear},
+        {"DELETE", "/faults/{id}", false, fault_delete},
         {"POST", "/nodes/{node_id}", true, node_set}, {"POST", "/scaling", true, scaling_set},
         {"POST", "/players", true, players_set},     {"POST", "/optimize", false, optimize},
         {"GET", "/state", false, state_get},         {"POST", "/report", false, report_now},

@@ -19,7 +19,7 @@ void fault_set_free(fault_set_t *f) {
 }
 
 const char *fault_mode_name(fault_mode_t mode) {
-    return mode == FAULT_HANG ? "hang" : mode == FAULT_SLOW ? "slow" : "fail";
+    return mode == FAULT_HANG ? "hang" : mode == FAULT_SLOW ? "slow" : mode == FAULT_HOLD ? "hold" : "fail";
 }
 
 /* An optional integer member in [lo, hi]: 0 and *out untouched when absent. */
@@ -59,13 +59,18 @@ int fault_parse(const cJSON *body, fault_t *out, char *err, size_t errlen) {
         out->mode = FAULT_HANG;
     } else if (strcmp(md, "slow") == 0) {
         out->mode = FAULT_SLOW;
+    } else if (strcmp(md, "hold") == 0) {
+        out->mode = FAULT_HOLD;
     } else {
-        snprintf(err, errlen, "mode: must be fail, hang or slow");
+        snprintf(err, errlen, "mode: must be fail, hang, slow or hold");
         return MIG_EINVALID;
     }
     int times = 0;
     out->status = out->mode == FAULT_HANG ? 504 : 500;
-    out->delay_ms = out->mode == FAULT_HANG ? FAULT_HANG_MS : out->mode == FAULT_SLOW ? FAULT_SLOW_MS : 0;
+    out->delay_ms = out->mode == FAULT_HANG   ? FAULT_HANG_MS
+                    : out->mode == FAULT_SLOW ? FAULT_SLOW_MS
+                    : out->mode == FAULT_HOLD ? FAULT_HOLD_MS
+                                              : 0;
     if (int_member(body, "times", 0, 1000000, &times, err, errlen) ||
         int_member(body, "status", 400, 599, &out->status, err, errlen) ||
         int_member(body, "delay_ms", 0, 600000, &out->delay_ms, err, errlen))
@@ -92,16 +97,33 @@ void fault_clear(fault_set_t *f) {
     f->n = 0;
 }
 
+bool fault_remove(fault_set_t *f, int id) {
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->v[i].id != id) continue;
+        memmove(&f->v[i], &f->v[i + 1], (f->n - i - 1) * sizeof *f->v);
+        f->n--;
+        return true;
+    }
+    return false;
+}
+
+bool fault_exists(const fault_set_t *f, int id) {
+    for (size_t i = 0; i < f->n; i++)
+        if (f->v[i].id == id) return true;
+    return false;
+}
+
 bool fault_take(fault_set_t *f, const char *target, const char *method, const char *path, fault_t *fired) {
     for (size_t i = 0; i < f->n; i++) {
         fault_t *r = &f->v[i];
+        if (r->times == 0) continue; /* a used-up hold rule, kept for the calls it holds */
         if (strcmp(r->target, "*") != 0 && strcmp(r->target, target) != 0) continue;
         if (!route_match_call(r->call, method, path)) continue;
         r->fired++;
         f->fired_total++;
         if (r->times > 0) r->times--;
         *fired = *r;
-        if (r->times == 0) {
+        if (r->times == 0 && r->mode != FAULT_HOLD) {
             memmove(r, r + 1, (f->n - i - 1) * sizeof *r);
             f->n--;
         }

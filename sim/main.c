@@ -2,6 +2,7 @@
  * (/nodes/{node_id}/v1/...) and the proxy bridge (/proxy/v1/...) of docs/DRIVERS.md,
  * control endpoints (/control/...), the inventory in Redis and a cost optimizer. */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 
 #define PROGRAM "fleet-sim"
 #define FLEET_FILE_MAX (16 * 1024 * 1024) /* largest MIG_SIM_FLEET file, bytes */
+#define HOLD_POLL_MS 50 /* longest a held call sleeps before it looks for a stop or its
+                           backstop: the stop latency of sim_sleep_ms() */
 
 static volatile sig_atomic_t signalled;
 
@@ -60,24 +63,104 @@ static int split_uri(const char *uri, char *node, size_t node_cap, char *path, s
     return kind;
 }
 
-/* Acts on a fault that fired for a call. Returns true when the call goes on (slow),
- * false when the answer is set (fail, hang). */
+/* Holds a call that hold rule `f` took until the rule leaves the set (DELETE
+ * /control/faults or /control/faults/{id}), its delay_ms passes (a backstop) or the
+ * simulator stops; listed in s->held meanwhile. Returns false when stopping. A removal
+ * wakes the call at once (faults_gone); the timed wait only bounds how late it sees a
+ * stop or its backstop. */
+static bool hold_call(sim_t *s, sim_req_t *r, const char *target, const fault_t *f) {
+    sim_held_t me = {.fault_id = f->id, .target = target, .method = r->method, .path = r->path};
+    int64_t end = timefmt_mono_ms() + f->delay_ms;
+    const char *why = "deleted";
+    pthread_mutex_lock(&s->lock);
+    me.next = s->held;
+    s->held = &me;
+    for (;;) {
+        if (sim_stopping(s)) {
+            why = "stopping";
+            break;
+        }
+        if (!fault_exists(&s->faults, f->id)) break;
+        int64_t left = end - timefmt_mono_ms();
+        if (left <= 0) {
+            why = "backstop";
+            break;
+        }
+        if (left > HOLD_POLL_MS) left = HOLD_POLL_MS;
+        struct timespec at;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        at.tv_nsec += (long)left * 1000000L;
+        at.tv_sec += at.tv_nsec / 1000000000L;
+        at.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->faults_gone, &s->lock, &at);
+    }
+    for (sim_held_t **p = &s->held; *p; p = &(*p)->next)
+        if (*p == &me) {
+            *p = me.next;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    char id[16];
+    snprintf(id, sizeof id, "%d", f->id);
+    log_at(LOG_INFO, "sim.fault_released", "fault_id", id, "node_id", target, "method", r->method, "path", r->path,
+           "why", why, NULL);
+    return strcmp(why, "stopping") != 0;
+}
+
+/* Acts on a fault that fired for a call. Returns true when the call goes on (slow, hold),
+ * false when the answer is set (fail, hang, or any of them while stopping). */
 static bool apply_fault(sim_t *s, sim_req_t *r, const char *target, const fault_t *f) {
     char id[16];
     snprintf(id, sizeof id, "%d", f->id);
     log_at(LOG_INFO, "sim.fault_fired", "fault_id", id, "node_id", target, "method", r->method, "path", r->path,
            "mode", fault_mode_name(f->mode), NULL);
-    if (f->mode != FAULT_FAIL && !sim_sleep_ms(s, f->delay_ms)) {
+    bool on = f->mode == FAULT_HOLD ? hold_call(s, r, target, f)
+              : f->mode != FAULT_FAIL ? sim_sleep_ms(s, f->delay_ms)
+                                      : true;
+    if (!on) {
         httpd_error(r, 503, "stopping", "the simulator is stopping");
         return false;
     }
-    if (f->mode == FAULT_SLOW) return true;
+    if (f->mode == FAULT_SLOW || f->mode == FAULT_HOLD) return true;
     httpd_error(r, f->status, "injected", "fault %d injected (%s) on %s %s %s", f->id, fault_mode_name(f->mode),
                 target, r->method, r->path);
     return false;
 }
 
-/* The one civetweb handler: splits the URI, applies faults, routes under the lock. */
+/* The fencing check of an agent or proxy call, with the lock held, at the moment the call
+ * would take effect (after any delay of a fault, so a call that waited past a newer
+ * worker's call is refused). A call of a migration (the body's migration_id, else the
+ * Idempotency-Key) must carry a token at least the highest seen for it; calls of no
+ * migration are not checked. Returns true when the call may be served, false after
+ * answering 400 missing_token, 409 stale_token or 500. */
+static bool fence_admit_or_reply(sim_t *s, sim_req_t *r, const char *target) {
+    const char *mid = httpd_str(r, "migration_id");
+    if (mid == NULL) mid = r->idem_key;
+    if (*mid == '\0') return true;
+    uint64_t token, highest;
+    char err[160];
+    if (fence_parse_token(mg_get_header(r->conn, FENCE_HEADER), &token, err, sizeof err) != 0) {
+        httpd_error(r, 400, "missing_token", "%s on a call of migration %s", err, mid);
+        return false;
+    }
+    int rv = fence_admit(&s->fence, mid, token, &highest);
+    if (rv == 0) return true;
+    if (rv != MIG_ESTALE) {
+        httpd_error(r, 500, "internal", "out of memory");
+        return false;
+    }
+    char tok[24], high[24];
+    snprintf(tok, sizeof tok, "%" PRIu64, token);
+    snprintf(high, sizeof high, "%" PRIu64, highest);
+    log_at(LOG_INFO, "sim.stale_token", "migration_id", mid, "token", tok, "highest", high, "node_id", target,
+           "method", r->method, "path", r->path, NULL);
+    httpd_error(r, 409, "stale_token", "fencing token %s of migration %s is below %s, the highest seen", tok, mid,
+                high);
+    return false;
+}
+
+/* The one civetweb handler: splits the URI, applies faults, checks the fencing token and
+ * routes under the lock. */
 static int dispatch(struct mg_connection *conn, void *cbdata) {
     sim_t *s = cbdata;
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -109,7 +192,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata) {
         goto send;
     }
     sim_enter(s);
-    handled = kind == 'n' ? agent_handle(s, &r) : proxy_handle(s, &r);
+    if (!fence_admit_or_reply(s, &r, target)) handled = true;
+    else handled = kind == 'n' ? agent_handle(s, &r) : proxy_handle(s, &r);
     sim_leave(s);
 send:
     if (!handled && r.status == 0) httpd_error(&r, 404, "not_found", "no such endpoint: %s", ri->local_uri);
@@ -280,6 +364,7 @@ static int setup(sim_t *s, const settings_t *v, const config_common_t *c, long l
     s->mono0 = timefmt_mono_ms();
     model_init(&s->model, &mo);
     fault_set_init(&s->faults);
+    fence_init(&s->fence);
     if (v->fleet == NULL) return fleet_generate(&s->model, (int)nodes, (int)servers, (uint64_t)seed, err, errlen);
     char *text = read_file(v->fleet, err, errlen);
     if (text == NULL) return MIG_EINVALID;
@@ -309,16 +394,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", PROGRAM, err);
         model_free(&sim.model);
         fault_set_free(&sim.faults);
+        fence_free(&sim.fence);
         return 2;
     }
     if (rconn_check_library(&sim.redis, err, sizeof err) != 0) {
         log_at(LOG_ERROR, "sim.library_refused", "error", err, NULL);
         model_free(&sim.model);
         fault_set_free(&sim.faults);
+        fence_free(&sim.fence);
         return 1;
     }
     pthread_mutex_init(&sim.lock, NULL);
     pthread_mutex_init(&sim.cost_pass, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* held calls wait by the monotonic clock */
+    pthread_cond_init(&sim.faults_gone, &ca);
+    pthread_condattr_destroy(&ca);
 
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {0};
@@ -381,6 +473,8 @@ out:
     if (reporting) report_stop(&sim);
     model_free(&sim.model);
     fault_set_free(&sim.faults);
+    fence_free(&sim.fence);
+    pthread_cond_destroy(&sim.faults_gone);
     pthread_mutex_destroy(&sim.cost_pass);
     pthread_mutex_destroy(&sim.lock);
     if (status == 0) log_at(LOG_INFO, "sim.stopped", NULL);

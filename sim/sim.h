@@ -1,6 +1,6 @@
 /* sim.h - the state of the bin/fleet-sim process that its threads share: the model under
- * one lock, the fault rules, the clock that maps real time onto simulated time, and the
- * request being served. */
+ * one lock, the fault rules, the fencing tokens, the calls held by faults, the clock that
+ * maps real time onto simulated time, and the request being served. */
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
 
@@ -13,13 +13,27 @@
 
 #include "core/rconn.h"
 #include "sim/fault.h"
+#include "sim/fence.h"
 #include "sim/model.h"
 #include "sim/route.h"
 
+/* A call held by a hold fault (main.c), listed for GET /control/state. It lives on the
+ * stack of the thread serving the call, linked in only while that thread waits. */
+typedef struct sim_held {
+    int fault_id;               /* the rule that holds it */
+    const char *target;         /* "n2" or "proxy"; borrowed from the request */
+    const char *method, *path;  /* borrowed from the request */
+    struct sim_held *next;
+} sim_held_t;
+
 typedef struct sim {
-    pthread_mutex_t lock;       /* guards model and faults */
+    pthread_mutex_t lock;       /* guards model, faults, fence and held */
     model_t model;
     fault_set_t faults;
+    pthread_cond_t faults_gone; /* with lock: broadcast when rules are removed, so that the
+                                   calls they hold look again (CLOCK_MONOTONIC) */
+    fence_table_t fence;        /* highest fencing token per migration id */
+    sim_held_t *held;           /* calls held now, newest first */
     double speed;               /* MIG_SIM_SPEED: sim ms per real ms */
     int64_t mono0;              /* monotonic ms at sim ms 0 */
     int stopping;               /* set once by the signal handler's loop; read atomically */
