@@ -6,7 +6,8 @@
  * after that id from the capped stream, then the live ones, with no gap and no duplicate
  * at the seam; an id older than the stream's first entry gets a {"type":"resync"}
  * message. Optional filters ?server_id= and ?migration_id=. A ping every 30 s; a client
- * whose unsent data passes `max_pending` bytes is closed; when Redis drops, the relay
+ * whose queued frames (events, and the answers to its own pings) pass `max_pending` bytes
+ * is closed; when Redis drops, the relay
  * reconnects with backoff and resumes from the last event id it relayed.
  *
  * civetweb only does the handshake: the relay then takes the connection's socket and
@@ -33,7 +34,7 @@ typedef struct {
      * (<prefix>events). Its strings are borrowed for the relay's life. */
     rconn_opts_t redis;
     const auth_t *auth;    /* a WebSocket needs ROLE_VIEWER or above */
-    size_t max_pending;    /* bytes unsent to one client before it is closed; 0: 1 MiB */
+    size_t max_pending;    /* bytes queued for one client before it is closed; 0: 1 MiB */
     int ping_s;            /* seconds between pings; 0: 30 */
 } relay_opts_t;
 

@@ -113,7 +113,7 @@ static int fifo_push(relay_fifo_t *q, relay_frame_t *f) {
     if (q->tail) q->tail->next = l;
     else q->head = l;
     q->tail = l;
-    q->bytes += f->len;
+    q->bytes += RELAY_ENTRY_COST(f);
     return 0;
 }
 
@@ -123,7 +123,7 @@ static relay_frame_t *fifo_pop(relay_fifo_t *q) {
     if (l == NULL) return NULL;
     q->head = l->next;
     if (q->head == NULL) q->tail = NULL;
-    q->bytes -= l->f->len;
+    q->bytes -= RELAY_ENTRY_COST(l->f);
     relay_frame_t *f = l->f;
     free(l);
     return f;
@@ -258,9 +258,23 @@ static void client_flush(relay_client_t *c) {
     }
 }
 
+/* A client whose queue would pass `max_pending` bytes with `more` is cut off, so that
+ * it costs the relay no more memory and the others nothing. Returns 1 when it was. */
+static int client_over_limit(relay_client_t *c, size_t more) {
+    relay_t *r = c->relay;
+    if (relay_client_backlog(c) + more <= r->max_pending) return 0;
+    char why[96];
+    snprintf(why, sizeof why, "too slow: more than %zu bytes unsent", r->max_pending);
+    relay_client_kill(c, why, 1);
+    return 1;
+}
+
 /* Sends frames: straight to the socket when nothing is queued before them (the common
  * case, with no allocation, and one sendmsg for a batch), else behind the queue. What
- * the socket does not take now waits in the queue for EV_WRITE. */
+ * the socket does not take now waits in the queue for EV_WRITE, unless it would take
+ * the queue past max_pending: every frame counts, events and the control frames
+ * alike, since a client that sends pings and never reads makes pongs pile up as surely
+ * as a slow reader makes events pile up. */
 static void client_send_many(relay_client_t *c, relay_frame_t *const *fs, size_t n) {
     if (c->dead || n == 0) return;
     size_t sent = 0, off = 0; /* frames written whole, and bytes of the next one */
@@ -288,6 +302,9 @@ static void client_send_many(relay_client_t *c, relay_frame_t *const *fs, size_t
         while (sent < k && left >= fs[sent]->len) left -= fs[sent++]->len;
         off = left;
     }
+    size_t more = 0;
+    for (size_t i = sent; i < n; i++) more += RELAY_ENTRY_COST(fs[i]);
+    if (client_over_limit(c, more - off)) return;
     for (size_t i = sent; i < n; i++)
         if (fifo_push(&c->out, fs[i]) != 0) {
             relay_client_kill(c, "out of memory", 1);
@@ -304,17 +321,6 @@ void relay_client_send(relay_client_t *c, relay_frame_t *f) {
     client_send_many(c, &f, 1);
 }
 
-/* A client that let `max_pending` bytes pile up is cut off, so that it costs the relay
- * no more memory and the others nothing. Returns 1 when it was. */
-static int client_over_limit(relay_client_t *c, size_t more) {
-    relay_t *r = c->relay;
-    if (relay_client_backlog(c) + more <= r->max_pending) return 0;
-    char why[96];
-    snprintf(why, sizeof why, "too slow: more than %zu bytes unsent", r->max_pending);
-    relay_client_kill(c, why, 1);
-    return 1;
-}
-
 static int client_wants(const relay_client_t *c, const relay_frame_t *f) {
     if (c->req.server_id[0] && strcmp(c->req.server_id, f->server_id) != 0) return 0;
     if (c->req.migration_id[0] && strcmp(c->req.migration_id, f->migration_id) != 0) return 0;
@@ -324,15 +330,14 @@ static int client_wants(const relay_client_t *c, const relay_frame_t *f) {
 /* Queues live events (in id order) on a live client: those it wants and has not had. */
 static void client_push_events(relay_client_t *c, relay_frame_t *const *fs, size_t n) {
     relay_frame_t *want[RELAY_BATCH_MAX];
-    size_t k = 0, bytes = 0;
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (relay_id_cmp(fs[i]->id, c->last) <= 0 || !client_wants(c, fs[i])) continue;
         want[k++] = fs[i];
-        bytes += fs[i]->len;
     }
-    if (k == 0 || client_over_limit(c, bytes)) return;
+    if (k == 0) return;
     c->last = want[k - 1]->id;
-    client_send_many(c, want, k);
+    client_send_many(c, want, k); /* which cuts the client off when they would pass its limit */
 }
 
 /* Delivers a batch of live events (id order, at most RELAY_BATCH_MAX) to every client
@@ -357,7 +362,7 @@ static void broadcast_batch(relay_t *r, relay_frame_t *const *fs, size_t n) {
             continue;
         }
         for (size_t i = 0; i < m && c->state != CLIENT_CLOSING && !c->dead; i++) {
-            if (!client_wants(c, keep[i]) || client_over_limit(c, keep[i]->len)) continue;
+            if (!client_wants(c, keep[i]) || client_over_limit(c, RELAY_ENTRY_COST(keep[i]))) continue;
             if (fifo_push(&c->held, keep[i]) != 0) relay_client_kill(c, "out of memory", 1);
         }
     }

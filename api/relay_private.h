@@ -13,8 +13,9 @@
  * stops reading, and need a thread per client. Instead, once civetweb has done the
  * handshake, the relay takes the socket (relay.c, take_socket) and civetweb's thread
  * returns. The relay thread then writes prebuilt frames with non-blocking sends, keeps
- * what the socket did not take in the client's own queue (bounded by max_pending, with
- * the kernel's unsent bytes kept small by TCP_NOTSENT_LOWAT), reads the client's control
+ * what the socket did not take in the client's own queue (bounded by max_pending for
+ * every frame queued, events and control frames alike, with the kernel's unsent bytes
+ * kept small by TCP_NOTSENT_LOWAT), reads the client's control
  * frames, and closes the socket itself. */
 #ifndef MIG_RELAY_PRIVATE_H
 #define MIG_RELAY_PRIVATE_H
@@ -33,7 +34,8 @@
 #define RELAY_RX_MAX 512          /* a client's read buffer: a control frame fits whole */
 #define RELAY_BATCH_MAX 64        /* live events sent to a client in one sendmsg */
 #define RELAY_REPLAY_PAGE 100     /* entries per XRANGE of a replay or catch-up: ~30 KB */
-#define RELAY_MAX_PENDING_DEFAULT (1024 * 1024) /* bytes unsent to one client before it is closed */
+#define RELAY_MAX_PENDING_DEFAULT (1024 * 1024) /* bytes queued for one client (any frame, with
+                                                  * RELAY_ENTRY_COST's bookkeeping) before it is closed */
 #define RELAY_NOTSENT_LOWAT (16 * 1024) /* unsent bytes the kernel may hold for a client */
 #define RELAY_PING_DEFAULT_S 30
 #define RELAY_PINGS_UNANSWERED_MAX 2 /* a client silent through this many pings is gone */
@@ -77,8 +79,16 @@ typedef struct relay_link {
 
 typedef struct {
     relay_link_t *head, *tail;
-    size_t bytes; /* sum of the frames' lengths */
+    size_t bytes; /* sum of the entries' RELAY_ENTRY_COST: what the queue holds, at most */
 } relay_fifo_t;
+
+/* What one queue entry costs beyond its frame's bytes: the link, and the frame's header,
+ * counted whole although an event's header is shared by every queue it is in (a bound
+ * on what a client can cost, not a share of it). Without it a queue of tiny frames was
+ * nearly free by the count and not in memory: a client that sent pings and never read
+ * had each answered with a 2-byte pong costing ~170 bytes of heap, and 12 MB of pings
+ * took the API from 15 to 355 MB. */
+#define RELAY_ENTRY_COST(f) ((f)->len + sizeof(relay_link_t) + sizeof(relay_frame_t))
 
 typedef enum {
     CLIENT_WAITING,   /* has ?since: waits for Redis to be up to start its replay */
@@ -205,7 +215,8 @@ void relay_client_add(struct relay *r, relay_client_t *c);
  * closing it. */
 void relay_client_kill(relay_client_t *c, const char *why, int abortive);
 
-/* Sends a frame to one client, behind what is queued; never blocks. Borrows `f`. */
+/* Sends a frame to one client, behind what is queued; never blocks. Borrows `f`. A
+ * client whose queue would pass max_pending is killed instead (`dead` is set). */
 void relay_client_send(relay_client_t *c, relay_frame_t *f);
 
 /* reap_ev and batch_ev (see relay_broadcast_later). */

@@ -2,8 +2,9 @@
  * against a real redis-server, through a minimal blocking WebSocket client of our own
  * (tests/support/ws_client.c):
  * every event type, resume with ?since and its seam, resync, filters, auth, malformed
- * queries, a client that never reads, pings, more clients than civetweb threads, the
- * catch-up after a dropped Redis connection, a Redis restart, and relay_stop. */
+ * queries, a client that never reads, pings, a client that floods pings and never reads,
+ * more clients than civetweb threads, the catch-up after a dropped Redis connection, a
+ * Redis restart, and relay_stop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -584,6 +586,69 @@ static void open_live(ws_t *w) {
     cJSON_Delete(ev);
 }
 
+/* Resident memory of this process, kB: the relay runs in it. */
+static long rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    long kb = -1;
+    while (kb < 0 && fgets(line, sizeof line, f)) sscanf(line, "VmRSS: %ld kB", &kb);
+    fclose(f);
+    ck_assert_int_gt(kb, 0);
+    return kb;
+}
+
+#define PING_FLOOD_MAX (64L * 1024 * 1024) /* bytes of pings sent before giving up on a close */
+#define RSS_GROWTH_MAX_KB (64L * 1024)      /* the relay's limit is 1 MiB a client: far below */
+
+/* A viewer that sends pings and never reads: each ping is answered with a pong that
+ * piles up in its queue. Empty pings (6 bytes sent, a 2-byte pong and its bookkeeping
+ * queued) are the most memory per byte sent; unbounded, 12 MB of them took the API from
+ * 15 to 355 MB. The pongs count against the client's limit like events, so it is cut
+ * off, the process's memory stays near where it was, and the relay serves the next
+ * client. */
+START_TEST(test_client_that_sends_pings_and_never_reads_is_closed_and_memory_stays_bounded) {
+    fx_fleet(1);
+    relay_up(NULL, 0, 0); /* the default limit */
+    ws_t bad;
+    ck_assert_int_eq(ws_open(&bad, port, "/api/ws", NULL, 4096), 101);
+    wait_clients(1);
+    struct timeval tv = {WAIT_MS / 1000, 0}; /* a relay that stops reading without closing fails the send */
+    ck_assert_int_eq(setsockopt(bad.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+    static unsigned char chunk[64 * 1024 - 64 * 1024 % 6];
+    for (size_t i = 0; i < sizeof chunk; i += 6) {
+        chunk[i] = 0x80 | WS_OP_PING; /* FIN, ping */
+        chunk[i + 1] = 0x80;          /* masked, no payload */
+        memcpy(chunk + i + 2, "\x11\x22\x33\x44", 4);
+    }
+    long start = rss_kb(), peak = start;
+    long sent = 0;
+    int closed = 0;
+    while (!closed && sent < PING_FLOOD_MAX) {
+        ssize_t w = send(bad.fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+        if (w < 0) {
+            ck_assert_msg(errno == ECONNRESET || errno == EPIPE,
+                          "after %ld bytes of pings the relay neither read more nor closed (%s)", sent,
+                          strerror(errno));
+            closed = 1;
+        } else {
+            sent += w;
+        }
+        long now = rss_kb();
+        if (now > peak) peak = now;
+        ck_assert_msg(peak - start < RSS_GROWTH_MAX_KB, "RSS grew from %ld to %ld kB with %ld bytes of pings", start,
+                      peak, sent);
+    }
+    ck_assert_msg(closed, "the client is still open after %ld bytes of pings", sent);
+    close(bad.fd);
+    wait_clients(0);
+    ck_assert_msg(rss_kb() - start < RSS_GROWTH_MAX_KB, "RSS %ld kB after the close, from %ld", rss_kb(), start);
+    ws_t good;
+    open_live(&good); /* the relay goes on serving */
+    ws_close(&good);
+}
+END_TEST
+
 /* Kills the relay's two Redis connections (named mig-relay-sub and mig-relay-cmd). The
  * second may be gone by the time its kill comes: the relay drops both when one fails. */
 static void kill_relay_connections(void) {
@@ -706,6 +771,7 @@ Suite *suite_relay(void) {
     tcase_add_test(tc, test_relay_stop_closes_every_client_with_1001);
     tcase_add_test(tc, test_more_clients_than_civetweb_threads_all_get_every_event);
     tcase_add_test(tc, test_events_published_while_redis_is_unreachable_are_caught_up_in_order);
+    tcase_add_test(tc, test_client_that_sends_pings_and_never_reads_is_closed_and_memory_stays_bounded);
     suite_add_tcase(s, tc);
     /* Its own case: it replaces the case's redis-server, which no later test could use. */
     TCase *rs = tcase_create("relay_restart");
