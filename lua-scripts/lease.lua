@@ -162,7 +162,8 @@ end
 -- mig_complete(prefix; id, token, cooldown_ms [, field, value ...]) -> outcome.
 -- completing -> completed: duration from the first start, the server freed and in its
 -- cooldown, the lease ended, stats counted, migration.completed emitted. A `warning`
--- field records a problem of the completing phase that did not undo the move.
+-- field records a problem of the completing phase that did not undo the move. The
+-- error of an earlier attempt is cleared: a completed record does not read as failed.
 local function mig_complete(keys, args)
     local p = prefix_of(keys)
     local h = own(p, check_id('id', args[1]), args[2], COMPLETE_FIELDS)
@@ -174,6 +175,10 @@ local function mig_complete(keys, args)
     local dur = now - started
     ch.duration_seconds = string.format('%.3f', dur / 1000)
     ch.data_sync_progress = 100
+    -- the record tells the outcome: an earlier attempt's error stays in the events
+    -- and the logs, not on a success
+    ch.error_message = false
+    ch.blocked_reason = false
     lease_clear(p, h, ch)
     release_server(p, h, cooldown)
     transition(p, h, 'completed', now, ch)

@@ -262,20 +262,21 @@ int driver_container_start(driver_t *d, const node_t *n, const char *key, const 
     return node_call(d, n, "POST", p, NULL, key, false, NULL);
 }
 
-int driver_container_get(driver_t *d, const node_t *n, const char *key, const char *server_id, char state[32],
-                         bool *healthy, char *address, size_t addrlen) {
+int driver_container_get(driver_t *d, const node_t *n, const char *key, const char *server_id,
+                         driver_container_t *c) {
     char p[256];
     path_of(d, p, sizeof p, "/v1/containers/%s", server_id);
     cJSON *j = NULL;
     int rv = node_call(d, n, "GET", p, NULL, key, true, &j);
-    snprintf(state, 32, "absent");
-    *healthy = false;
-    if (address && addrlen) address[0] = '\0';
+    memset(c, 0, sizeof *c);
+    snprintf(c->state, sizeof c->state, "absent");
+    c->players = -1;
     if (rv == 0 && j) {
         const cJSON *s = cJSON_GetObjectItem(j, "state"), *a = cJSON_GetObjectItem(j, "address");
-        if (cJSON_IsString(s)) snprintf(state, 32, "%s", s->valuestring);
-        *healthy = cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy"));
-        if (address && cJSON_IsString(a)) snprintf(address, addrlen, "%s", a->valuestring);
+        if (cJSON_IsString(s)) snprintf(c->state, sizeof c->state, "%s", s->valuestring);
+        c->healthy = cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy"));
+        c->players = (int)num(j, "players", -1);
+        if (cJSON_IsString(a)) snprintf(c->address, sizeof c->address, "%s", a->valuestring);
     }
     cJSON_Delete(j);
     return rv;
@@ -374,16 +375,29 @@ int driver_room_delete(driver_t *d, const char *key, const char *room) {
     return proxy_call(d, "DELETE", p, NULL, key, true, NULL);
 }
 
-int driver_transfer(driver_t *d, const char *key, const char *from, const char *to, const char *message,
-                    int *moved) {
+/* Distinct strings in a JSON array of names: a player listed twice was moved once. */
+static int distinct_names(const cJSON *a) {
+    int n = 0;
+    for (const cJSON *x = a ? a->child : NULL; x; x = x->next) {
+        if (!cJSON_IsString(x)) continue;
+        const cJSON *y = a->child;
+        while (y != x && !(cJSON_IsString(y) && strcmp(y->valuestring, x->valuestring) == 0)) y = y->next;
+        if (y == x) n++;
+    }
+    return n;
+}
+
+int driver_transfer(driver_t *d, const char *key, const char *migration_id, const char *from, const char *to,
+                    const char *message, bool room_gone_ok, int *moved) {
     cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "migration_id", migration_id);
     cJSON_AddStringToObject(b, "from", from);
     cJSON_AddStringToObject(b, "to", to);
     cJSON_AddStringToObject(b, "message", message);
     cJSON *j = NULL;
-    int rv = proxy_call(d, "POST", "/v1/transfers", b, key, false, &j);
+    int rv = proxy_call(d, "POST", "/v1/transfers", b, key, room_gone_ok, &j);
     cJSON_Delete(b);
-    if (moved) *moved = rv == 0 ? cJSON_GetArraySize(cJSON_GetObjectItem(j, "moved")) : 0;
+    if (moved) *moved = rv == 0 ? distinct_names(cJSON_GetObjectItem(j, "moved")) : 0;
     cJSON_Delete(j);
     return rv;
 }

@@ -57,10 +57,16 @@ int driver_health(driver_t *d, const node_t *n, bool *healthy, long long *ram_fr
 int driver_container_create(driver_t *d, const node_t *n, const char *key, const char *server_id,
                             long long ram_mb, long long disk_mb);
 int driver_container_start(driver_t *d, const node_t *n, const char *key, const char *server_id);
-/* state gets "running", "starting", ...; "absent" on a 404. `address` (may be NULL) gets the
- * game address the proxy should use. */
-int driver_container_get(driver_t *d, const node_t *n, const char *key, const char *server_id, char state[32],
-                         bool *healthy, char *address, size_t addrlen);
+/* What GET /v1/containers/{id} answers. */
+typedef struct {
+    char state[32];         /* "running", "starting", ...; "absent" on a 404 */
+    bool healthy;
+    int players;            /* players connected to this container; -1 when not said */
+    char address[256];      /* the game address the proxy should use, "" when not said */
+} driver_container_t;
+
+int driver_container_get(driver_t *d, const node_t *n, const char *key, const char *server_id,
+                         driver_container_t *c);
 int driver_container_stop(driver_t *d, const node_t *n, const char *key, const char *server_id);
 /* A 404 counts as done. */
 int driver_container_delete(driver_t *d, const node_t *n, const char *key, const char *server_id);
@@ -83,9 +89,14 @@ int driver_players(driver_t *d, const char *key, const char *server_name, int *c
 int driver_room_create(driver_t *d, const char *key, const char *room);
 /* A 404 counts as done. */
 int driver_room_delete(driver_t *d, const char *key, const char *room);
-/* Moves every player of `from` to `to` with `message`; *moved gets their number. */
-int driver_transfer(driver_t *d, const char *key, const char *from, const char *to, const char *message,
-                    int *moved);
+/* Moves every player of `from` to `to` with `message`. `key` names the attempt
+ * ("<migration id>.<fencing token>"): the proxy answers every player moved under it, so a
+ * repeat within the attempt counts each once and a later attempt starts from none;
+ * `migration_id` goes in the body, for fencing. *moved (may be NULL) gets the number of
+ * distinct players in the answer. With `room_gone_ok`, a `from` the proxy does not know
+ * (a waiting room already deleted) is nobody to move, not an error. */
+int driver_transfer(driver_t *d, const char *key, const char *migration_id, const char *from, const char *to,
+                    const char *message, bool room_gone_ok, int *moved);
 int driver_register(driver_t *d, const char *key, const char *server_name, const char *address);
 
 #endif

@@ -55,6 +55,7 @@ typedef struct {
     lease_t *lease;         /* this slot's lease: no call, no write once it is gone */
     volatile sig_atomic_t *stopping;
     char room[64];          /* the waiting room of this migration: wait-<id> */
+    char attempt[96];       /* key of this attempt's transfers: <id>.<token> */
     int players;            /* online at the start of the transfer */
     int moved;              /* moved onto the new server */
     int64_t down_start;     /* monotonic ms when the first player left for the waiting room */
@@ -111,32 +112,70 @@ static int stale(job_t *j, int rv) {
     return MIG_ELOST;
 }
 
-/* Records the step reached and a message for people; `progress` -1 leaves the sync's
- * percentage as it is. A stale lease ends the job (MIG_ELOST); a Redis hiccup does not:
- * progress is for people, the lease decides. */
-static int report(job_t *j, const char *step, int progress, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+#define REDIS_RETRY_FIRST_MS 50   /* first wait before writing again to a Redis that failed */
+#define REDIS_RETRY_MAX_MS 1000   /* longest wait between two tries */
 
-static int report(job_t *j, const char *step, int progress, const char *fmt, ...) {
+/* Writes a progress report that must not be lost (measured facts, past the point of no
+ * return): while the lease holds, a write that failed on the way (Redis restarting, a
+ * failover) is tried again with a doubling wait, rather than turned into a failure that
+ * would roll a finished move back. Returns 0, MIG_ELOST, or a refusal of Redis's. */
+static int redis_write(job_t *j, int (*write)(rconn_t *, const char *, uint64_t, const store_report_t *),
+                       const store_report_t *rep) {
+    for (int64_t wait = REDIS_RETRY_FIRST_MS;; wait = wait * 2 > REDIS_RETRY_MAX_MS ? REDIS_RETRY_MAX_MS : wait * 2) {
+        if (!held(j)) return MIG_ELOST;
+        int rv = stale(j, write(j->rc, j->id, j->token, rep));
+        if (rv != MIG_EREDIS && rv != MIG_EIO) return rv;
+        log_at(LOG_WARN, "worker.redis_retry", "migration_id", j->id, "error", j->rc->err, NULL);
+        sleep_ms(wait);
+    }
+}
+
+/* Records the step reached and a message for people, with the measured facts in `base`
+ * (may be NULL); `progress` -1 leaves the sync's percentage as it is. A stale lease ends
+ * the job (MIG_ELOST). A Redis hiccup does not, except for measured facts: those are
+ * retried while the lease holds, since a recovering worker completes with them. */
+static int vreport(job_t *j, const char *step, int progress, const store_report_t *base, const char *fmt,
+                   va_list ap) {
     j->step = step;
     if (!held(j)) return MIG_ELOST;
     char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     store_report_t rep;
-    store_report_init(&rep);
+    if (base) rep = *base;
+    else store_report_init(&rep);
     rep.phase_step = step;
     rep.progress_message = msg;
     rep.data_sync_progress = progress;
     if (j->players >= 0 && strncmp(step, "transfer.", 9) == 0) rep.player_count_at_start = j->players;
     j->last_progress = timefmt_mono_ms();
-    int rv = stale(j, store_report_progress(j->rc, j->id, j->token, &rep));
+    int rv = base ? redis_write(j, store_report_progress, &rep)
+                  : stale(j, store_report_progress(j->rc, j->id, j->token, &rep));
     if (rv == MIG_ELOST) return rv;
     if (rv != 0) log_at(LOG_WARN, "worker.progress_failed", "migration_id", j->id, "error", j->rc->err, NULL);
     log_at(LOG_DEBUG, "worker.step", "migration_id", j->id, "phase_step", step, "message", msg, NULL);
     return 0;
+}
+
+static int report(job_t *j, const char *step, int progress, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int report(job_t *j, const char *step, int progress, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rv = vreport(j, step, progress, NULL, fmt, ap);
+    va_end(ap);
+    return rv;
+}
+
+static int report_with(job_t *j, const char *step, int progress, const store_report_t *base, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int report_with(job_t *j, const char *step, int progress, const store_report_t *base, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rv = vreport(j, step, progress, base, fmt, ap);
+    va_end(ap);
+    return rv;
 }
 
 /* ------------------------------------------------------------------------ the world */
@@ -163,14 +202,13 @@ static int load_world(job_t *j) {
 static int wait_running(job_t *j) {
     int64_t deadline = timefmt_mono_ms() + j->cfg->step_timeout_ms;
     for (;;) {
-        char state[32];
-        bool healthy;
-        int rv = driver_container_get(j->drv, &j->to, j->id, j->server.id, state, &healthy, NULL, 0);
+        driver_container_t c;
+        int rv = driver_container_get(j->drv, &j->to, j->id, j->server.id, &c);
         if (rv != 0) return driver_failed(j, rv, "start");
-        if (strcmp(state, "running") == 0 && healthy) return 0;
-        if (strcmp(state, "absent") == 0 || strcmp(state, "stopped") == 0)
+        if (strcmp(c.state, "running") == 0 && c.healthy) return 0;
+        if (strcmp(c.state, "absent") == 0 || strcmp(c.state, "stopped") == 0)
             return failed(j, MIG_EREFUSED, "start", 1, "node %s: container of %s is %s after start", j->to.id,
-                          j->server.id, state);
+                          j->server.id, c.state);
         if (timefmt_mono_ms() > deadline)
             return failed(j, MIG_ETIMEOUT, "start_timeout", 1, "node %s: container of %s not healthy after %lld ms",
                           j->to.id, j->server.id, (long long)j->cfg->step_timeout_ms);
@@ -264,8 +302,62 @@ static int prepare(job_t *j) {
     return report(j, "prepare.sync", 100, "World synced");
 }
 
-/* transferring: players to the waiting room, the source quiesced, the final sync, the
- * proxy re-pointed to the new server, the players moved there. */
+/* The end of transferring, from the point of no return on: the final sync is done, so
+ * the target holds the whole world and the players go there rather than back. The proxy
+ * is pointed at the new server, the players are moved onto it (from the waiting room,
+ * and those who joined the quiesced source meanwhile), and the downtime and the players
+ * moved are written the moment they are known, so a worker that recovers the migration
+ * completes with them. Every call is idempotent: a recovering worker runs this again to
+ * finish a move its predecessor began. */
+static int finish_transfer(job_t *j) {
+    int rv;
+    const char *name = j->server.name ? j->server.name : j->server.id;
+    driver_container_t c;
+    if ((rv = driver_container_get(j->drv, &j->to, j->id, j->server.id, &c)) != 0) return driver_failed(j, rv, "register");
+    if (c.address[0] == '\0') snprintf(c.address, sizeof c.address, "%s", j->to.address ? j->to.address : j->to.id);
+    if ((rv = report(j, "transfer.register", 100, "Registering %s at %s", name, c.address)) != 0) return rv;
+    j->touched_register = true;
+    if ((rv = driver_register(j->drv, j->id, name, c.address)) != 0) return driver_failed(j, rv, "register");
+    if (j->players != 0) {
+        if ((rv = report(j, "transfer.move_players", 100, "Transferring %d players to new server...",
+                         j->players > 0 ? j->players : 0)) != 0)
+            return rv;
+        int moved = 0;
+        if ((rv = driver_transfer(j->drv, j->attempt, j->id, j->room, name, "Willkommen zurueck!", j->players < 0,
+                                  &moved)) != 0)
+            return driver_failed(j, rv, "proxy");
+        j->moved += moved;
+        if (j->down_start > 0) {
+            j->down_ms = timefmt_mono_ms() - j->down_start;
+            /* what the downtime had beyond the planned final pass: the calls around it, the
+             * data written since the last pass, the lag in noticing the end */
+            if (j->final_est_ms >= 0 && j->final_est_ms < INT64_MAX / 8)
+                overhead_observe(j->id, j->down_ms - j->final_est_ms);
+        }
+    } else {
+        j->down_ms = 0;
+    }
+    /* Players who joined while the source was quiesced are still on it: the proxy sends
+     * only new joins to the new address. Moving the server onto itself reconnects them
+     * there, before completing stops the source under them. */
+    int stragglers = 0;
+    if ((rv = driver_transfer(j->drv, j->attempt, j->id, name, name, "Willkommen zurueck!", false, &stragglers)) != 0)
+        return driver_failed(j, rv, "proxy");
+    j->moved += stragglers;
+    if (j->players != 0 && driver_room_delete(j->drv, j->id, j->room) != 0) {
+        if (!held(j)) return MIG_ELOST;
+        log_at(LOG_WARN, "worker.room_left", "migration_id", j->id, "error", driver_error(j->drv), NULL);
+    }
+    store_report_t rep;
+    store_report_init(&rep);
+    rep.players_transferred = j->moved;
+    if (j->down_ms >= 0) rep.player_downtime_ms = j->down_ms;
+    return report_with(j, "transfer.done", 100, &rep, "%d player%s on the new server", j->moved,
+                       j->moved == 1 ? "" : "s");
+}
+
+/* transferring: players to the waiting room, the source quiesced, the final sync, then
+ * finish_transfer: the proxy re-pointed to the new server, the players moved there. */
 static int transfer(job_t *j) {
     int rv;
     const char *name = j->server.name ? j->server.name : j->server.id;
@@ -279,7 +371,8 @@ static int transfer(job_t *j) {
         if ((rv = driver_room_create(j->drv, j->id, j->room)) != 0) return driver_failed(j, rv, "proxy");
         j->down_start = timefmt_mono_ms();
         j->touched_players = true;
-        if ((rv = driver_transfer(j->drv, j->id, name, j->room, MESSAGE, NULL)) != 0) return driver_failed(j, rv, "proxy");
+        if ((rv = driver_transfer(j->drv, j->attempt, j->id, name, j->room, MESSAGE, false, NULL)) != 0)
+            return driver_failed(j, rv, "proxy");
     }
     if ((rv = report(j, "transfer.quiesce", 100, "Saving the world on %s", j->from.name ? j->from.name : j->from.id)) != 0)
         return rv;
@@ -289,38 +382,7 @@ static int transfer(job_t *j) {
     driver_sync_t s;
     double bps;
     if ((rv = sync_pass(j, 1000, true, &s, &bps)) != 0) return rv;
-    char addr[256];
-    char state[32];
-    bool healthy;
-    if ((rv = driver_container_get(j->drv, &j->to, j->id, j->server.id, state, &healthy, addr, sizeof addr)) != 0)
-        return driver_failed(j, rv, "register");
-    if (addr[0] == '\0') snprintf(addr, sizeof addr, "%s", j->to.address ? j->to.address : j->to.id);
-    if ((rv = report(j, "transfer.register", 100, "Registering %s at %s", name, addr)) != 0) return rv;
-    j->touched_register = true;
-    if ((rv = driver_register(j->drv, j->id, name, addr)) != 0) return driver_failed(j, rv, "register");
-    if (j->players > 0) {
-        if ((rv = report(j, "transfer.move_players", 100, "Transferring %d players to new server...", j->players)) != 0)
-            return rv;
-        if ((rv = driver_transfer(j->drv, j->id, j->room, name, "Willkommen zurueck!", &j->moved)) != 0)
-            return driver_failed(j, rv, "proxy");
-        j->down_ms = timefmt_mono_ms() - j->down_start;
-        /* what the downtime had beyond the planned final pass: the calls around it, the
-         * data written since the last pass, the lag in noticing the end */
-        if (j->final_est_ms >= 0 && j->final_est_ms < INT64_MAX / 8)
-            overhead_observe(j->id, j->down_ms - j->final_est_ms);
-        if (driver_room_delete(j->drv, j->id, j->room) != 0)
-            log_at(LOG_WARN, "worker.room_left", "migration_id", j->id, "error", driver_error(j->drv), NULL);
-    } else {
-        j->down_ms = 0;
-    }
-    /* Players who joined while the source was quiesced are still on it: the proxy sends
-     * only new joins to the new address. Moving the server onto itself reconnects them
-     * there, before completing stops the source under them. */
-    int stragglers = 0;
-    if ((rv = driver_transfer(j->drv, j->id, name, name, "Willkommen zurueck!", &stragglers)) != 0)
-        return driver_failed(j, rv, "proxy");
-    j->moved += stragglers;
-    return 0;
+    return finish_transfer(j);
 }
 
 /* Appends a problem of the completing phase to the warning. */
@@ -389,23 +451,39 @@ static int rollback_prepare(job_t *j) {
 }
 
 /* Undo of transferring: the source saves again, the proxy points back at it, the
- * players come back from the waiting room, the room and the target container go. */
+ * players come back to it from wherever they are (the waiting room, or the new server if
+ * they had got there), the room goes, and the target container goes only once nobody is
+ * on it: a rollback never drops a player. */
 static int rollback_transfer(job_t *j) {
     log_at(LOG_WARN, "worker.rollback", "migration_id", j->id, "phase", "transferring", NULL);
     const char *name = j->server.name ? j->server.name : j->server.id;
     int partial = 0;
     if (j->touched_quiesce) UNDO(driver_quiesce(j->drv, &j->from, j->id, j->server.id, true));
     if (j->touched_register) {
-        char addr[256] = "", state[32];
-        bool healthy;
-        UNDO(driver_container_get(j->drv, &j->from, j->id, j->server.id, state, &healthy, addr, sizeof addr));
-        if (addr[0] == '\0') snprintf(addr, sizeof addr, "%s", j->from.address ? j->from.address : j->from.id);
-        UNDO(driver_register(j->drv, j->id, name, addr));
+        driver_container_t c;
+        UNDO(driver_container_get(j->drv, &j->from, j->id, j->server.id, &c));
+        if (c.address[0] == '\0') snprintf(c.address, sizeof c.address, "%s", j->from.address ? j->from.address : j->from.id);
+        UNDO(driver_register(j->drv, j->id, name, c.address));
+        /* players already on the new server reconnect to the address registered now */
+        UNDO(driver_transfer(j->drv, j->attempt, j->id, name, name, "Migration abgebrochen, zurueck auf deinem Server",
+                             false, NULL));
     }
     if (j->touched_players)
-        UNDO(driver_transfer(j->drv, j->id, j->room, name, "Migration abgebrochen, zurueck auf deinem Server", NULL));
+        UNDO(driver_transfer(j->drv, j->attempt, j->id, j->room, name,
+                             "Migration abgebrochen, zurueck auf deinem Server", true, NULL));
     if (j->touched_room) UNDO(driver_room_delete(j->drv, j->id, j->room));
-    UNDO(driver_container_delete(j->drv, &j->to, j->id, j->server.id));
+    driver_container_t t;
+    UNDO(driver_container_get(j->drv, &j->to, j->id, j->server.id, &t));
+    if (t.players > 0) {
+        /* someone is still connected there: deleting it would drop them. Leave it for a
+         * later attempt (the next claim deletes it) and say so. */
+        partial = ROLLBACK_PARTIAL;
+        char n[16];
+        snprintf(n, sizeof n, "%d", t.players);
+        log_at(LOG_ERROR, "worker.rollback_kept_target", "migration_id", j->id, "players", n, NULL);
+    } else {
+        UNDO(driver_container_delete(j->drv, &j->to, j->id, j->server.id));
+    }
     return partial;
 }
 
@@ -460,17 +538,45 @@ static int release(job_t *j) {
     return rv;
 }
 
+/* Moves the migration on to `to`. A write that failed on the way is tried again while
+ * the lease holds (into completing the players are already on the new server: a Redis
+ * restart must not turn that into a rollback). A try whose answer was lost may have been
+ * applied: a refused repeat is then checked against the record. */
 static int advance(job_t *j, mig_status_t to) {
-    if (!held(j)) return MIG_ELOST;
-    int rv = stale(j, store_advance(j->rc, j->id, j->token, to, NULL));
-    if (rv == MIG_ELOST) return rv;
-    if (rv != 0) return failed(j, rv, "redis", 1, "advancing to %s: %s", states_name(to), j->rc->err);
-    j->m->status = to;
-    return 0;
+    bool retried = false;
+    for (int64_t wait = REDIS_RETRY_FIRST_MS;; wait = wait * 2 > REDIS_RETRY_MAX_MS ? REDIS_RETRY_MAX_MS : wait * 2) {
+        if (!held(j)) return MIG_ELOST;
+        int rv = stale(j, store_advance(j->rc, j->id, j->token, to, NULL));
+        if (rv == MIG_EILLEGAL && retried) {
+            migration_t now;
+            migration_init(&now);
+            bool done = store_get_migration(j->rc, j->id, &now) == 0 && now.status == to && now.lease_token == j->token;
+            migration_clear(&now);
+            if (done) rv = 0;
+        }
+        if (rv == 0) {
+            j->m->status = to;
+            return 0;
+        }
+        if (rv == MIG_ELOST) return rv;
+        if (rv != MIG_EREDIS && rv != MIG_EIO)
+            return failed(j, rv, "redis", 1, "advancing to %s: %s", states_name(to), j->rc->err);
+        log_at(LOG_WARN, "worker.redis_retry", "migration_id", j->id, "error", j->rc->err, NULL);
+        retried = true;
+        sleep_ms(wait);
+    }
 }
 
-/* A migration handed back by mig_recover: its worker died mid-phase. Preparing and
- * transferring roll back and retry; completing finishes. */
+/* True for the steps of transferring that come after the final sync: from there on, the
+ * target holds the whole world, and going forward is what keeps the players. */
+static bool past_final_sync(const char *step) {
+    return step && (strcmp(step, "transfer.register") == 0 || strcmp(step, "transfer.move_players") == 0 ||
+                    strcmp(step, "transfer.done") == 0);
+}
+
+/* A migration handed back by mig_recover: its worker died mid-phase. Preparing rolls back
+ * and retries; transferring past its final sync finishes onto a healthy target (else
+ * rolls back and retries); completing finishes. */
 static int recover(job_t *j) {
     log_at(LOG_WARN, "worker.recovering", "migration_id", j->id, "status", states_name(j->m->status), "phase_step",
            j->m->phase_step ? j->m->phase_step : "", NULL);
@@ -479,6 +585,29 @@ static int recover(job_t *j) {
         if (j->moved < 0) j->moved = 0;
         j->down_ms = j->m->player_downtime_ms;
         return complete(j);
+    }
+    if (j->m->status == MIG_TRANSFERRING && past_final_sync(j->m->phase_step)) {
+        /* the target holds the whole world: finish the move onto it while it runs */
+        driver_container_t c;
+        int rv = driver_container_get(j->drv, &j->to, j->id, j->server.id, &c);
+        if (rv == MIG_ELOST) return rv;
+        if (rv == 0 && strcmp(c.state, "running") == 0 && c.healthy) {
+            log_at(LOG_WARN, "worker.rolling_forward", "migration_id", j->id, "phase_step", j->m->phase_step, NULL);
+            j->players = j->m->player_count_at_start; /* -1 when unknown: a room may hold players */
+            j->touched_room = j->touched_players = j->touched_quiesce = true;
+            if (strcmp(j->m->phase_step, "transfer.done") == 0) {
+                /* the record holds what the predecessor measured: only the step is left */
+                j->moved = j->m->players_transferred > 0 ? j->m->players_transferred : 0;
+                j->down_ms = j->m->player_downtime_ms;
+            } else {
+                /* those the predecessor moved are on the target already; this run adds the rest */
+                j->moved = c.players > 0 ? c.players : 0;
+                rv = finish_transfer(j);
+            }
+            if (rv == 0 && (rv = advance(j, MIG_COMPLETING)) == 0) return complete(j);
+            if (rv == MIG_ELOST) return rv;
+            /* the roll forward failed: roll back below, from wherever the players are */
+        }
     }
     j->touched_room = j->touched_players = j->touched_quiesce = j->touched_register = true;
     failed(j, MIG_ELOST, "lease_lost", 1, "the previous worker was lost during %s (step %s)",
@@ -495,6 +624,7 @@ int job_run(rconn_t *rc, driver_t *drv, const job_cfg_t *cfg, migration_t *m, le
     snprintf(j.id, sizeof j.id, "%s", m->id);
     snprintf(j.room, sizeof j.room, "wait-%s", m->id);
     j.token = m->lease_token;
+    snprintf(j.attempt, sizeof j.attempt, "%s.%llu", m->id, (unsigned long long)m->lease_token);
     inventory_server_init(&j.server);
     inventory_node_init(&j.from);
     inventory_node_init(&j.to);
