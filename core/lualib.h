@@ -9,8 +9,11 @@
 /* Bump when a function's arguments or reply change shape, or when what the functions keep
  * in Redis changes meaning, so that an older binary never replaces a newer library
  * (core/rconn.c refuses to). 2: the count by status is the size of its status index; the
- * stats hash no longer counts by status, so a version-1 library would read stale counts. */
-#define LUALIB_VERSION 2
+ * stats hash no longer counts by status, so a version-1 library would read stale counts.
+ * 3: a migration's not_before is only its earliest start (backoff, operator's time);
+ * mig_block keeps a rule's recheck time in `sched` alone, and a version-2 mig_block would
+ * overwrite a backoff with it. */
+#define LUALIB_VERSION 3
 
 /* The library's source, ready for FUNCTION LOAD, built once and kept for the life of
  * the process (not to be freed). *len gets its length. NULL when out of memory. */

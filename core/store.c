@@ -134,6 +134,13 @@ int store_approve_migration(rconn_t *rc, const char *id, migration_t *out) {
     return by_id(rc, "mig_approve", id, out);
 }
 
+int store_approve_migration_at(rconn_t *rc, const char *id, int64_t not_before, migration_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, id);
+    if (not_before > 0) arg_i(&a, not_before);
+    return call_record(rc, "mig_approve", &a, out);
+}
+
 int store_schedule_migration(rconn_t *rc, const char *id, int64_t not_before, migration_t *out) {
     args_t a = {.n = 0};
     arg_s(&a, id);
@@ -360,11 +367,11 @@ int store_promote(rconn_t *rc, const char *id) {
     return call_plain(rc, "mig_promote", &a, NULL);
 }
 
-int store_block(rconn_t *rc, const char *id, const char *reason, int64_t not_before) {
+int store_block(rconn_t *rc, const char *id, const char *reason, int64_t recheck_at) {
     args_t a = {.n = 0};
     arg_s(&a, id);
     arg_s(&a, reason);
-    arg_i(&a, not_before);
+    arg_i(&a, recheck_at);
     return call_plain(rc, "mig_block", &a, NULL);
 }
 

@@ -20,7 +20,11 @@
 
 int store_create_migration(rconn_t *rc, const migration_create_t *req, migration_t *out);
 int store_approve_migration(rconn_t *rc, const char *id, migration_t *out);
-/* not_before: Unix ms from which the scheduler may promote it; 0 for now. */
+/* Approves with the operator's start time: not_before (Unix ms) is kept and honoured
+ * when the scheduler schedules it; 0 is store_approve_migration. */
+int store_approve_migration_at(rconn_t *rc, const char *id, int64_t not_before, migration_t *out);
+/* not_before: Unix ms from which the scheduler may promote it; 0 for the one set at
+ * creation or approval, or now when none was. */
 int store_schedule_migration(rconn_t *rc, const char *id, int64_t not_before, migration_t *out);
 int store_cancel_migration(rconn_t *rc, const char *id, migration_t *out);
 int store_delete_migration(rconn_t *rc, const char *id);
@@ -67,8 +71,9 @@ void store_set_list_tries(int n);
 
 /* Moves a due scheduled migration to the ready queue. */
 int store_promote(rconn_t *rc, const char *id);
-/* Holds a scheduled migration back with a reason until not_before (Unix ms). */
-int store_block(rconn_t *rc, const char *id, const char *reason, int64_t not_before);
+/* Holds a scheduled migration back with a reason and looks at it again at recheck_at
+ * (Unix ms), or at its not_before when that is later; its not_before stays as it is. */
+int store_block(rconn_t *rc, const char *id, const char *reason, int64_t recheck_at);
 /* Takes up to `limit` migrations with expired leases for recovery. *ids gets a
  * NULL-terminated array of ids in one allocation (caller frees with free()); *n their
  * count. */

@@ -7,7 +7,7 @@
 -- then on, whatever it believes.
 
 local PROGRESS_FIELDS = fields('data_sync_progress', 'progress_message', 'phase_step')
-local BLOCK_FIELDS = fields('blocked_reason', 'data_sync_progress', 'phase_step')
+local BLOCK_FIELDS = fields('blocked_reason', 'data_sync_progress', 'phase_step', 'not_before')
 local COMPLETE_FIELDS = fields('started_at', 'savings_eur_hour', 'savings_eur_month', 'players_transferred',
     'player_downtime_ms', 'warning')
 local FAIL_FIELDS = fields('retry_count', 'max_retries')
@@ -35,23 +35,26 @@ local function mig_promote(keys, args)
     return 1
 end
 
--- mig_block(prefix; id, reason, not_before_ms) -> 1. Holds a scheduled migration back:
--- records why (shown by the API and the dashboard) and when to look again. Emits a
--- progress event only when the reason changes, so a long wait is one event, not one per
--- scheduler tick.
+-- mig_block(prefix; id, reason, recheck_ms) -> 1. Holds a scheduled migration back:
+-- records why (shown by the API and the dashboard) and when to look again. The recheck
+-- time is only the entry's score in `sched`, never later than needed and never before
+-- the migration's not_before: not_before is the time it must not start before (a
+-- backoff, an operator's start time), which a rule's recheck must not overwrite, or a
+-- touch would cut it short. Emits a progress event only when the reason changes, so a
+-- long wait is one event, not one per scheduler tick.
 local function mig_block(keys, args)
     local p = prefix_of(keys)
     local h = read(p, check_id('id', args[1]), BLOCK_FIELDS)
     local reason = args[2] or ''
-    local nb = check_num('not_before', args[3], 0, 1e15, true)
+    local recheck = check_num('recheck_at', args[3], 0, 1e15, true)
     if h.status ~= 'scheduled' then
         raise('ILLEGAL_TRANSITION', 'cannot block migration ' .. h.id .. ' in status ' .. h.status)
     end
     if #reason == 0 or #reason > NAME_MAX then raise('INVALID', 'reason: 1 to ' .. NAME_MAX .. ' bytes') end
-    redis.call('ZADD', k_sched(p), str(nb), h.id)
+    redis.call('ZADD', k_sched(p), str(math.max(recheck, tonumber(h.not_before or '0') or 0)), h.id)
     local changed = h.blocked_reason ~= reason
     local now = now_ms()
-    apply(p, h.id, h, {blocked_reason = reason, not_before = nb, updated_at = now})
+    apply(p, h.id, h, {blocked_reason = reason, updated_at = now})
     if changed then
         h.progress_message = reason
         progress_event(p, h, now)
@@ -198,9 +201,10 @@ end
 --          backoff_ms, cooldown_ms) -> outcome.
 -- A failed preparing or transferring phase, after its rollback. With `retryable` = 1
 -- and retries left it goes back to scheduled (retry_count + 1, not before now +
--- backoff); otherwise it ends failed with error_message, the server freed and in its
--- cooldown, and migration.failed emitted. fail_reason is a short cause counted in
--- stats:fail_reasons ("sync", "target_unhealthy", "lease_lost", ...).
+-- backoff, blocked_reason saying so); otherwise it ends failed with error_message, the
+-- server freed and in its cooldown, and migration.failed emitted. fail_reason is a
+-- short cause counted in stats:fail_reasons ("sync", "target_unhealthy", "lease_lost",
+-- ...).
 local function mig_fail(keys, args)
     local p = prefix_of(keys)
     local h = own(p, check_id('id', args[1]), args[2], FAIL_FIELDS)
@@ -223,6 +227,9 @@ local function mig_fail(keys, args)
         ch.retry_count = tonumber(h.retry_count or '0') + 1
         ch.not_before = nb
         ch.progress_message = 'retry ' .. ch.retry_count .. ' of ' .. h.max_retries .. ' after: ' .. err
+        -- why it waits, until the scheduler promotes it or holds it for a rule
+        ch.blocked_reason = 'retry ' .. ch.retry_count .. ' of ' .. h.max_retries .. ' at ' ..
+            string.sub(rfc3339(nb), 12, 19) .. ' UTC (last error: ' .. string.sub(err, 1, 200) .. ')'
         redis.call('ZADD', k_sched(p), str(nb), h.id)
         stat(p, 'retried_total', 1)
         transition(p, h, 'scheduled', now, ch)

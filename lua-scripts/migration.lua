@@ -76,12 +76,14 @@ local function mig_create(keys, args)
     if level > 0 then h.level = str(level) end
     if a.notes and a.notes ~= '' then h.notes = a.notes end
     if a.start_now and check_num('start_now', a.start_now, 0, 1, true) == 1 then h.start_now = '1' end
+    local nb = a.not_before and check_num('not_before', a.not_before, 0, 1e15, true)
     if status == 'scheduled' then
-        local nb = a.not_before and check_num('not_before', a.not_before, 0, 1e15, true) or now
+        nb = nb or now
         h.scheduled_at = str(now)
-        h.not_before = str(nb)
         redis.call('ZADD', k_sched(p), str(nb), id)
     end
+    -- a suggestion keeps its start time for when it is scheduled (mig_schedule)
+    if nb then h.not_before = str(nb) end
     local pairs_ = flat(h)
     redis.call('HSET', k_m(p, id), unpack(pairs_))
     redis.call('ZADD', k_all(p), str(now), id)
@@ -98,21 +100,25 @@ local function mig_create(keys, args)
     return pairs_
 end
 
--- mig_approve(prefix; id) -> record. suggested -> approved.
+-- mig_approve(prefix; id [, not_before_ms]) -> record. suggested -> approved; with a
+-- not_before, the operator's start time, kept for mig_schedule.
 local function mig_approve(keys, args)
     local p = prefix_of(keys)
     local h = load(p, check_id('id', args[1]))
+    local nb = args[2] and check_num('not_before', args[2], 0, 1e15, true)
     check_edge(h, 'approved', 'approve')
-    transition(p, h, 'approved', now_ms())
+    transition(p, h, 'approved', now_ms(), nb and {not_before = nb} or nil)
     return flat(h)
 end
 
 -- mig_schedule(prefix; id [, not_before_ms]) -> record. suggested|approved -> scheduled;
--- the scheduler may promote it from not_before (default now) on.
+-- the scheduler may promote it from not_before on: the one given, else the one set at
+-- creation or approval, else now.
 local function mig_schedule(keys, args)
     local p = prefix_of(keys)
     local h = load(p, check_id('id', args[1]))
     local nb = args[2] and check_num('not_before', args[2], 0, 1e15, true)
+    nb = nb or (h.not_before and tonumber(h.not_before))
     if IN_FLIGHT[h.status] then
         raise('ILLEGAL_TRANSITION', 'cannot schedule migration ' .. h.id .. ' in status ' ..
             h.status .. '; only its worker sends it back, as a retry')

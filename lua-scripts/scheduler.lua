@@ -66,24 +66,33 @@ local function sched_due(keys, args)
 end
 
 -- sched_touch(prefix; server_id ...) -> number made due. The world of these servers
--- changed (a player left, a node recovered): their scheduled migrations held back are
--- looked at again now, not when their recheck time comes. "*" touches every one.
+-- changed (a player left, a node recovered): their scheduled migrations held back by a
+-- rule are looked at again now, not when their recheck time comes. "*" touches every
+-- one. A touch moves the look forward, never the start: an entry is due no earlier than
+-- its not_before (a retry's backoff, an operator's start time), so a player joining does
+-- not cut a backoff short. Every id is checked before the first write.
 local function sched_touch(keys, args)
     local p = prefix_of(keys)
+    local all = false
+    for _, sid in ipairs(args) do
+        if sid == '*' then all = true else check_id('server_id', sid) end
+    end
     local now = now_ms()
     local n = 0
     local function touch(id)
         local score = redis.call('ZSCORE', k_sched(p), id)
-        if score and tonumber(score) > now then
-            redis.call('ZADD', k_sched(p), str(now), id)
+        if not score then return end
+        local at = math.max(now, tonumber(redis.call('HGET', k_m(p, id), 'not_before') or '0') or 0)
+        if tonumber(score) > at then
+            redis.call('ZADD', k_sched(p), str(at), id)
             n = n + 1
         end
     end
-    for _, sid in ipairs(args) do
-        if sid == '*' then
-            for _, id in ipairs(redis.call('ZRANGEBYSCORE', k_sched(p), '(' .. str(now), '+inf')) do touch(id) end
-        else
-            for _, id in ipairs(redis.call('ZRANGE', k_srv_idx(p, check_id('server_id', sid)), 0, -1)) do touch(id) end
+    if all then
+        for _, id in ipairs(redis.call('ZRANGEBYSCORE', k_sched(p), '(' .. str(now), '+inf')) do touch(id) end
+    else
+        for _, sid in ipairs(args) do
+            for _, id in ipairs(redis.call('ZRANGE', k_srv_idx(p, sid), 0, -1)) do touch(id) end
         end
     end
     return n

@@ -431,16 +431,38 @@ START_TEST(test_block_records_reason_and_delays_promotion) {
     migration_t m;
     migration_init(&m);
     fx_drive("s1", MIG_SCHEDULED, &m);
+    int64_t not_before = m.not_before;
     ck_assert_int_eq(store_block(fx_rc, m.id, "3 players online", 4102444800000LL), 0);
     ck_assert_int_eq(store_get_migration(fx_rc, m.id, &m), 0);
     ck_assert_str_eq(m.blocked_reason, "3 players online");
-    ck_assert_int_eq(m.not_before, 4102444800000LL);
+    ck_assert_int_eq(m.not_before, not_before); /* the recheck time is only the schedule's */
     redisReply *r = fx_cmd("ZSCORE mig:sched %s", m.id);
     ck_assert_str_eq(r->str, "4102444800000");
     freeReplyObject(r);
     ck_assert_int_eq(store_promote(fx_rc, m.id), 0);
     ck_assert_int_eq(store_get_migration(fx_rc, m.id, &m), 0);
     ck_assert_ptr_null(m.blocked_reason);
+    migration_clear(&m);
+}
+END_TEST
+
+/* sched_touch checks every server id before its first write: a list whose last id is
+ * bad is refused, and the migration of the good id before it stays where it was. */
+START_TEST(test_sched_touch_refused_for_a_bad_id_changes_nothing) {
+    fx_fleet(1);
+    migration_t m;
+    migration_init(&m);
+    fx_drive("s1", MIG_SCHEDULED, &m);
+    ck_assert_int_eq(store_block(fx_rc, m.id, "3 players online", 4102444800000LL), 0);
+    char *before = fx_snapshot();
+    redisReply *r = fx_cmd("FCALL sched_touch 1 mig: s1 bad/id");
+    ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+    ck_assert_msg(strncmp(r->str, "INVALID server_id", 17) == 0, "reply: %s", r->str);
+    freeReplyObject(r);
+    char *after = fx_snapshot();
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
     migration_clear(&m);
 }
 END_TEST
@@ -465,6 +487,7 @@ Suite *suite_store(void) {
     tcase_add_test(tc, test_server_delete_cascades_and_leaves_no_key_behind);
     tcase_add_test(tc, test_claim_skips_cancelled_entries_and_reports_empty_queue);
     tcase_add_test(tc, test_block_records_reason_and_delays_promotion);
+    tcase_add_test(tc, test_sched_touch_refused_for_a_bad_id_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
