@@ -163,6 +163,15 @@ static int touching(const store_sched_t *s, const char *node) {
     return n;
 }
 
+/* Seconds after local midnight at Unix ms `now`, in the zone of TZ (set once at start,
+ * before any thread, to the window's zone): the window rule's local time of day. */
+static int local_sod(int64_t now) {
+    time_t t = (time_t)(now / 1000);
+    struct tm tm;
+    if (localtime_r(&t, &tm) == NULL) return 0;
+    return tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
 /* One tick of promotion: returns ms until the next due entry (or `idle_ms`). */
 static int64_t promote_due(rconn_t *rc, const rules_limits_t *lim, int64_t idle_ms) {
     store_sched_t s;
@@ -185,6 +194,7 @@ static int64_t promote_due(rconn_t *rc, const rules_limits_t *lim, int64_t idle_
             .inflight_from = touching(&s, d->m.from_node_id),
             .inflight_to = touching(&s, d->m.to_node_id),
             .now = s.now,
+            .local_sod = lim->window ? local_sod(s.now) : 0,
         };
         rules_verdict_t v;
         rules_decide(&f, lim, &v);
@@ -219,6 +229,25 @@ static int64_t promote_due(rconn_t *rc, const rules_limits_t *lim, int64_t idle_
     return next < 0 ? 0 : next;
 }
 
+/* Makes the window's zone the process's local time: TZ is set here, before any thread
+ * starts, and never again, so localtime_r in the ticks reads it without a race. A zone
+ * the tz database lacks would silently be UTC, so it is refused. Returns 0 or
+ * MIG_EINVALID with `err` set. */
+static int window_zone_set(const rules_window_t *w, char *err, size_t errlen) {
+    if (strcmp(w->zone, "local time") != 0) {
+        const char *dir = getenv("TZDIR") ? getenv("TZDIR") : "/usr/share/zoneinfo";
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, w->zone);
+        if (access(path, R_OK) != 0) {
+            snprintf(err, errlen, "MIG_WINDOW: zone %s not found in %s", w->zone, dir);
+            return MIG_EINVALID;
+        }
+        setenv("TZ", w->zone, 1);
+    }
+    tzset();
+    return 0;
+}
+
 /* Moves every approved migration to scheduled. */
 static void schedule_approved(rconn_t *rc) {
     store_query_t q = {"approved", "", "", 500, 0};
@@ -241,8 +270,8 @@ static void recover_expired(rconn_t *rc) {
 
 int main(int argc, char **argv) {
     config_common_t common;
-    const char *idle, *maxp, *maxn, *retention, *tick, *id_opt, *leader_ttl, *recheck;
-    config_opt_t opts[CONFIG_COMMON_COUNT + 8];
+    const char *idle, *maxp, *maxn, *retention, *tick, *id_opt, *leader_ttl, *recheck, *window;
+    config_opt_t opts[CONFIG_COMMON_COUNT + 9];
     config_common(&common, opts);
     config_opt_t *o = opts + CONFIG_COMMON_COUNT;
     o[0] = (config_opt_t){"MIG_IDLE_S", "300", "seconds without players before a server may move", &idle};
@@ -253,6 +282,9 @@ int main(int argc, char **argv) {
     o[5] = (config_opt_t){"MIG_SCHEDULER_ID", NULL, "this instance's name (default host-pid)", &id_opt};
     o[6] = (config_opt_t){"MIG_LEADER_TTL_MS", "5000", "leader lease; a stand-by takes over after it", &leader_ttl};
     o[7] = (config_opt_t){"MIG_RECHECK_MS", "5000", "when a rule with no known end (scaling) is looked at again", &recheck};
+    o[8] = (config_opt_t){"MIG_WINDOW", NULL,
+                          "maintenance window of level-2 system moves, \"02:00-06:00 Europe/Berlin\" (default any time)",
+                          &window};
     char err[512];
     int rv = config_load(opts, sizeof opts / sizeof opts[0], argc, argv, PROGRAM,
                          "promotes scheduled migrations when the safety rules hold, recovers lost ones", err,
@@ -267,6 +299,9 @@ int main(int argc, char **argv) {
     if (rv == 0) rv = config_int("MIG_TICK_MS", tick, 10, 600000, &v[4], err, sizeof err);
     if (rv == 0) rv = config_int("MIG_LEADER_TTL_MS", leader_ttl, 300, 600000, &v[5], err, sizeof err);
     if (rv == 0) rv = config_int("MIG_RECHECK_MS", recheck, 10, 3600000, &v[6], err, sizeof err);
+    rules_window_t win;
+    if (rv == 0 && window && *window && rules_window_parse(window, &win, err, sizeof err) != 0) rv = MIG_EINVALID;
+    if (rv == 0 && window && *window) rv = window_zone_set(&win, err, sizeof err);
     rconn_t *rc = NULL;
     if (rv == 0) rv = rconn_opts_from_config(&redis_opts, &common, 5000, err, sizeof err);
     if (rv == 0 && (rc = rconn_new(&redis_opts, err, sizeof err)) == NULL) rv = MIG_EINVALID;
@@ -287,7 +322,7 @@ int main(int argc, char **argv) {
         id_opt = id;
     }
     rules_limits_t lim = {.idle_ms = v[0] * 1000, .max_parallel = (int)v[1], .max_per_node = (int)v[2],
-                          .recheck_ms = v[6]};
+                          .recheck_ms = v[6], .window = window && *window ? &win : NULL};
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -296,7 +331,8 @@ int main(int argc, char **argv) {
     pthread_t sub;
     pthread_create(&sub, NULL, subscriber_main, NULL);
     char where[300];
-    log_at(LOG_INFO, "scheduler.started", "scheduler_id", id_opt, "redis", rconn_where(&redis_opts, where, sizeof where), NULL);
+    log_at(LOG_INFO, "scheduler.started", "scheduler_id", id_opt, "redis", rconn_where(&redis_opts, where, sizeof where),
+           "window", window && *window ? window : "any time", NULL);
 
     int leading = 0;
     int64_t last_trim = 0, renew_at = 0;

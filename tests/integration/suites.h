@@ -14,5 +14,6 @@ Suite *suite_relay(void);
 Suite *suite_sim(void);
 Suite *suite_cli(void);
 Suite *suite_sentinel(void);
+Suite *suite_schedule(void);
 
 #endif

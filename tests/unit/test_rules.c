@@ -1,5 +1,5 @@
 /* test_rules.c - the promotion rules: each one holds a migration back with its reason,
- * and all of them together let it start. */
+ * and all of them together let it start; the maintenance window's math. */
 #include <check.h>
 #include <string.h>
 
@@ -118,6 +118,82 @@ START_TEST(test_missing_server_or_node_holds) {
 }
 END_TEST
 
+/* NOW is 2027-01-15T08:00:00Z; the tests pass the local time of day themselves. */
+#define H(h, m) ((h) * 3600 + (m) * 60)
+
+static rules_window_t window(const char *text) {
+    rules_window_t w;
+    char err[256];
+    ck_assert_msg(rules_window_parse(text, &w, err, sizeof err) == 0, "%s: %s", text, err);
+    return w;
+}
+
+START_TEST(test_window_parse_reads_times_and_zone_and_refuses_garbage) {
+    rules_window_t w = window("02:00-06:00 Europe/Berlin");
+    ck_assert_int_eq(w.start_s, H(2, 0));
+    ck_assert_int_eq(w.end_s, H(6, 0));
+    ck_assert_str_eq(w.zone, "Europe/Berlin");
+    w = window("22:30-04:15");
+    ck_assert_int_eq(w.start_s, H(22, 30));
+    ck_assert_int_eq(w.end_s, H(4, 15));
+    ck_assert_str_eq(w.zone, "local time");
+    const char *bad[] = {"", "2:00-06:00", "02:00-24:00", "02:60-06:00", "02:00 06:00", "02:00-06:00x",
+                         "03:00-03:00", "02:00-06:00 ../etc/passwd", "02:00-06:00 /etc/x", "02:00-06:00 A B"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "";
+        ck_assert_msg(rules_window_parse(bad[i], &w, err, sizeof err) == -1, "accepted \"%s\"", bad[i]);
+        ck_assert_msg(strstr(err, "MIG_WINDOW") != NULL, "\"%s\" names no setting", err);
+    }
+}
+END_TEST
+
+START_TEST(test_window_wait_inside_before_and_after_a_daytime_window) {
+    rules_window_t w = window("02:00-06:00");
+    ck_assert_int_eq(rules_window_wait_s(&w, H(2, 0)), 0);      /* opens at its start */
+    ck_assert_int_eq(rules_window_wait_s(&w, H(5, 59) + 59), 0);
+    ck_assert_int_eq(rules_window_wait_s(&w, H(6, 0)), H(20, 0)); /* closed at its end: tomorrow */
+    ck_assert_int_eq(rules_window_wait_s(&w, H(1, 30)), H(0, 30));
+    ck_assert_int_eq(rules_window_wait_s(&w, 0), H(2, 0));
+    ck_assert_int_eq(rules_window_wait_s(&w, 86399), H(2, 0) + 1);
+}
+END_TEST
+
+START_TEST(test_window_wait_across_midnight) {
+    rules_window_t w = window("22:00-04:00");
+    ck_assert_int_eq(rules_window_wait_s(&w, H(23, 0)), 0);
+    ck_assert_int_eq(rules_window_wait_s(&w, 0), 0);
+    ck_assert_int_eq(rules_window_wait_s(&w, H(3, 59)), 0);
+    ck_assert_int_eq(rules_window_wait_s(&w, H(4, 0)), H(18, 0));
+    ck_assert_int_eq(rules_window_wait_s(&w, H(21, 59) + 30), 30);
+}
+END_TEST
+
+START_TEST(test_window_holds_level_2_system_moves_only_until_it_opens) {
+    rules_window_t w = window("02:00-06:00 Europe/Berlin");
+    lim.window = &w;
+    m.level = 2;
+    m.triggered_by = MIG_TRIGGER_SYSTEM;
+    f.local_sod = H(9, 0); /* 17 h before the window */
+    held("waiting for the maintenance window at 02:00 (Europe/Berlin)", NOW + H(17, 0) * 1000LL);
+    f.local_sod = H(3, 0);
+    ck_assert(decide().promote);
+    f.local_sod = H(9, 0);
+    m.level = 1; /* a suggestion an operator approved */
+    ck_assert(decide().promote);
+    m.level = 0;
+    m.triggered_by = MIG_TRIGGER_ADMIN; /* an operator's own */
+    ck_assert(decide().promote);
+}
+END_TEST
+
+START_TEST(test_not_before_in_the_future_holds_until_it) {
+    m.not_before = NOW + 5000;
+    held("waiting for its start time", NOW + 5000);
+    m.not_before = NOW;
+    ck_assert(decide().promote);
+}
+END_TEST
+
 Suite *suite_rules(void) {
     Suite *su = suite_create("rules");
     TCase *tc = tcase_create("rules");
@@ -131,6 +207,11 @@ Suite *suite_rules(void) {
     tcase_add_test(tc, test_fleet_and_node_limits_hold);
     tcase_add_test(tc, test_players_online_and_short_idle_hold_unless_start_now);
     tcase_add_test(tc, test_missing_server_or_node_holds);
+    tcase_add_test(tc, test_window_parse_reads_times_and_zone_and_refuses_garbage);
+    tcase_add_test(tc, test_window_wait_inside_before_and_after_a_daytime_window);
+    tcase_add_test(tc, test_window_wait_across_midnight);
+    tcase_add_test(tc, test_window_holds_level_2_system_moves_only_until_it_opens);
+    tcase_add_test(tc, test_not_before_in_the_future_holds_until_it);
     suite_add_tcase(su, tc);
     return su;
 }
