@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "core/err.h"
 #include "core/httpbody.h"
+#include "core/jsonbody.h"
 #include "core/log.h"
 #include "core/migration.h"
 
@@ -133,11 +134,13 @@ cJSON *http_body_or_reply(http_req_t *r) {
     if (st == 413) http_reply_error(r, 413, "payload_too_large", "the body is over %d bytes", HTTP_BODY_MAX);
     if (st == 500) http_reply_error(r, 500, "internal", "out of memory");
     if (st != 0) return NULL;
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
+    /* nesting bounded before cJSON recurses on a civetweb thread's small stack, and one
+     * value with nothing after it (core/jsonbody.h) */
+    char why[128];
+    cJSON *j = jsonbody_parse(buf, n, why, sizeof why);
     free(buf);
     if (j == NULL) {
-        http_reply_error(r, 400, "bad_request", "the body is not valid JSON");
+        http_reply_error(r, 400, "bad_request", "%s", why);
         return NULL;
     }
     if (!cJSON_IsObject(j)) {

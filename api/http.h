@@ -76,8 +76,9 @@ bool http_role_or_reply(http_req_t *r, role_t min);
 const char *http_id_or_reply(http_req_t *r, const char *what);
 
 /* Reads the body as a JSON object: NULL after answering 413 (over HTTP_BODY_MAX), 415
- * (Content-Type not application/json) or 400 (malformed, or not an object). The caller
- * frees the result with cJSON_Delete(). */
+ * (Content-Type not application/json) or 400 (malformed, nested deeper than
+ * JSONBODY_DEPTH_MAX, bytes after the value, or not an object: core/jsonbody.h). The
+ * caller frees the result with cJSON_Delete(). */
 cJSON *http_body_or_reply(http_req_t *r);
 
 /* The thread's Redis connection (one per civetweb thread, made on first use); NULL

@@ -6,6 +6,7 @@
 
 #include "core/err.h"
 #include "core/httpbody.h"
+#include "core/jsonbody.h"
 #include "sim/sim.h"
 
 #define BODY_MAX (64 * 1024) /* largest request body, bytes: the contract's are tiny */
@@ -59,9 +60,16 @@ bool httpd_read_body(sim_req_t *r) {
         free(buf);
         return true; /* no body: the calls that need one say so */
     }
-    r->body = cJSON_ParseWithLength(buf, n);
+    /* nesting bounded before cJSON recurses on a civetweb thread's small stack, and one
+     * value with nothing after it (core/jsonbody.h) */
+    char why[128];
+    r->body = jsonbody_parse(buf, n, why, sizeof why);
     free(buf);
-    if (r->body == NULL || !cJSON_IsObject(r->body)) {
+    if (r->body == NULL) {
+        httpd_error(r, 400, "bad_request", "%s", why);
+        return false;
+    }
+    if (!cJSON_IsObject(r->body)) {
         cJSON_Delete(r->body);
         r->body = NULL;
         httpd_error(r, 400, "bad_request", "the body must be a JSON object");

@@ -231,6 +231,72 @@ START_TEST(test_every_error_code_has_the_json_shape_and_changes_nothing) {
 }
 END_TEST
 
+/* `n` copies of `open`, `middle`, then `n` of `close`, as one string; caller frees. */
+static char *nest(int n, const char *open, const char *middle, const char *close) {
+    size_t lo = strlen(open), lm = strlen(middle), lc = strlen(close);
+    char *s = malloc((size_t)n * (lo + lc) + lm + 1);
+    ck_assert_ptr_nonnull(s);
+    char *p = s;
+    for (int i = 0; i < n; i++, p += lo) memcpy(p, open, lo);
+    memcpy(p, middle, lm);
+    p += lm;
+    for (int i = 0; i < n; i++, p += lc) memcpy(p, close, lc);
+    *p = '\0';
+    return s;
+}
+
+/* cJSON allows 1,000 levels and recurses once per level on a civetweb thread's 100 KiB
+ * stack: 990 nested `[` (1,981 bytes) killed migrate-api. Such bodies, and one with bytes
+ * after its value, are refused with 400 before anything is parsed or written; the API
+ * keeps serving, and brackets inside a string are only text. */
+START_TEST(test_deeply_nested_or_trailing_bodies_are_refused_with_400_and_the_api_lives) {
+    fx_fleet(2);
+    char *before = fx_snapshot();
+    char *arrays = nest(990, "[", "\n", "]"); /* the body of the finding, byte for byte */
+    ck_assert_uint_eq(strlen(arrays), 1981);
+    char *objects = nest(990, "{\"a\":", "{}", "}");
+    char *notes33 = nest(32, "[", "", "]"); /* 33 levels with the object around it */
+    char *just_over = malloc(strlen(notes33) + 64);
+    sprintf(just_over, "{\"server_id\":\"s1\",\"to_node_id\":\"n2\",\"notes\":%s}", notes33);
+    const struct {
+        const char *method, *path, *body, *words;
+    } cases[] = {
+        {"POST", "/api/migrations", arrays, "nested deeper than 32 levels"},
+        {"POST", "/api/migrations", objects, "nested deeper than 32 levels"},
+        {"PUT", "/api/servers/s1", objects, "nested deeper than 32 levels"},
+        {"PUT", "/api/nodes/n1", arrays, "nested deeper than 32 levels"},
+        {"POST", "/api/migrations", just_over, "nested deeper than 32 levels"},
+        {"POST", "/api/migrations", "{\"server_id\":\"s1\",\"to_node_id\":\"n2\"}x", "after its JSON value"},
+        {"POST", "/api/migrations", "{\"server_id\":\"s1\",\"to_node_id\":\"n2\"} {\"server_id\":\"s2\",\"to_node_id\":\"n2\"}",
+         "after its JSON value"},
+        {"PUT", "/api/servers/s2", "{\"players\":3}]", "after its JSON value"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_error(cases[i].method, cases[i].path, OPERATOR, cases[i].body, 400, "bad_request", cases[i].words);
+    http_resp_t r;
+    ck_assert_int_eq(call(&r, "GET", "/healthz", NULL, NULL), 200);
+    http_resp_free(&r);
+    ck_assert_int_eq(kill(api.pid, 0), 0); /* the same process, still running */
+    char *after = fx_snapshot();
+    ck_assert_msg(strcmp(before, after) == 0, "a refused body changed the database");
+    free(before);
+    free(after);
+    /* the bound counts nesting, not brackets: 990 of them in a string are notes */
+    char *text = nest(990, "[", "", "");
+    char *ok = malloc(strlen(text) + 64);
+    sprintf(ok, "{\"server_id\":\"s1\",\"to_node_id\":\"n2\",\"notes\":\"%s\"}", text);
+    ck_assert_int_eq(call(&r, "POST", "/api/migrations", OPERATOR, ok), 201);
+    ck_assert_str_eq(cJSON_GetObjectItem(r.json, "notes")->valuestring, text);
+    http_resp_free(&r);
+    free(ok);
+    free(text);
+    free(just_over);
+    free(notes33);
+    free(objects);
+    free(arrays);
+}
+END_TEST
+
 START_TEST(test_cooldown_answers_409_with_time_left) {
     fx_fleet(1);
     migration_t m;
@@ -462,6 +528,7 @@ Suite *suite_api(void) {
     tcase_add_test(tc, test_optimizer_creates_suggestions_and_operator_approves_then_cancels);
     tcase_add_test(tc, test_list_envelope_filters_and_page_edges);
     tcase_add_test(tc, test_every_error_code_has_the_json_shape_and_changes_nothing);
+    tcase_add_test(tc, test_deeply_nested_or_trailing_bodies_are_refused_with_400_and_the_api_lives);
     tcase_add_test(tc, test_cooldown_answers_409_with_time_left);
     tcase_add_test(tc, test_whoami_and_role_matrix_of_every_mutating_endpoint);
     tcase_add_test(tc, test_inventory_endpoints_and_server_delete_cascade);
