@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/states.h"
+#include "core/timefmt.h"
 
 static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -79,7 +80,7 @@ int query_parse_list(const char *qs, store_query_t *q, query_list_buf_t *b, char
 
 static const char *const create_fields[] = {
     "server_id", "to_node_id", "from_node_id", "reason", "notes", "savings_eur_hour",
-    "savings_eur_month", "max_retries", "level", "start_now",
+    "savings_eur_month", "max_retries", "level", "start_now", "not_before",
 };
 
 static int text(const cJSON *body, const char *k, const char **out, char *err, size_t errlen) {
@@ -98,6 +99,24 @@ static int number(const cJSON *body, const char *k, double *out, char *err, size
     return 0;
 }
 
+/* Reads the optional time `k` (RFC 3339 with "Z" or an offset) into *ms; 0 when absent. */
+static int rfc3339_time(const cJSON *body, const char *k, int64_t *ms, char *err, size_t errlen) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, k);
+    *ms = 0;
+    if (v == NULL || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsString(v) || timefmt_parse_rfc3339(v->valuestring, ms) != 0 || *ms <= 0)
+        return bad(err, errlen, "%s: must be an RFC 3339 time with an offset, e.g. \"2026-12-07T03:00:00+01:00\"",
+                   k);
+    return 0;
+}
+
+int query_parse_start(const cJSON *body, int64_t *not_before, char *err, size_t errlen) {
+    *not_before = 0;
+    for (const cJSON *f = body->child; f; f = f->next)
+        if (strcmp(f->string, "not_before") != 0) return bad(err, errlen, "%s: unknown field", f->string);
+    return rfc3339_time(body, "not_before", not_before, err, errlen);
+}
+
 int query_parse_create(const cJSON *body, role_t role, migration_create_t *c, char *err, size_t errlen) {
     migration_create_init(c);
     for (const cJSON *f = body->child; f; f = f->next) {
@@ -114,7 +133,8 @@ int query_parse_create(const cJSON *body, role_t role, migration_create_t *c, ch
         (rv = text(body, "notes", &c->notes, err, errlen)) ||
         (rv = number(body, "savings_eur_hour", &c->savings_eur_hour, err, errlen)) ||
         (rv = number(body, "savings_eur_month", &c->savings_eur_month, err, errlen)) ||
-        (rv = number(body, "max_retries", &retries, err, errlen)) || (rv = number(body, "level", &level, err, errlen)))
+        (rv = number(body, "max_retries", &retries, err, errlen)) || (rv = number(body, "level", &level, err, errlen)) ||
+        (rv = rfc3339_time(body, "not_before", &c->not_before, err, errlen)))
         return rv;
     if (c->server_id == NULL) return bad(err, errlen, "server_id: required");
     if (c->to_node_id == NULL) return bad(err, errlen, "to_node_id: required");

@@ -27,7 +27,7 @@ int query_parse_list(const char *qs, store_query_t *q, query_list_buf_t *buf, ch
                      size_t errlen);
 
 /* Reads a create body ({"server_id", "to_node_id", "reason", "notes", "savings_eur_hour",
- * "savings_eur_month", "from_node_id", "max_retries", "level", "start_now"}) into `c`, whose strings
+ * "savings_eur_month", "from_node_id", "max_retries", "level", "start_now", "not_before"}) into `c`, whose strings
  * point into `body`. The caller's role decides what is created: an operator creates a
  * scheduled migration triggered by admin (reason default manual); an optimizer creates
  * a cost-optimization suggestion (level 1) or, with "level": 2, a scheduled one,
@@ -35,5 +35,11 @@ int query_parse_list(const char *qs, store_query_t *q, query_list_buf_t *buf, ch
  * MIG_EINVALID with "<field>: <problem>" in `err`. */
 int query_parse_create(const cJSON *body, role_t role, migration_create_t *c, char *err,
                        size_t errlen);
+
+/* Parses the optional body of approve and schedule, {"not_before": "<RFC 3339>"}: the
+ * time before which the migration must not start. *not_before gets Unix ms, or 0 when
+ * the field is absent or null. Returns 0, or MIG_EINVALID with "<field>: <problem>" in
+ * `err` (an unknown field, a time that is not RFC 3339 with an offset). */
+int query_parse_start(const cJSON *body, int64_t *not_before, char *err, size_t errlen);
 
 #endif

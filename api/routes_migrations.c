@@ -1,5 +1,5 @@
 /* routes_migrations.c - the seed's migration endpoints: list, read, create, approve,
- * cancel, delete, a server's migrations and its active one, and the stats. */
+ * schedule, cancel, delete, a server's migrations and its active one, and the stats. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,9 +142,49 @@ static void change(http_req_t *r, int (*fn)(rconn_t *, const char *, migration_t
     migration_clear(&m);
 }
 
+/* The optional body of approve and schedule, {"not_before": "<RFC 3339>"}, into *nb
+ * (Unix ms, 0 for none). A request without a body and without a Content-Type sets none.
+ * Returns false when it has answered the error (400 naming the field, 413, 415). */
+static bool start_time_or_reply(http_req_t *r, int64_t *nb) {
+    *nb = 0;
+    if (r->ri->content_length <= 0 && mg_get_header(r->conn, "Content-Type") == NULL) return true;
+    cJSON *body = http_body_or_reply(r);
+    if (body == NULL) return false;
+    char err[256];
+    int rv = query_parse_start(body, nb, err, sizeof err);
+    cJSON_Delete(body);
+    if (rv != 0) http_reply_error(r, 400, "bad_request", "%s", err);
+    return rv == 0;
+}
+
+/* A state change by id that takes the operator's start time: approve or schedule. */
+static void change_at(http_req_t *r, int (*fn)(rconn_t *, const char *, int64_t, migration_t *), const char *event) {
+    if (!http_role_or_reply(r, ROLE_OPERATOR)) return;
+    if (http_id_or_reply(r, "migration") == NULL) return;
+    int64_t nb;
+    if (!start_time_or_reply(r, &nb)) return;
+    rconn_t *rc = http_redis_or_reply(r);
+    if (rc == NULL) return;
+    migration_t m;
+    migration_init(&m);
+    int rv = fn(rc, r->params[0], nb, &m);
+    if (rv != 0) {
+        http_reply_store_error(r, rv, rc);
+    } else {
+        log_at(LOG_INFO, event, "migration_id", m.id, "server_id", m.server_id, NULL);
+        http_reply_json(r, 200, migration_to_json(&m));
+    }
+    migration_clear(&m);
+}
+
 /* POST /api/migrations/:id/approve */
 static void h_approve(http_req_t *r) {
-    change(r, store_approve_migration, "migration.approved");
+    change_at(r, store_approve_migration_at, "migration.approved");
+}
+
+/* POST /api/migrations/:id/schedule */
+static void h_schedule(http_req_t *r) {
+    change_at(r, store_schedule_migration, "migration.scheduled");
 }
 
 /* POST /api/migrations/:id/cancel */
@@ -258,6 +298,7 @@ const http_route_t routes_migrations[] = {
     {"GET", "/api/migrations/:id", h_get},
     {"DELETE", "/api/migrations/:id", h_delete},
     {"POST", "/api/migrations/:id/approve", h_approve},
+    {"POST", "/api/migrations/:id/schedule", h_schedule},
     {"POST", "/api/migrations/:id/cancel", h_cancel},
     {"GET", "/api/servers/:id/migrations", h_server_list},
     {"GET", "/api/servers/:id/migrations/active", h_server_active},

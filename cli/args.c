@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "core/err.h"
+#include "core/timefmt.h"
 
 /* ------------------------------------------------------------------------ help texts */
 
@@ -82,13 +84,17 @@ static const char usage_create[] =
     "  --notes TEXT           a note kept on the migration\n"
     "  --savings-eur-hour X   what the move saves per hour, in euros; per month is X * 730\n"
     "  --start-now            skip the wait for the server to be idle\n"
+    "  --at T                 not before T: \"03:00\" (the next 03:00, local time or TZ) or\n"
+    "                         an RFC 3339 time, \"2026-12-07T03:00:00+01:00\"\n"
     "  --json                 the created record\n"
     "\n" EXIT_CODES;
 
 static const char usage_approve[] =
-    "Usage: migratectl approve ID [--json]\n"
+    "Usage: migratectl approve ID [--at T] [--json]\n"
     "\n"
     "Approves a suggested migration (operator token); the scheduler then schedules it.\n"
+    "With --at it does not start before T: \"03:00\" (the next 03:00, local time or TZ)\n"
+    "or an RFC 3339 time, \"2026-12-07T03:00:00+01:00\".\n"
     "A migration in any other status is refused (exit 1, illegal_transition).\n"
     "\n" EXIT_CODES;
 
@@ -179,6 +185,7 @@ static const flag_t flags[] = {
     {"start-now", C(CLI_CREATE), offsetof(cli_args_t, start_now), 1},
     {"since", C(CLI_WATCH), offsetof(cli_args_t, since), 0},
     {"migration-id", C(CLI_WATCH), offsetof(cli_args_t, migration_id), 0},
+    {"at", C(CLI_CREATE) | C(CLI_APPROVE), offsetof(cli_args_t, at), 0},
 };
 
 static const flag_t *flag_find(const char *name, size_t len) {
@@ -327,6 +334,43 @@ int args_parse(int argc, char **argv, cli_args_t *a, char *err, size_t errlen) {
     return check_command(a, err, errlen);
 }
 
+int args_resolve_at(cli_args_t *a, int64_t now, char *err, size_t errlen) {
+    a->not_before[0] = '\0';
+    if (a->at == NULL) return 0;
+    const char *t = a->at;
+    int64_t ms;
+    if (strlen(t) == 5 && isdigit((unsigned char)t[0]) && isdigit((unsigned char)t[1]) && t[2] == ':' &&
+        isdigit((unsigned char)t[3]) && isdigit((unsigned char)t[4])) {
+        int h = (t[0] - '0') * 10 + (t[1] - '0'), m = (t[3] - '0') * 10 + (t[4] - '0');
+        if (h > 23 || m > 59) goto bad;
+        time_t now_t = (time_t)now;
+        struct tm tm;
+        if (localtime_r(&now_t, &tm) == NULL) goto bad;
+        /* today at h:m, else tomorrow; mktime settles the day and a DST change between */
+        for (int day = 0; day < 2; day++) {
+            struct tm want = tm;
+            want.tm_mday += day;
+            want.tm_hour = h;
+            want.tm_min = m;
+            want.tm_sec = 0;
+            want.tm_isdst = -1;
+            time_t at = mktime(&want);
+            if (at != (time_t)-1 && at > now_t) {
+                timefmt_rfc3339((int64_t)at * 1000, a->not_before);
+                return 0;
+            }
+        }
+        goto bad;
+    }
+    if (strlen(t) >= sizeof a->not_before || timefmt_parse_rfc3339(t, &ms) != 0) goto bad;
+    snprintf(a->not_before, sizeof a->not_before, "%s", t);
+    return 0;
+bad:
+    snprintf(err, errlen, "%s: --at must be HH:MM (the next such time, local) or an RFC 3339 time such as "
+             "\"2026-12-07T03:00:00+01:00\", not \"%s\"", args_cmd_name(a->cmd), t);
+    return MIG_EINVALID;
+}
+
 int args_exit_code(long status) {
     if (status >= 200 && status < 300) return CLI_EXIT_OK;
     if (status == 404) return CLI_EXIT_NOT_FOUND;
@@ -452,6 +496,12 @@ char *args_path(const cli_args_t *a) {
 }
 
 char *args_body(const cli_args_t *a) {
+    if (a->cmd == CLI_APPROVE && a->not_before[0]) {
+        cJSON *o = cJSON_CreateObject();
+        char *out = o && cJSON_AddStringToObject(o, "not_before", a->not_before) ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        return out;
+    }
     if (a->cmd != CLI_CREATE) return NULL;
     char *out = NULL;
     cJSON *o = cJSON_CreateObject();
@@ -465,6 +515,7 @@ char *args_body(const cli_args_t *a) {
         !cJSON_AddNumberToObject(o, "savings_eur_hour", savings))
         goto out;
     if (a->start_now && !cJSON_AddTrueToObject(o, "start_now")) goto out;
+    if (a->not_before[0] && !cJSON_AddStringToObject(o, "not_before", a->not_before)) goto out;
     out = cJSON_PrintUnformatted(o);
 out:
     cJSON_Delete(o);

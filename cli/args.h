@@ -5,6 +5,7 @@
 #define MIG_CLI_ARGS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes scripts can rely on; --help and README.md list them. */
 #define CLI_EXIT_OK 0
@@ -48,6 +49,8 @@ typedef struct {
     int start_now;          /* create: --start-now */
     const char *since;      /* watch: resume after this event id */
     const char *migration_id; /* watch filter */
+    const char *at;         /* create, approve: --at, "03:00" or an RFC 3339 time */
+    char not_before[40];    /* --at resolved by args_resolve_at (RFC 3339 UTC); "" for none */
 } cli_args_t;
 
 /* Parses argv (argv[0] is the program). Global flags (--api-url, --api-token, --help)
@@ -56,6 +59,13 @@ typedef struct {
  * CLI_EXIT_USAGE): an unknown command or flag, a flag the command does not take, a
  * missing or extra argument, a number that is not one. */
 int args_parse(int argc, char **argv, cli_args_t *a, char *err, size_t errlen);
+
+/* Resolves --at into a->not_before: "HH:MM" is the next such time of day in local time
+ * (the TZ environment variable, else the system's zone) after `now` (Unix s), an RFC
+ * 3339 time ("2026-12-07T03:00:00+01:00") is taken as it is. Only the clock reading is
+ * the caller's, so tests pass `now`. Returns 0 (also when --at is absent), or
+ * MIG_EINVALID with the problem in `err`. */
+int args_resolve_at(cli_args_t *a, int64_t now, char *err, size_t errlen);
 
 /* The --help text of `cmd` (CLI_NONE: the program's, with every command and the exit
  * codes). Static storage. */
@@ -76,8 +86,9 @@ const char *args_method(cli_cmd_t cmd);
 char *args_path(const cli_args_t *a);
 
 /* The JSON body of create: {"server_id","to_node_id","reason","notes",
- * "savings_eur_hour","start_now"} with the absent ones left out. Returns a string the
- * caller frees with free(), or NULL when out of memory or for any other command. */
+ * "savings_eur_hour","start_now","not_before"} with the absent ones left out; of approve
+ * with --at, {"not_before"}. Returns a string the caller frees with free(), or NULL
+ * when out of memory, for approve without --at, or for any other command. */
 char *args_body(const cli_args_t *a);
 
 /* The path of watch's WebSocket: "/api/ws" with since (the given one, which a

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -127,6 +128,10 @@ int main(int argc, char **argv) {
     if (a.help) {
         fputs(args_usage(a.cmd), stdout);
         return CLI_EXIT_OK;
+    }
+    if (args_resolve_at(&a, (int64_t)time(NULL), err, sizeof err) != 0) {
+        fprintf(stderr, "migratectl: %s\n", err);
+        return CLI_EXIT_USAGE;
     }
     if (a.api_url == NULL) a.api_url = getenv("MIG_API_URL");
     if (a.api_url == NULL || a.api_url[0] == '\0') a.api_url = CLI_DEFAULT_URL;

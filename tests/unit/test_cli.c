@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -432,6 +433,41 @@ START_TEST(test_upgrade_request_carries_key_token_and_refuses_newlines) {
 }
 END_TEST
 
+/* --at: "HH:MM" is the next such local time (TZ), today or tomorrow; an RFC 3339 time
+ * with an offset goes to the API as given; both in create's and approve's body. */
+START_TEST(test_at_is_the_next_local_time_of_day_or_an_rfc3339_time) {
+    setenv("TZ", "Europe/Berlin", 1); /* this test's own process (fork mode) */
+    tzset();
+    const int64_t now = 1796634000; /* 2026-12-07T09:00:00Z, 10:00 in Berlin (CET, +01:00) */
+    cli_args_t a;
+    char err[256];
+    ck_assert_int_eq(PARSE(&a, err, "create", "--server-id", "s1", "--to-node-id", "n2", "--at", "03:00"), 0);
+    ck_assert_int_eq(args_resolve_at(&a, now, err, sizeof err), 0);
+    ck_assert_str_eq(a.not_before, "2026-12-08T02:00:00.000Z"); /* 03:00 passed today: tomorrow's */
+    char *body = args_body(&a);
+    ck_assert_str_eq(body, "{\"server_id\":\"s1\",\"to_node_id\":\"n2\",\"not_before\":\"2026-12-08T02:00:00.000Z\"}");
+    free(body);
+    ck_assert_int_eq(PARSE(&a, err, "approve", "m1", "--at=23:30"), 0);
+    ck_assert_int_eq(args_resolve_at(&a, now, err, sizeof err), 0);
+    ck_assert_str_eq(a.not_before, "2026-12-07T22:30:00.000Z"); /* later today */
+    ck_assert_int_eq(PARSE(&a, err, "approve", "m1", "--at", "2026-12-07T03:00:00+01:00"), 0);
+    ck_assert_int_eq(args_resolve_at(&a, now, err, sizeof err), 0);
+    body = args_body(&a);
+    ck_assert_str_eq(body, "{\"not_before\":\"2026-12-07T03:00:00+01:00\"}");
+    free(body);
+    ck_assert_int_eq(PARSE(&a, err, "approve", "m1"), 0);
+    ck_assert_int_eq(args_resolve_at(&a, now, err, sizeof err), 0);
+    ck_assert_ptr_null(args_body(&a)); /* no --at: approve sends no body */
+    const char *bad[] = {"3:00", "24:00", "12:60", "tomorrow", "2026-12-07T03:00:00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(PARSE(&a, err, "approve", "m1", "--at", bad[i]), 0);
+        ck_assert_int_eq(args_resolve_at(&a, now, err, sizeof err), MIG_EINVALID);
+        ck_assert_msg(strstr(err, "--at must be HH:MM") != NULL, "%s: \"%s\"", bad[i], err);
+    }
+    EXPECT_USAGE("list does not take --at", "list", "--at", "03:00");
+}
+END_TEST
+
 Suite *suite_cli(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -440,6 +476,7 @@ Suite *suite_cli(void) {
     tcase_add_test(tc, test_id_commands_build_their_paths_and_methods);
     tcase_add_test(tc, test_usage_errors_name_the_problem);
     tcase_add_test(tc, test_create_needs_server_and_node_and_a_number_of_euros);
+    tcase_add_test(tc, test_at_is_the_next_local_time_of_day_or_an_rfc3339_time);
     tcase_add_test(tc, test_help_is_asked_for_the_program_and_each_command);
     tcase_add_test(tc, test_exit_codes_follow_the_http_status);
     tcase_add_test(tc, test_api_url_gives_host_port_and_prefix);
