@@ -57,6 +57,7 @@ INTEG = fixture stack test_store test_events test_concurrency test_list test_api
 INTEG += test_sim
 INTEG += test_cli
 INTEG += test_sentinel
+INTEG += test_fencing test_records
 INTEG += test_schedule
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o

@@ -302,6 +302,15 @@ static int prepare(job_t *j) {
     return report(j, "prepare.sync", 100, "World synced");
 }
 
+/* Writes the players moved and the downtime, as measured so far, with `step`. */
+static int report_facts(job_t *j, const char *step) {
+    store_report_t rep;
+    store_report_init(&rep);
+    rep.players_transferred = j->moved;
+    if (j->down_ms >= 0) rep.player_downtime_ms = j->down_ms;
+    return report_with(j, step, 100, &rep, "%d player%s on the new server", j->moved, j->moved == 1 ? "" : "s");
+}
+
 /* The end of transferring, from the point of no return on: the final sync is done, so
  * the target holds the whole world and the players go there rather than back. The proxy
  * is pointed at the new server, the players are moved onto it (from the waiting room,
@@ -322,9 +331,8 @@ static int finish_transfer(job_t *j) {
         if ((rv = report(j, "transfer.move_players", 100, "Transferring %d players to new server...",
                          j->players > 0 ? j->players : 0)) != 0)
             return rv;
-        int moved = 0;
-        if ((rv = driver_transfer(j->drv, j->attempt, j->id, j->room, name, "Willkommen zurueck!", j->players < 0,
-                                  &moved)) != 0)
+        int moved = 0; /* a room already gone (a predecessor deleted it) holds nobody */
+        if ((rv = driver_transfer(j->drv, j->attempt, j->id, j->room, name, "Willkommen zurueck!", true, &moved)) != 0)
             return driver_failed(j, rv, "proxy");
         j->moved += moved;
         if (j->down_start > 0) {
@@ -334,6 +342,7 @@ static int finish_transfer(job_t *j) {
             if (j->final_est_ms >= 0 && j->final_est_ms < INT64_MAX / 8)
                 overhead_observe(j->id, j->down_ms - j->final_est_ms);
         }
+        if ((rv = report_facts(j, "transfer.players_moved")) != 0) return rv;
     } else {
         j->down_ms = 0;
     }
@@ -348,12 +357,7 @@ static int finish_transfer(job_t *j) {
         if (!held(j)) return MIG_ELOST;
         log_at(LOG_WARN, "worker.room_left", "migration_id", j->id, "error", driver_error(j->drv), NULL);
     }
-    store_report_t rep;
-    store_report_init(&rep);
-    rep.players_transferred = j->moved;
-    if (j->down_ms >= 0) rep.player_downtime_ms = j->down_ms;
-    return report_with(j, "transfer.done", 100, &rep, "%d player%s on the new server", j->moved,
-                       j->moved == 1 ? "" : "s");
+    return report_facts(j, "transfer.done");
 }
 
 /* transferring: players to the waiting room, the source quiesced, the final sync, then
@@ -571,7 +575,7 @@ static int advance(job_t *j, mig_status_t to) {
  * target holds the whole world, and going forward is what keeps the players. */
 static bool past_final_sync(const char *step) {
     return step && (strcmp(step, "transfer.register") == 0 || strcmp(step, "transfer.move_players") == 0 ||
-                    strcmp(step, "transfer.done") == 0);
+                    strcmp(step, "transfer.players_moved") == 0 || strcmp(step, "transfer.done") == 0);
 }
 
 /* A migration handed back by mig_recover: its worker died mid-phase. Preparing rolls back
@@ -595,10 +599,10 @@ static int recover(job_t *j) {
             log_at(LOG_WARN, "worker.rolling_forward", "migration_id", j->id, "phase_step", j->m->phase_step, NULL);
             j->players = j->m->player_count_at_start; /* -1 when unknown: a room may hold players */
             j->touched_room = j->touched_players = j->touched_quiesce = true;
+            j->down_ms = j->m->player_downtime_ms; /* what the predecessor measured, if it got that far */
             if (strcmp(j->m->phase_step, "transfer.done") == 0) {
                 /* the record holds what the predecessor measured: only the step is left */
                 j->moved = j->m->players_transferred > 0 ? j->m->players_transferred : 0;
-                j->down_ms = j->m->player_downtime_ms;
             } else {
                 /* those the predecessor moved are on the target already; this run adds the rest */
                 j->moved = c.players > 0 ? c.players : 0;

@@ -11,6 +11,8 @@ int main(void) {
     srunner_add_suite(sr, suite_list());
     srunner_add_suite(sr, suite_api());
     srunner_add_suite(sr, suite_flow());
+    srunner_add_suite(sr, suite_fencing());
+    srunner_add_suite(sr, suite_records());
     srunner_add_suite(sr, suite_relay());
     srunner_add_suite(sr, suite_sim());
     srunner_add_suite(sr, suite_cli());

@@ -10,6 +10,8 @@ Suite *suite_concurrency(void);
 Suite *suite_list(void);
 Suite *suite_api(void);
 Suite *suite_flow(void);
+Suite *suite_fencing(void);
+Suite *suite_records(void);
 Suite *suite_relay(void);
 Suite *suite_sim(void);
 Suite *suite_cli(void);

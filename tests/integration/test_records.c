@@ -1,0 +1,186 @@
+/* test_records.c - a migration's record tells what happened, once: after a retry in
+ * either phase the players are counted once and the completed record carries no error
+ * while its events keep the failed attempt; a worker killed in completing leaves its
+ * measured downtime to the one that completes; a worker lost after the players reached
+ * the new server is finished forward, and no player is dropped. The real scheduler and
+ * workers against fleet-sim and a real redis-server; every wait polls with a deadline. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/timefmt.h"
+#include "fixture.h"
+#include "stack.h"
+#include "suites.h"
+
+/* Node-B is cheaper than Node-A. Server-1 has three players who stay (no churn). */
+static const char *FLEET =
+    "{\"nodes\":["
+    "{\"id\":\"n1\",\"name\":\"Node-A\",\"eur_hour\":0.40,\"ram_total_mb\":65536,\"disk_total_mb\":500000},"
+    "{\"id\":\"n2\",\"name\":\"Node-B\",\"eur_hour\":0.20,\"ram_total_mb\":65536,\"disk_total_mb\":500000}],"
+    "\"servers\":["
+    "{\"id\":\"s1\",\"name\":\"Server-1\",\"node_id\":\"n1\",\"ram_mb\":4096,\"disk_mb\":2048,\"write_mb_s\":1,"
+    "\"mean_players\":0,\"players\":[\"Alice\",\"Bob\",\"Carol\"]}]}";
+
+static const char *const ZERO[] = {"--sim-zero-delays=1", NULL};
+static const mig_status_t DONE[] = {MIG_COMPLETED, MIG_FAILED, MIG_CANCELLED};
+#define WAIT_MS 60000 /* deadline of every wait: far beyond a loaded machine's slowest */
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Creates a migration of s1 to n2 that starts now, with `retries`. */
+static void create_s1(int retries, migration_t *m) {
+    migration_create_t c;
+    migration_create_init(&c);
+    c.server_id = "s1";
+    c.to_node_id = "n2";
+    c.savings_eur_hour = 0.2;
+    c.start_now = true;
+    c.max_retries = retries;
+    ck_assert_msg(store_create_migration(fx_rc, &c, m) == 0, "create: %s", fx_rc->err);
+}
+
+/* Status changes of migration `id` from `from` to `to` in the events stream. */
+static long status_changes(const char *id, const char *from, const char *to) {
+    redisReply *r = fx_cmd("XRANGE mig:events - +");
+    char a[64], b[64];
+    snprintf(a, sizeof a, "\"old_status\":\"%s\"", from);
+    snprintf(b, sizeof b, "\"new_status\":\"%s\"", to);
+    long n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *f = r->element[i]->element[1];
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            const char *v = f->element[k + 1]->str;
+            if (strstr(v, id) && strstr(v, a) && strstr(v, b)) n++;
+        }
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+/* s1 runs once, on n2, with its three players; none was dropped and no room is left. */
+static void assert_moved_whole(flow_stack_t *st, const char *what) {
+    cJSON *state = stack_sim(st, "GET", "/control/state", NULL);
+    const cJSON *on_n2 = stack_container(state, "s1", "n2");
+    ck_assert_msg(on_n2 != NULL, "%s: s1 has no container on n2", what);
+    ck_assert_str_eq(cJSON_GetObjectItem(on_n2, "state")->valuestring, "running");
+    ck_assert_msg(cJSON_GetObjectItem(on_n2, "players")->valueint == 3, "%s: %d players on n2", what,
+                  cJSON_GetObjectItem(on_n2, "players")->valueint);
+    ck_assert_msg(stack_container(state, "s1", "n1") == NULL, "%s: s1 still has a container on n1", what);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(state, "waiting_rooms")), 0);
+    ck_assert_msg(cJSON_GetObjectItem(state, "players_kicked")->valueint == 0, "%s: %d players dropped", what,
+                  cJSON_GetObjectItem(state, "players_kicked")->valueint);
+    cJSON_Delete(state);
+}
+
+/* A step that fails all of the driver's tries once, in each phase. */
+static const struct {
+    const char *target, *call, *phase;
+} RETRIED[] = {
+    {"n2", "POST /v1/containers", "preparing"},
+    {"proxy", "PUT /v1/servers/{name}", "transferring"},
+};
+
+START_TEST(test_retry_in_each_phase_counts_each_player_once_and_completes_without_an_error) {
+    for (size_t i = 0; i < sizeof RETRIED / sizeof RETRIED[0]; i++) {
+        freeReplyObject(fx_cmd("FLUSHALL"));
+        flow_stack_t st;
+        stack_start(&st, FLEET, ZERO, NULL, 1);
+        char body[256];
+        /* the driver tries a call 4 times: the phase fails once, then the agent recovers */
+        snprintf(body, sizeof body, "{\"node_id\":\"%s\",\"call\":\"%s\",\"mode\":\"fail\",\"times\":4,\"status\":500}",
+                 RETRIED[i].target, RETRIED[i].call);
+        cJSON_Delete(stack_sim(&st, "POST", "/control/faults", body));
+        migration_t m;
+        migration_init(&m);
+        create_s1(3, &m);
+        stack_wait_status(m.id, DONE, 3, WAIT_MS, &m);
+        ck_assert_msg(m.status == MIG_COMPLETED, "%s: ended %s (%s)", RETRIED[i].phase, states_name(m.status),
+                      m.error_message ? m.error_message : "");
+        ck_assert_int_eq(m.retry_count, 1);
+        ck_assert_msg(m.players_transferred == 3, "retried in %s: players_transferred %d", RETRIED[i].phase,
+                      m.players_transferred);
+        ck_assert_msg(m.error_message == NULL, "retried in %s: a completed record says \"%s\"", RETRIED[i].phase,
+                      m.error_message);
+        ck_assert_int_ge(m.player_downtime_ms, 0);
+        /* the failed attempt stays in the timeline */
+        ck_assert_int_eq(status_changes(m.id, RETRIED[i].phase, "scheduled"), 1);
+        assert_moved_whole(&st, RETRIED[i].phase);
+        stack_stop(&st);
+        migration_clear(&m);
+    }
+}
+END_TEST
+
+/* Waits until the sim holds a call (a `hold` fault fired): the worker is inside it. */
+static void wait_held(flow_stack_t *st, const char *what) {
+    int64_t end = timefmt_mono_ms() + WAIT_MS;
+    for (;;) {
+        cJSON *state = stack_sim(st, "GET", "/control/state", NULL);
+        const cJSON *h = cJSON_GetObjectItem(state, "held");
+        int n = cJSON_IsNumber(h) ? h->valueint : cJSON_GetArraySize(h);
+        cJSON_Delete(state);
+        if (n > 0) return;
+        ck_assert_msg(timefmt_mono_ms() < end, "%s: the call was never made", what);
+        sleep_ms(20);
+    }
+}
+
+/* Where a worker dies after the players reached the new server. */
+static const struct {
+    const char *step, *target, *call;
+    mig_status_t status;
+} LATE[] = {
+    {"transfer.move_players", "proxy", "DELETE /v1/waiting-rooms/{x}", MIG_TRANSFERRING},
+    {"complete.stop_old", "n1", "POST /v1/containers/{x}/stop", MIG_COMPLETING},
+};
+
+START_TEST(test_worker_killed_after_the_players_moved_is_finished_forward_with_its_downtime) {
+    for (size_t i = 0; i < sizeof LATE / sizeof LATE[0]; i++) {
+        freeReplyObject(fx_cmd("FLUSHALL"));
+        flow_stack_t st;
+        stack_start(&st, FLEET, ZERO, NULL, 1);
+        char body[256];
+        snprintf(body, sizeof body, "{\"node_id\":\"%s\",\"call\":\"%s\",\"mode\":\"hold\",\"times\":1}", LATE[i].target,
+                 LATE[i].call);
+        cJSON_Delete(stack_sim(&st, "POST", "/control/faults", body));
+        migration_t m;
+        migration_init(&m);
+        create_s1(3, &m);
+        wait_held(&st, LATE[i].step);
+        ck_assert_int_eq(kill(st.workers[0], SIGKILL), 0);
+        harness_wait(st.workers[0], 5000);
+        st.workers[0] = 0;
+        cJSON_Delete(stack_sim(&st, "DELETE", "/control/faults", NULL));
+        stack_add_worker(&st);
+        stack_wait_status(m.id, DONE, 3, WAIT_MS, &m);
+        ck_assert_msg(m.status == MIG_COMPLETED, "killed at %s: ended %s (%s)", LATE[i].step, states_name(m.status),
+                      m.error_message ? m.error_message : "");
+        ck_assert_int_eq(m.retry_count, 0); /* finished forward, not rolled back and retried */
+        ck_assert_msg(m.players_transferred == 3, "killed at %s: players_transferred %d", LATE[i].step,
+                      m.players_transferred);
+        ck_assert_msg(m.player_downtime_ms >= 0, "killed at %s: the measured downtime was lost", LATE[i].step);
+        ck_assert_ptr_null(m.error_message);
+        assert_moved_whole(&st, LATE[i].step);
+        stack_stop(&st);
+        migration_clear(&m);
+    }
+}
+END_TEST
+
+Suite *suite_records(void) {
+    Suite *s = suite_create("records");
+    TCase *tc = tcase_create("records");
+    tcase_set_timeout(tc, 600);
+    tcase_add_unchecked_fixture(tc, fx_redis_up, fx_redis_down);
+    tcase_add_checked_fixture(tc, fx_connect, fx_disconnect);
+    tcase_add_test(tc, test_retry_in_each_phase_counts_each_player_once_and_completes_without_an_error);
+    tcase_add_test(tc, test_worker_killed_after_the_players_moved_is_finished_forward_with_its_downtime);
+    suite_add_tcase(s, tc);
+    return s;
+}
