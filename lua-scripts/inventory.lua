@@ -1,6 +1,6 @@
 -- inventory.lua - nodes and servers as the platform reports them: node_put, server_put,
--- server_delete (which deletes the server's migrations, as the seed's ON DELETE
--- CASCADE), and mig_version.
+-- server_delete (which deletes the server's ended migrations, as the seed's ON DELETE
+-- CASCADE, and refuses while one has not ended), and mig_version.
 
 -- Field rules: 'text' (a name or address), or {lo, hi, integer}.
 local NODE_FIELDS = {
@@ -82,20 +82,31 @@ local function server_put(keys, args)
     return put(p, k_server(p, id), k_servers(p), 'server_id', id, f, 'server.updated')
 end
 
--- server_delete(prefix; id) -> number of migrations deleted with it.
+-- server_delete(prefix; id) -> number of migrations deleted with it (every one has
+-- ended). Refused with ACTIVE_EXISTS, naming the migration, while the server has one
+-- that has not ended: deleting it would pull the record from under the worker that
+-- holds it and leave the server's players in a waiting room with nobody to bring them
+-- back. Such a migration is cancelled or runs to its end first.
 local function server_delete(keys, args)
     local p = prefix_of(keys)
     local id = check_id('id', args[1])
     if redis.call('EXISTS', k_server(p, id)) == 0 then raise('NO_SERVER', 'server ' .. id .. ' not found') end
     local ids = redis.call('ZRANGE', k_srv_idx(p, id), 0, -1)
+    -- Every record is read and checked before the first write: a refusal changes nothing.
+    local ended = {}
     for _, mid in ipairs(ids) do
         local r = redis.call('HGETALL', k_m(p, mid))
         if #r > 0 then
             local h = {}
             for i = 1, #r, 2 do h[r[i]] = r[i + 1] end
-            purge(p, h)
+            if not TERMINAL[h.status] then
+                raise('ACTIVE_EXISTS', 'server ' .. id .. ' has migration ' .. mid .. ' in status ' ..
+                    tostring(h.status) .. '; cancel it or let it end before deleting the server')
+            end
+            ended[#ended + 1] = h
         end
     end
+    for _, h in ipairs(ended) do purge(p, h) end
     redis.call('DEL', k_server(p, id), k_srv_idx(p, id), k_active(p, id), k_cooldown(p, id))
     redis.call('SREM', k_servers(p), id)
     emit(p, {type = 'server.deleted', server_id = id, migrations_deleted = #ids,

@@ -322,7 +322,7 @@ START_TEST(test_whoami_and_role_matrix_of_every_mutating_endpoint) {
     };
     for (size_t i = 0; i < 3; i++) {
         freeReplyObject(fx_cmd("FLUSHALL"));
-        fx_fleet(3);
+        fx_fleet(4); /* s4 has no migration, so that its delete is allowed */
         migration_t a, b;
         migration_init(&a);
         migration_init(&b);
@@ -342,7 +342,7 @@ START_TEST(test_whoami_and_role_matrix_of_every_mutating_endpoint) {
             {"DELETE", p3, NULL, roles[i].del},
             {"PUT", "/api/nodes/n4", "{\"name\":\"Node-D\",\"eur_hour\":0.1,\"healthy\":true}", roles[i].put_node},
             {"PUT", "/api/servers/s9", "{\"name\":\"Server-9\",\"node_id\":\"n1\",\"players\":2}", roles[i].put_server},
-            {"DELETE", "/api/servers/s3", NULL, roles[i].del_server},
+            {"DELETE", "/api/servers/s4", NULL, roles[i].del_server},
         };
         /* whoami names the role that the matrix below checks */
         http_resp_t me;
@@ -366,7 +366,10 @@ START_TEST(test_whoami_and_role_matrix_of_every_mutating_endpoint) {
 }
 END_TEST
 
-START_TEST(test_inventory_endpoints_and_server_delete_cascade) {
+/* The inventory endpoints, and DELETE /api/servers/:id: refused with 409 while the
+ * server's migration has not ended (deleting it would strand its players), changing
+ * nothing; once the migration has ended, the server goes with it. */
+START_TEST(test_inventory_endpoints_and_server_delete_refused_while_migrating_then_cascades) {
     fx_fleet(2);
     migration_t m;
     migration_init(&m);
@@ -384,6 +387,16 @@ START_TEST(test_inventory_endpoints_and_server_delete_cascade) {
     http_resp_free(&r);
     expect_error("PUT", "/api/servers/s1", OPERATOR, "{\"players\":-3}", 400, "bad_request", "players");
     expect_error("PUT", "/api/servers/s7", OPERATOR, "{\"name\":\"x\",\"node_id\":\"n8\"}", 404, "no_node", "n8");
+    char *before = fx_snapshot();
+    char words[128];
+    snprintf(words, sizeof words, "migration %s in status transferring", m.id);
+    expect_error("DELETE", "/api/servers/s1", OPERATOR, NULL, 409, "active_exists", words);
+    char *after = fx_snapshot();
+    ck_assert_msg(strcmp(before, after) == 0, "a refused server delete changed the database");
+    free(before);
+    free(after);
+    ck_assert_int_eq(store_advance(fx_rc, m.id, m.lease_token, MIG_COMPLETING, NULL), 0);
+    ck_assert_int_eq(store_complete(fx_rc, m.id, m.lease_token, 0, NULL, NULL), 0);
     ck_assert_int_eq(call(&r, "DELETE", "/api/servers/s1", OPERATOR, NULL), 200);
     ck_assert_int_eq(cJSON_GetObjectItem(r.json, "migrations_deleted")->valueint, 1);
     http_resp_free(&r);
@@ -531,7 +544,7 @@ Suite *suite_api(void) {
     tcase_add_test(tc, test_deeply_nested_or_trailing_bodies_are_refused_with_400_and_the_api_lives);
     tcase_add_test(tc, test_cooldown_answers_409_with_time_left);
     tcase_add_test(tc, test_whoami_and_role_matrix_of_every_mutating_endpoint);
-    tcase_add_test(tc, test_inventory_endpoints_and_server_delete_cascade);
+    tcase_add_test(tc, test_inventory_endpoints_and_server_delete_refused_while_migrating_then_cascades);
     tcase_add_test(tc, test_stats_metrics_health_and_readiness);
     tcase_add_test(tc, test_redis_down_answers_503_and_recovers);
     tcase_add_test(tc, test_refuses_non_loopback_listen_without_tokens);

@@ -377,28 +377,74 @@ START_TEST(test_delete_refuses_unended_and_removes_ended_from_every_index) {
 }
 END_TEST
 
-START_TEST(test_server_delete_cascades_and_leaves_no_key_behind) {
+START_TEST(test_server_delete_cascades_its_ended_migrations_and_leaves_no_key_behind) {
     fx_fleet(2);
     migration_t m;
     migration_init(&m);
-    fx_drive("s1", MIG_COMPLETED, &m);
-    fx_drive("s1", MIG_CANCELLED, &m);
-    fx_drive("s1", MIG_TRANSFERRING, &m);
-    char inflight[MIG_ID_MAX + 1];
-    snprintf(inflight, sizeof inflight, "%s", m.id);
+    char ended[3][MIG_ID_MAX + 1];
+    const mig_status_t ends[] = {MIG_COMPLETED, MIG_CANCELLED, MIG_FAILED};
+    for (int i = 0; i < 3; i++) {
+        fx_drive("s1", ends[i], &m);
+        snprintf(ended[i], sizeof ended[i], "%s", m.id);
+    }
     fx_drive("s2", MIG_SCHEDULED, &m);
     long long deleted = 0;
     ck_assert_int_eq(store_delete_server(fx_rc, "s1", &deleted), 0);
     ck_assert_int_eq(deleted, 3);
     fx_assert_gone("s1");
-    fx_assert_gone(inflight);
+    for (int i = 0; i < 3; i++) fx_assert_gone(ended[i]);
     store_stats_t st;
     ck_assert_int_eq(store_get_stats(fx_rc, &st), 0);
-    ck_assert_int_eq(st.by_status[MIG_TRANSFERRING], 0);
-    ck_assert_int_eq(st.by_status[MIG_SCHEDULED], 1);
+    ck_assert_int_eq(st.by_status[MIG_COMPLETED] + st.by_status[MIG_CANCELLED] + st.by_status[MIG_FAILED], 0);
+    ck_assert_int_eq(st.by_status[MIG_SCHEDULED], 1); /* s2's, untouched */
     ck_assert_int_eq(st.leases, 0);
     store_stats_free(&st);
     ck_assert_int_eq(store_delete_server(fx_rc, "s1", NULL), MIG_ENO_SERVER);
+    migration_clear(&m);
+}
+END_TEST
+
+/* A server whose migration has not ended keeps it and itself: deleting them would take
+ * the record from the worker that holds it and leave the players where it put them. For
+ * each of the six statuses before an end, beside an ended migration of the same server,
+ * the delete is refused with ACTIVE_EXISTS naming the migration, and the whole database
+ * is byte-equal before and after. Once that migration has ended, the delete goes
+ * through and takes both. */
+START_TEST(test_server_delete_refused_while_a_migration_has_not_ended_and_changes_nothing) {
+    const mig_status_t open[] = {MIG_SUGGESTED,    MIG_APPROVED,     MIG_SCHEDULED,
+                                 MIG_PREPARING,    MIG_TRANSFERRING, MIG_COMPLETING};
+    const size_t nopen = sizeof open / sizeof open[0];
+    fx_fleet((int)nopen);
+    migration_t m;
+    migration_init(&m);
+    char ids[sizeof open / sizeof open[0]][MIG_ID_MAX + 1];
+    for (size_t i = 0; i < nopen; i++) {
+        char sid[16];
+        snprintf(sid, sizeof sid, "s%zu", i + 1);
+        fx_drive(sid, MIG_COMPLETED, &m); /* an ended one first: refused, it stays too */
+        fx_drive(sid, open[i], &m);
+        snprintf(ids[i], sizeof ids[i], "%s", m.id);
+        char *before = fx_snapshot();
+        long long deleted = -1;
+        int rv = store_delete_server(fx_rc, sid, &deleted);
+        ck_assert_msg(rv == MIG_EACTIVE, "%s with a %s migration: %s, want ACTIVE_EXISTS", sid,
+                      states_name(open[i]), mig_errname(rv));
+        ck_assert_msg(strstr(fx_rc->err, m.id) != NULL && strstr(fx_rc->err, states_name(open[i])) != NULL,
+                      "\"%s\" does not name migration %s in status %s", fx_rc->err, m.id, states_name(open[i]));
+        ck_assert_int_eq(deleted, -1);
+        char *after = fx_snapshot();
+        ck_assert_msg(strcmp(before, after) == 0, "a refused server_delete (%s) changed the database",
+                      states_name(open[i]));
+        free(before);
+        free(after);
+    }
+    /* s3's scheduled migration is cancelled: now its server goes, with both migrations */
+    ck_assert_int_eq(store_cancel_migration(fx_rc, ids[2], NULL), 0);
+    long long deleted = 0;
+    ck_assert_int_eq(store_delete_server(fx_rc, "s3", &deleted), 0);
+    ck_assert_int_eq(deleted, 2);
+    fx_assert_gone(ids[2]);
+    fx_assert_gone("s3");
     migration_clear(&m);
 }
 END_TEST
@@ -484,7 +530,8 @@ Suite *suite_store(void) {
     tcase_add_test(tc, test_retry_until_max_retries_then_failed);
     tcase_add_test(tc, test_stats_count_by_status_success_rate_duration_and_savings);
     tcase_add_test(tc, test_delete_refuses_unended_and_removes_ended_from_every_index);
-    tcase_add_test(tc, test_server_delete_cascades_and_leaves_no_key_behind);
+    tcase_add_test(tc, test_server_delete_cascades_its_ended_migrations_and_leaves_no_key_behind);
+    tcase_add_test(tc, test_server_delete_refused_while_a_migration_has_not_ended_and_changes_nothing);
     tcase_add_test(tc, test_claim_skips_cancelled_entries_and_reports_empty_queue);
     tcase_add_test(tc, test_block_records_reason_and_delays_promotion);
     tcase_add_test(tc, test_sched_touch_refused_for_a_bad_id_changes_nothing);
