@@ -28,7 +28,7 @@ CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen
 # httpbody needs civetweb: only the programs that serve HTTP (API, fleet-sim) pull it in.
 CORE_OBJS += $(B)/core/httpbody.o
 LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/scheduler.lua \
-           lua-scripts/lease.lua lua-scripts/query.lua lua-scripts/inventory.lua
+           lua-scripts/cleanup.lua lua-scripts/lease.lua lua-scripts/query.lua lua-scripts/inventory.lua
 
 # Programs: each links its own objects and the core library.
 API_OBJS = $(patsubst %,$(B)/api/%.o,main http auth query routes_migrations routes_inventory routes_session metrics relay relay_client relay_redis ws_frame)

@@ -121,6 +121,9 @@ void metrics_handle(http_req_t *r) {
     out(&t, "mig_scheduled_queue_length %lld\n", st.scheduled);
     head(&t, "mig_active_leases", "gauge", "Migrations held by a worker under a lease.");
     out(&t, "mig_active_leases %lld\n", st.leases);
+    head(&t, "mig_migration_cleanups_pending", "gauge",
+         "Completed migrations whose old container is still to be removed (retried until gone).");
+    out(&t, "mig_migration_cleanups_pending %lld\n", st.cleanups_pending);
     store_stats_free(&st);
     head(&t, "mig_websocket_clients", "gauge", "WebSocket clients connected to this API process.");
     out(&t, "mig_websocket_clients %ld\n", relay_clients(r->api->relay));

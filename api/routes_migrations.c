@@ -272,6 +272,7 @@ static cJSON *stats_json(const store_stats_t *st) {
     cJSON_AddNumberToObject(q, "scheduled", (double)st->scheduled);
     cJSON_AddNumberToObject(q, "ready", (double)st->ready);
     cJSON_AddNumberToObject(q, "leases", (double)st->leases);
+    cJSON_AddNumberToObject(q, "cleanups_pending", (double)st->cleanups_pending);
     return o;
 }
 

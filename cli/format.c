@@ -272,6 +272,12 @@ char *format_record(const cJSON *m) {
         sb_value(&b, f);
         sb_puts(&b, "\n");
     }
+    const char *left = str_of(m, "cleanup_node");
+    if (left) {
+        sb_puts(&b, "note: the old copy on ");
+        sb_text(&b, left);
+        sb_puts(&b, " is still running; the workers remove it (clean-up pending)\n");
+    }
     return sb_done(&b);
 }
 

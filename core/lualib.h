@@ -12,8 +12,10 @@
  * stats hash no longer counts by status, so a version-1 library would read stale counts.
  * 3: a migration's not_before is only its earliest start (backoff, operator's time);
  * mig_block keeps a rule's recheck time in `sched` alone, and a version-2 mig_block would
- * overwrite a backoff with it. */
-#define LUALIB_VERSION 3
+ * overwrite a backoff with it. 4: clean-up items of old containers (cleanup.lua), which
+ * mig_complete writes and workers claim; a version-3 library lacks them, and an older
+ * binary replacing the library would strand the items. */
+#define LUALIB_VERSION 4
 
 /* The library's source, ready for FUNCTION LOAD, built once and kept for the life of
  * the process (not to be freed). *len gets its length. NULL when out of memory. */

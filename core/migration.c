@@ -116,6 +116,7 @@ static const field_t fields[] = {
     FLD(blocked_reason, F_STR, A_ZERO, 0),
     FLD(phase_step, F_STR, A_ZERO, 0),
     FLD(warning, F_STR, A_ZERO, 0),
+    FLD(cleanup_node, F_STR, A_ZERO, 0),
     FLD(progress_message, F_STR, A_ZERO, 0),
     FLD(rollback_success, F_TRI, A_NEG, 0),
     FLD(duration_seconds, F_DBL, A_NEG, 0),

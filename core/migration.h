@@ -83,6 +83,8 @@ typedef struct {
     char *blocked_reason;    /* why the scheduler holds it back ("3 players online") */
     char *phase_step;        /* last step reached by the worker, for rollback */
     char *warning;           /* set when it completed with a problem */
+    char *cleanup_node;      /* completed, but the old container on this node is still to
+                                be removed (lua-scripts/cleanup.lua); NULL when none */
     char *progress_message;
     int rollback_success;    /* -1 unknown, 0 false, 1 true */
     double duration_seconds; /* started_at to completed_at, -1 when absent */

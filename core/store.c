@@ -511,6 +511,7 @@ void store_report_init(store_report_t *r) {
     r->progress_message = NULL;
     r->phase_step = NULL;
     r->warning = NULL;
+    r->cleanup_node = NULL;
 }
 
 static void arg_report(args_t *a, const store_report_t *r) {
@@ -522,6 +523,59 @@ static void arg_report(args_t *a, const store_report_t *r) {
     arg_pair_s(a, "progress_message", r->progress_message);
     arg_pair_s(a, "phase_step", r->phase_step);
     arg_pair_s(a, "warning", r->warning);
+    arg_pair_s(a, "cleanup_node", r->cleanup_node);
+}
+
+/* The number in a string element of a reply; 0 when it is none. */
+static long long ll_of(const redisReply *r) {
+    return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+}
+
+/* Copies a string element of a reply into `dst` (`cap` bytes); false when it is not one
+ * or does not fit. */
+static bool str_into(const redisReply *e, char *dst, size_t cap) {
+    if (e->type != REDIS_REPLY_STRING || e->len >= cap) return false;
+    memcpy(dst, e->str, e->len + 1);
+    return true;
+}
+
+int store_cleanup_claim(rconn_t *rc, const char *worker, int64_t lease_ms, store_cleanup_t *out) {
+    args_t a = {.n = 0};
+    arg_s(&a, worker);
+    arg_i(&a, lease_ms);
+    int code;
+    redisReply *r = rconn_fcall(rc, "cleanup_claim", a.n, a.v, &code);
+    if (r == NULL) return code;
+    int rv = MIG_EPROTO;
+    if (r->type == REDIS_REPLY_NIL) {
+        rv = MIG_EEMPTY;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 5 &&
+               str_into(r->element[0], out->migration_id, sizeof out->migration_id) &&
+               str_into(r->element[1], out->server_id, sizeof out->server_id) &&
+               str_into(r->element[2], out->node_id, sizeof out->node_id) && r->element[3]->type == REDIS_REPLY_STRING) {
+        out->token = strtoull(r->element[3]->str, NULL, 10);
+        out->attempts = ll_of(r->element[4]);
+        rv = 0;
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+int store_cleanup_done(rconn_t *rc, const char *migration_id, uint64_t token) {
+    args_t a = {.n = 0};
+    arg_s(&a, migration_id);
+    arg_u(&a, token);
+    return call_plain(rc, "cleanup_done", &a, NULL);
+}
+
+int store_cleanup_retry(rconn_t *rc, const char *migration_id, uint64_t token, const char *error,
+                        int64_t backoff_ms) {
+    args_t a = {.n = 0};
+    arg_s(&a, migration_id);
+    arg_u(&a, token);
+    arg_s(&a, error);
+    arg_i(&a, backoff_ms);
+    return call_plain(rc, "cleanup_retry", &a, NULL);
 }
 
 int store_claim(rconn_t *rc, const char *worker, int64_t lease_ms, migration_t *out) {
@@ -592,13 +646,10 @@ int store_release(rconn_t *rc, const char *id, uint64_t token, const char *messa
     return call_record(rc, "mig_release", &a, out);
 }
 
-/* ------------------------------------------------------------------------ stats */
-
-static long long ll_of(const redisReply *r) {
-    return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-}
 
 /* Reads one field of the stats hash into `st`. */
+/* ------------------------------------------------------------------------ stats */
+
 static void stats_field(store_stats_t *st, const redisReply *k, const redisReply *v) {
     static const struct {
         const char *name;
@@ -610,6 +661,7 @@ static void stats_field(store_stats_t *st, const redisReply *k, const redisReply
         {"cancelled_total", offsetof(store_stats_t, cancelled_total)},
         {"retried_total", offsetof(store_stats_t, retried_total)},
         {"duration_ms_sum", offsetof(store_stats_t, duration_ms_sum)},
+        {"cleanups_pending", offsetof(store_stats_t, cleanups_pending)},
     };
     if (strncmp(k->str, "status:", 7) == 0) {
         int s = states_parse(k->str + 7, k->len - 7);

@@ -125,10 +125,32 @@ typedef struct {
     const char *progress_message;
     const char *phase_step;
     const char *warning;
+    const char *cleanup_node; /* mig_complete only: the node whose old container is left */
 } store_report_t;
 
 /* Sets every field absent. */
 void store_report_init(store_report_t *r);
+
+/* ---- clean-ups of old containers (lua-scripts/cleanup.lua) -------------------------- */
+
+/* A claimed clean-up: the old container of `server_id` on `node_id`, left by migration
+ * `migration_id`, to remove under `token`. */
+typedef struct {
+    char migration_id[MIG_ID_MAX + 1];
+    char server_id[MIG_ID_MAX + 1];
+    char node_id[MIG_ID_MAX + 1];
+    uint64_t token;
+    long long attempts;       /* tries that failed before this one */
+} store_cleanup_t;
+
+/* Claims the first clean-up due for `worker`, held for `lease_ms`. 0 with the item, or
+ * MIG_EEMPTY when none is due. */
+int store_cleanup_claim(rconn_t *rc, const char *worker, int64_t lease_ms, store_cleanup_t *out);
+/* The agent confirmed the container gone: the item ends. MIG_ESTALE when the claim was lost. */
+int store_cleanup_done(rconn_t *rc, const char *migration_id, uint64_t token);
+/* A try failed with `error`: due again after `backoff_ms`. MIG_ESTALE when the claim was lost. */
+int store_cleanup_retry(rconn_t *rc, const char *migration_id, uint64_t token, const char *error,
+                        int64_t backoff_ms);
 
 /* Claims the oldest ready migration for `worker` with a lease of `lease_ms`. Returns 0
  * with the record (status preparing, or the in-flight status of one being recovered,
@@ -182,6 +204,7 @@ typedef struct {
     store_reason_count_t *fail_reasons;    /* owned; free with store_stats_free() */
     size_t n_fail_reasons;
     long long ready, leases, scheduled;    /* queue depths now */
+    long long cleanups_pending;            /* old containers still to be removed */
 } store_stats_t;
 
 int store_get_stats(rconn_t *rc, store_stats_t *st);

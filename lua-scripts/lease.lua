@@ -123,6 +123,7 @@ local function mig_progress(keys, args)
     local h = own(p, check_id('id', args[1]), args[2], PROGRESS_FIELDS)
     local now = now_ms()
     local ch = reported(args, 3, {updated_at = now})
+    if ch.cleanup_node then raise('INVALID', 'cleanup_node: only with mig_complete') end
     apply(p, h.id, h, ch)
     progress_event(p, h, now)
     return 1
@@ -166,7 +167,9 @@ end
 -- completing -> completed: duration from the first start, the server freed and in its
 -- cooldown, the lease ended, stats counted, migration.completed emitted. A `warning`
 -- field records a problem of the completing phase that did not undo the move. The
--- error of an earlier attempt is cleared: a completed record does not read as failed.
+-- error of an earlier attempt is cleared: a completed record does not read as failed. A
+-- `cleanup_node` names the node whose old container could not be removed: the clean-up
+-- item is written with the completion (cleanup.lua).
 local function mig_complete(keys, args)
     local p = prefix_of(keys)
     local h = own(p, check_id('id', args[1]), args[2], COMPLETE_FIELDS)
@@ -174,6 +177,7 @@ local function mig_complete(keys, args)
     check_edge(h, 'completed', 'complete')
     local now = now_ms()
     local ch = reported(args, 4, {})
+    if ch.cleanup_node then check_id('cleanup_node', ch.cleanup_node) end
     local started = tonumber(h.started_at or now)
     local dur = now - started
     ch.duration_seconds = string.format('%.3f', dur / 1000)
@@ -185,6 +189,7 @@ local function mig_complete(keys, args)
     lease_clear(p, h, ch)
     release_server(p, h, cooldown)
     transition(p, h, 'completed', now, ch)
+    if ch.cleanup_node then cleanup_add(p, h, ch.cleanup_node, ch.warning or 'the old container was not removed', now) end
     stat(p, 'completed_total', 1)
     stat(p, 'duration_ms_sum', dur)
     redis.call('HINCRBYFLOAT', k_stats(p), 'savings_eur_hour_sum', h.savings_eur_hour or '0')
@@ -193,7 +198,8 @@ local function mig_complete(keys, args)
         duration_seconds = tonumber(h.duration_seconds),
         players_transferred = tonumber(h.players_transferred or '0'),
         player_downtime_ms = h.player_downtime_ms and tonumber(h.player_downtime_ms) or cjson.null,
-        success = h.warning == nil, warning = h.warning or cjson.null, timestamp = rfc3339(now)})
+        success = h.warning == nil, warning = h.warning or cjson.null,
+        cleanup_node = ch.cleanup_node or cjson.null, timestamp = rfc3339(now)})
     return outcome(h)
 end
 
@@ -233,6 +239,10 @@ local function mig_fail(keys, args)
         redis.call('ZADD', k_sched(p), str(nb), h.id)
         stat(p, 'retried_total', 1)
         transition(p, h, 'scheduled', now, ch)
+        -- the failed attempt stays in the timeline: a completed record carries no error
+        emit(p, {type = 'migration.retry', migration_id = h.id, server_id = h.server_id,
+            attempt = ch.retry_count, max_retries = tonumber(h.max_retries), error = err, fail_reason = why,
+            rollback_success = rb == 1, not_before = rfc3339(nb), timestamp = rfc3339(now)})
         return outcome(h)
     end
     release_server(p, h, cooldown)

@@ -139,6 +139,8 @@ local function mig_stats(keys, args)
         st[#st + 1] = 'status:' .. s
         st[#st + 1] = str(redis.call('ZCARD', k_status(p, s)))
     end
+    st[#st + 1] = 'cleanups_pending'
+    st[#st + 1] = str(redis.call('ZCARD', k_cleanups(p)))
     return {
         st,
         redis.call('HGETALL', k_fail_reasons(p)),

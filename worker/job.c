@@ -407,7 +407,8 @@ static int complete(job_t *j) {
     if ((rv = driver_container_stop(j->drv, &j->from, j->id, j->server.id)) == 0)
         rv = driver_container_delete(j->drv, &j->from, j->id, j->server.id);
     if (rv == MIG_ELOST) return rv;
-    if (rv != 0) warn(j, "old container not removed", driver_error(j->drv));
+    bool left = rv != 0;
+    if (left) warn(j, "old container not removed", driver_error(j->drv));
     store_report_t rep;
     store_report_init(&rep);
     rep.players_transferred = j->moved;
@@ -415,6 +416,7 @@ static int complete(job_t *j) {
     rep.progress_message = "Completed";
     rep.phase_step = "complete.done";
     if (j->warning[0]) rep.warning = j->warning;
+    if (left) rep.cleanup_node = j->from.id; /* a clean-up item removes it later (worker/main.c) */
     if (!held(j)) return MIG_ELOST;
     rv = stale(j, store_complete(j->rc, j->id, j->token, j->cfg->cooldown_ms, &rep, j->m));
     if (rv == MIG_ELOST) return rv;

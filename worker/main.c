@@ -17,10 +17,12 @@
 #include "core/timefmt.h"
 #include "worker/job.h"
 #include "worker/lease.h"
+#include "worker/plan.h"
 
 #define PROGRAM "migrate-worker"
 #define SLOTS_MAX 256
 #define WAIT_S "1" /* seconds a slot blocks on the ready queue before it looks at SIGTERM */
+#define CLEANUP_POLL_MS 1000 /* how often the janitor asks for a clean-up due: they are rare */
 
 static volatile sig_atomic_t stopping;
 
@@ -138,6 +140,84 @@ static void *heartbeat_main(void *arg) {
     return NULL;
 }
 
+/* Sleeps up to `ms`, waking early on SIGTERM. */
+static void nap(int64_t ms) {
+    for (int64_t slept = 0; slept < ms && !stopping; slept += 50) sleep_ms(ms - slept < 50 ? ms - slept : 50);
+}
+
+/* Removes one old container left by a completed migration (lua-scripts/cleanup.lua):
+ * gone already, or stopped and deleted now, ends the item; anything else is tried again
+ * after a doubling backoff. Every call carries the item's own fencing token. */
+static void cleanup_one(rconn_t *rc, driver_t *drv, lease_t *lease, const store_cleanup_t *c) {
+    node_t n;
+    inventory_node_init(&n);
+    int rv = store_get_node(rc, c->node_id, &n);
+    char err[DRIVER_ERR_MAX] = "";
+    if (rv == MIG_ENO_NODE) {
+        log_at(LOG_WARN, "worker.cleanup_node_gone", "migration_id", c->migration_id, "node_id", c->node_id, NULL);
+    } else if (rv != 0) {
+        snprintf(err, sizeof err, "reading node %s: %.400s", c->node_id, rc->err);
+    } else {
+        driver_container_t got;
+        rv = driver_container_get(drv, &n, c->migration_id, c->server_id, &got);
+        if (rv == 0 && strcmp(got.state, "absent") != 0 && strcmp(got.state, "stopped") != 0)
+            rv = driver_container_stop(drv, &n, c->migration_id, c->server_id);
+        if (rv == 0 && strcmp(got.state, "absent") != 0)
+            rv = driver_container_delete(drv, &n, c->migration_id, c->server_id);
+        if (rv != 0) snprintf(err, sizeof err, "%s", driver_error(drv));
+    }
+    inventory_node_clear(&n);
+    if (lease_left_ms(lease, timefmt_mono_ms(), NULL) <= 0) {
+        log_at(LOG_WARN, "worker.cleanup_lost", "migration_id", c->migration_id, NULL);
+        return; /* the item is due again when the claim expires; another try repeats it */
+    }
+    if (err[0] == '\0') {
+        rv = store_cleanup_done(rc, c->migration_id, c->token);
+        log_at(LOG_INFO, "worker.cleanup_done", "migration_id", c->migration_id, "server_id", c->server_id,
+               "node_id", c->node_id, "ok", rv == 0 ? "true" : "false", NULL);
+        return;
+    }
+    int64_t backoff = plan_backoff_ms((int)c->attempts + 1, cfg.retry_base_ms, cfg.retry_max_ms,
+                                      (double)rand() / ((double)RAND_MAX + 1.0));
+    store_cleanup_retry(rc, c->migration_id, c->token, err, backoff);
+    log_at(LOG_WARN, "worker.cleanup_failed", "migration_id", c->migration_id, "server_id", c->server_id, "node_id",
+           c->node_id, "error", err, NULL);
+}
+
+/* The janitor: claims the clean-ups due, one at a time, each under a lease of its own
+ * and through a driver fenced by it. Every worker process runs one; a claim is atomic,
+ * so they share the work, and one that dies leaves its item due again at its lease's end. */
+static void *janitor_main(void *arg) {
+    (void)arg;
+    char err[256];
+    rconn_t *rc = rconn_new(&redis_opts, err, sizeof err);
+    driver_t *drv = driver_new(&driver_opts, err, sizeof err);
+    lease_t lease;
+    lease_init(&lease);
+    if (rc == NULL || drv == NULL) {
+        log_at(LOG_ERROR, "worker.janitor_failed", "error", err, NULL);
+    } else {
+        driver_bind_lease(drv, &lease);
+        while (!stopping) {
+            store_cleanup_t c;
+            int64_t sent = timefmt_mono_ms();
+            int rv = store_cleanup_claim(rc, cfg.worker_id, cfg.lease_ms, &c);
+            if (rv != 0) {
+                if (rv != MIG_EEMPTY) log_at(LOG_WARN, "worker.cleanup_claim_failed", "error", rc->err, NULL);
+                nap(CLEANUP_POLL_MS);
+                continue;
+            }
+            lease_take(&lease, c.migration_id, c.token, sent, cfg.lease_ms);
+            cleanup_one(rc, drv, &lease, &c);
+            lease_drop(&lease);
+        }
+    }
+    lease_destroy(&lease);
+    driver_free(drv);
+    rconn_free(rc);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     config_common_t common;
     const char *conc, *lease, *node_url, *proxy_url, *timeout, *cooldown, *budget, *passes, *poll, *step_timeout,
@@ -215,9 +295,12 @@ int main(int argc, char **argv) {
         pthread_create(&slots[i].thread, NULL, slot_main, &slots[i]);
     }
     pthread_create(&hb, NULL, heartbeat_main, NULL);
+    pthread_t janitor;
+    pthread_create(&janitor, NULL, janitor_main, NULL);
     for (int i = 0; i < nslots; i++) pthread_join(slots[i].thread, NULL);
     stopping = 1;
     pthread_join(hb, NULL);
+    pthread_join(janitor, NULL);
     for (int i = 0; i < nslots; i++) lease_destroy(&slots[i].lease);
     curl_global_cleanup();
     log_at(LOG_INFO, "worker.stopped", "worker_id", worker_id, NULL);

@@ -141,12 +141,13 @@ START_TEST(test_lifecycle_emits_seed_events_with_exact_fields_in_order) {
     ck_assert_int_eq(store_complete(fx_rc, m.id, m.lease_token, 0, NULL, &m), 0);
     status_changed(m.id, "completing", "completed");
     ev = next_event();
-    common(ev, "migration.completed", m.id, 10);
+    common(ev, "migration.completed", m.id, 11);
     ck_assert(num(ev, "duration_seconds") >= 0);
     ck_assert_int_eq(num(ev, "players_transferred"), 3);
     ck_assert_int_eq(num(ev, "player_downtime_ms"), 850);
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(ev, "success")));
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(ev, "warning")));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(ev, "cleanup_node")));
     cJSON_Delete(ev);
     migration_clear(&m);
     redisFree(sub);

@@ -2,7 +2,8 @@
  * either phase the players are counted once and the completed record carries no error
  * while its events keep the failed attempt; a worker killed in completing leaves its
  * measured downtime to the one that completes; a worker lost after the players reached
- * the new server is finished forward, and no player is dropped. The real scheduler and
+ * the new server is finished forward, and no player is dropped; an old container whose
+ * stop keeps failing is removed later by its clean-up item, and the server runs once. The real scheduler and
  * workers against fleet-sim and a real redis-server; every wait polls with a deadline. */
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +64,21 @@ static long status_changes(const char *id, const char *from, const char *to) {
     return n;
 }
 
+/* Events of migration `id` whose JSON holds both `a` and `b`. */
+static long events_with(const char *id, const char *a, const char *b) {
+    redisReply *r = fx_cmd("XRANGE mig:events - +");
+    long n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *f = r->element[i]->element[1];
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            const char *v = f->element[k + 1]->str;
+            if (strstr(v, id) && strstr(v, a) && strstr(v, b)) n++;
+        }
+    }
+    freeReplyObject(r);
+    return n;
+}
+
 /* s1 runs once, on n2, with its three players; none was dropped and no room is left. */
 static void assert_moved_whole(flow_stack_t *st, const char *what) {
     cJSON *state = stack_sim(st, "GET", "/control/state", NULL);
@@ -108,8 +124,11 @@ START_TEST(test_retry_in_each_phase_counts_each_player_once_and_completes_withou
         ck_assert_msg(m.error_message == NULL, "retried in %s: a completed record says \"%s\"", RETRIED[i].phase,
                       m.error_message);
         ck_assert_int_ge(m.player_downtime_ms, 0);
-        /* the failed attempt stays in the timeline */
+        /* the failed attempt stays in the timeline, with its error */
         ck_assert_int_eq(status_changes(m.id, RETRIED[i].phase, "scheduled"), 1);
+        ck_assert_int_eq(events_with(m.id, "\"type\":\"migration.retry\"", "\"error\":\"proxy: PUT") +
+                             events_with(m.id, "\"type\":\"migration.retry\"", "\"error\":\"node n2: POST"),
+                         1);
         assert_moved_whole(&st, RETRIED[i].phase);
         stack_stop(&st);
         migration_clear(&m);
@@ -173,6 +192,42 @@ START_TEST(test_worker_killed_after_the_players_moved_is_finished_forward_with_i
 }
 END_TEST
 
+START_TEST(test_old_container_whose_stop_keeps_failing_is_removed_later_by_its_cleanup_item) {
+    flow_stack_t st;
+    stack_start(&st, FLEET, ZERO, NULL, 1);
+    /* the completing phase's 4 tries fail, and so do the clean-up's first 4: it is
+     * tried again after its backoff, and then the agent answers */
+    cJSON_Delete(stack_sim(&st, "POST", "/control/faults",
+                           "{\"node_id\":\"n1\",\"call\":\"POST /v1/containers/{x}/stop\",\"mode\":\"fail\","
+                           "\"times\":8,\"status\":500}"));
+    migration_t m;
+    migration_init(&m);
+    create_s1(3, &m);
+    stack_wait_status(m.id, DONE, 3, WAIT_MS, &m);
+    ck_assert_int_eq(m.status, MIG_COMPLETED);
+    ck_assert_int_eq(m.players_transferred, 3);
+    ck_assert_msg(m.warning && strstr(m.warning, "old container not removed"), "warning: %s",
+                  m.warning ? m.warning : "(none)");
+    /* it completed at once, with the old copy still to remove */
+    ck_assert_int_eq(events_with(m.id, "\"type\":\"migration.completed\"", "\"cleanup_node\":\"n1\""), 1);
+    int64_t end = timefmt_mono_ms() + WAIT_MS;
+    while (events_with(m.id, "\"type\":\"migration.cleanup\"", "\"done\":true") < 1) {
+        ck_assert_msg(timefmt_mono_ms() < end, "the old container was never removed");
+        sleep_ms(20);
+    }
+    ck_assert_int_ge(events_with(m.id, "\"type\":\"migration.cleanup\"", "\"done\":false"), 1);
+    ck_assert_int_eq(store_get_migration(fx_rc, m.id, &m), 0);
+    ck_assert_ptr_null(m.cleanup_node);
+    store_stats_t stats;
+    ck_assert_int_eq(store_get_stats(fx_rc, &stats), 0);
+    ck_assert_int_eq(stats.cleanups_pending, 0);
+    store_stats_free(&stats);
+    assert_moved_whole(&st, "stop failing");
+    stack_stop(&st);
+    migration_clear(&m);
+}
+END_TEST
+
 Suite *suite_records(void) {
     Suite *s = suite_create("records");
     TCase *tc = tcase_create("records");
@@ -181,6 +236,7 @@ Suite *suite_records(void) {
     tcase_add_checked_fixture(tc, fx_connect, fx_disconnect);
     tcase_add_test(tc, test_retry_in_each_phase_counts_each_player_once_and_completes_without_an_error);
     tcase_add_test(tc, test_worker_killed_after_the_players_moved_is_finished_forward_with_its_downtime);
+    tcase_add_test(tc, test_old_container_whose_stop_keeps_failing_is_removed_later_by_its_cleanup_item);
     suite_add_tcase(s, tc);
     return s;
 }

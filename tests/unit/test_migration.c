@@ -15,7 +15,7 @@ static const char *const hash_names[] = {
     "reason", "savings_eur_hour", "savings_eur_month", "created_at", "approved_at", "scheduled_at", "started_at",
     "completed_at", "player_count_at_start", "data_sync_progress", "error_message", "retry_count", "max_retries",
     "triggered_by", "notes", "level", "lease_owner", "lease_token", "lease_expires_at", "not_before",
-    "blocked_reason", "phase_step", "warning", "progress_message", "rollback_success", "duration_seconds",
+    "blocked_reason", "phase_step", "warning", "cleanup_node", "progress_message", "rollback_success", "duration_seconds",
     "players_transferred", "player_downtime_ms", "updated_at", "start_now", "recovering",
 };
 #define NHASH (sizeof hash_names / sizeof hash_names[0])
@@ -57,6 +57,7 @@ static void fill_full(migration_t *m) {
     m->blocked_reason = strdup("3 players online");
     m->phase_step = strdup("final_sync");
     m->warning = strdup("old container left running");
+    m->cleanup_node = strdup("n1");
     m->progress_message = strdup("Syncing world 63%");
     m->rollback_success = 0;
     m->duration_seconds = 12.345;
@@ -106,6 +107,7 @@ static void assert_same(const migration_t *a, const migration_t *b, bool token) 
     assert_str_same("blocked_reason", a->blocked_reason, b->blocked_reason);
     assert_str_same("phase_step", a->phase_step, b->phase_step);
     assert_str_same("warning", a->warning, b->warning);
+    assert_str_same("cleanup_node", a->cleanup_node, b->cleanup_node);
     assert_str_same("progress_message", a->progress_message, b->progress_message);
     ck_assert_int_eq(a->rollback_success, b->rollback_success);
     ck_assert_double_eq(a->duration_seconds, b->duration_seconds);

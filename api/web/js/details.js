@@ -86,6 +86,11 @@ export class Details {
     if (m.blocked_reason && m.status === 'scheduled') out.push(line('wait', 'Waiting', m.blocked_reason));
     if (m.progress_message && !TERMINAL.has(m.status)) out.push(line('info', 'Progress', m.progress_message));
     if (m.warning) out.push(line('wait', 'Warning', m.warning));
+    if (m.cleanup_node) {
+      const why = m.cleanup_error || 'its stop failed';
+      const node = this.store.nodes.get(m.cleanup_node);
+      out.push(line('wait', 'Old copy', `still running on ${node?.name || m.cleanup_node}: ${why}; retrying until it is gone`));
+    }
     if (m.player_downtime_ms !== null && m.player_downtime_ms !== undefined) {
       out.push(line('info', 'Player downtime', durationText(m.player_downtime_ms / 1000)));
     }
@@ -148,6 +153,14 @@ function timelineEntry(ev) {
     case 'migration.completed':
       e.kind = ev.success === false ? 'warning' : 'done';
       e.text = `Completed in ${durationText(ev.duration_seconds)}; ${ev.players_transferred ?? 0} players moved, downtime ${durationText((ev.player_downtime_ms ?? 0) / 1000)}${ev.warning ? `; warning: ${ev.warning}` : ''}`;
+      break;
+    case 'migration.retry':
+      e.kind = 'warning';
+      e.text = `Attempt ${ev.attempt} failed (${ev.fail_reason}): ${ev.error}; rollback ${ev.rollback_success ? 'succeeded' : 'did not succeed'}; retry ${ev.attempt} of ${ev.max_retries} not before ${ev.not_before}`;
+      break;
+    case 'migration.cleanup':
+      e.kind = ev.done ? 'done' : 'warning';
+      e.text = ev.done ? `Old copy on ${ev.node_id} removed` : `Old copy on ${ev.node_id} still running: ${ev.error}`;
       break;
     case 'migration.failed':
       e.kind = 'failed';

@@ -17,7 +17,7 @@ const HISTORY_MAX = 100; // events kept per migration for its timeline
 // an older REST record's.
 const EVENT_FIELDS = new Set(['status', 'data_sync_progress', 'progress_message', 'phase_step', 'blocked_reason',
   'not_before', 'approved_at', 'scheduled_at', 'started_at', 'completed_at', 'retry_count', 'duration_seconds',
-  'players_transferred', 'player_downtime_ms', 'warning', 'error_message', 'rollback_success', 'updated_at']);
+  'players_transferred', 'player_downtime_ms', 'warning', 'cleanup_node', 'error_message', 'rollback_success', 'updated_at']);
 
 export class Store {
   constructor() {
@@ -164,7 +164,12 @@ export class Store {
       m.players_transferred = ev.players_transferred;
       m.player_downtime_ms = ev.player_downtime_ms;
       m.warning = ev.warning;
+      m.cleanup_node = ev.cleanup_node ?? null;
       this.dirty.stats = true;
+    } else if (ev.type === 'migration.cleanup') {
+      // the old copy of a completed migration: gone at last, or another try failed
+      m.cleanup_node = ev.done ? null : ev.node_id;
+      m.cleanup_error = ev.done ? null : ev.error;
     } else if (ev.type === 'migration.failed') {
       m.error_message = ev.error;
       m.rollback_success = ev.rollback_success;
