@@ -17,5 +17,6 @@ Suite *suite_sim(void);
 Suite *suite_cli(void);
 Suite *suite_sentinel(void);
 Suite *suite_schedule(void);
+Suite *suite_faults(void);
 
 #endif
