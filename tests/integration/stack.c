@@ -1,10 +1,10 @@
 /* stack.c - fleet-sim, scheduler and workers as processes for the flow tests. */
 #include "stack.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "fixture.h"
@@ -85,28 +85,44 @@ void stack_start(flow_stack_t *s, const char *fleet_json, const char *const *sim
         ck_assert_msg(waited < 10000, "fleet-sim wrote %zu of %d servers", got, want);
         sleep_ms(20);
     }
+    /* --recheck-ms: a rule with no end it can know (a scaling event, the platform's
+     * queue) is looked at again within a second, not the default five */
     const char *sargs[12] = {"--tick-ms=100", "--idle-s=0", "--leader-ttl-ms=1000", "--recheck-ms=1000"};
-    n = 3;
+    n = 4;
     for (int i = 0; sched_flags && sched_flags[i] && n < 11; i++) sargs[n++] = sched_flags[i];
     sargs[n] = NULL;
     s->scheduler = run(s, "migrate-scheduler", "scheduler.log", sargs);
     for (int i = 0; i < workers; i++) stack_add_worker(s);
 }
 
-static void stop(pid_t *pid) {
+/* Stops one program of ours and notes in `bad` (of `cap` bytes) how it ended unless it
+ * exited 0 on SIGTERM. A pid of 0 (never started, or killed by the test on purpose and
+ * reaped there) is skipped. */
+static void stop(pid_t *pid, const char *name, char *bad, size_t cap) {
     if (*pid <= 0) return;
-    kill(*pid, SIGTERM);
-    if (harness_wait(*pid, 10000) == -1) {
-        kill(*pid, SIGKILL);
-        harness_wait(*pid, 5000);
-    }
+    int st;
+    int hung = harness_stop_pid(*pid, &st) != 0;
     *pid = 0;
+    if (!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0) return;
+    char how[96];
+    size_t n = strlen(bad);
+    if (hung)
+        snprintf(bad + n, cap - n, "%s%s still running %d ms after SIGTERM (killed)", n ? "; " : "", name,
+                 HARNESS_STOP_WAIT_MS);
+    else
+        snprintf(bad + n, cap - n, "%s%s %s", n ? "; " : "", name, harness_status_text(st, how, sizeof how));
 }
 
 void stack_stop(flow_stack_t *s) {
-    for (int i = 0; i < s->nworkers; i++) stop(&s->workers[i]);
-    stop(&s->scheduler);
-    stop(&s->sim);
+    char bad[1024] = "";
+    for (int i = 0; i < s->nworkers; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "migrate-worker %d", i);
+        stop(&s->workers[i], name, bad, sizeof bad);
+    }
+    stop(&s->scheduler, "migrate-scheduler", bad, sizeof bad);
+    stop(&s->sim, "fleet-sim", bad, sizeof bad);
+    ck_assert_msg(bad[0] == '\0', "not a clean exit on SIGTERM: %s", bad);
 }
 
 cJSON *stack_sim(flow_stack_t *s, const char *method, const char *path, const char *body) {

@@ -30,7 +30,10 @@ void stack_start(flow_stack_t *s, const char *fleet_json, const char *const *sim
 /* Starts one more worker (after a kill -9 of another, say); returns its index. */
 int stack_add_worker(flow_stack_t *s);
 
-/* Stops every process still running (SIGTERM, then SIGKILL). */
+/* Stops every process still running with SIGTERM and fails the test unless each exited
+ * with status 0 within HARNESS_STOP_WAIT_MS, naming each that did not and how it ended
+ * (a status, a signal, or a hang, after which it is killed). A pid the test set to 0
+ * (a worker it killed on purpose) is skipped. */
 void stack_stop(flow_stack_t *s);
 
 /* Calls the simulator's control or agent API; returns the parsed answer (caller frees)

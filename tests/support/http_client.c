@@ -1,11 +1,9 @@
 /* http_client.c - libcurl calls and migrate-api processes for the tests. */
 #include "http_client.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,12 +143,8 @@ int api_proc_start(api_proc_t *a, const char *redis_url, const char *tokens, con
 
 int api_proc_stop(api_proc_t *a) {
     if (a->pid <= 0) return 0;
-    kill(a->pid, SIGTERM);
-    int st = harness_wait(a->pid, 10000);
-    if (st == -1) {
-        kill(a->pid, SIGKILL);
-        st = harness_wait(a->pid, 5000);
-    }
+    int st;
+    harness_stop_pid(a->pid, &st);
     a->pid = 0;
     return st;
 }

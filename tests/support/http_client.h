@@ -42,7 +42,8 @@ int proc_port_from_log(const char *path, const char *event);
 /* 1 when a program logged `event` ({"event":"<event>",...}) in `path`, else 0. */
 int proc_log_has(const char *path, const char *event);
 
-/* SIGTERM, wait (SIGKILL after 10 s); returns the exit status as waitpid gives it. */
+/* SIGTERM, wait (SIGKILL after HARNESS_STOP_WAIT_MS); returns the exit status as waitpid
+ * gives it, a SIGKILL's when it hung. */
 int api_proc_stop(api_proc_t *a);
 
 #endif

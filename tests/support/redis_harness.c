@@ -102,13 +102,31 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-int harness_stop_pid(pid_t pid) {
+int harness_stop_pid(pid_t pid, int *status) {
+    if (status) *status = 0;
     if (pid <= 0) return 0;
     kill(pid, SIGTERM);
-    if (harness_wait(pid, 5000) != -1) return 0;
-    kill(pid, SIGKILL);
-    harness_wait(pid, 5000);
-    return -1;
+    int st = harness_wait(pid, HARNESS_STOP_WAIT_MS);
+    int rv = 0;
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        st = harness_wait(pid, HARNESS_STOP_WAIT_MS); /* SIGKILL cannot be refused: only reaping is left */
+        rv = -1;
+    }
+    if (status) *status = st;
+    return rv;
+}
+
+const char *harness_status_text(int status, char *buf, size_t cap) {
+    if (status == -1)
+        snprintf(buf, cap, "still running");
+    else if (WIFEXITED(status))
+        snprintf(buf, cap, WEXITSTATUS(status) == 0 ? "exited 0" : "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, cap, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, cap, "ended with wait status %d", status);
+    return buf;
 }
 
 void harness_rmtree(const char *dir) {
@@ -116,7 +134,7 @@ void harness_rmtree(const char *dir) {
 }
 
 int harness_redis_stop(harness_redis_t *h) {
-    int rv = harness_stop_pid(h->pid);
+    int rv = harness_stop_pid(h->pid, NULL);
     h->pid = 0;
     if (h->dir[0]) {
         harness_rmtree(h->dir);

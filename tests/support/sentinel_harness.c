@@ -187,9 +187,10 @@ static int spawn(ha_proc_t *p, const char *program) {
     return wait_ping(p);
 }
 
-/* Ends one process: SIGTERM, SIGKILL after 5 s. Returns 0 when SIGTERM was enough. */
+/* Ends one process: SIGTERM, SIGKILL after HARNESS_STOP_WAIT_MS. Returns 0 when SIGTERM
+ * was enough. */
 static int end_proc(ha_proc_t *p) {
-    int rv = harness_stop_pid(p->pid);
+    int rv = harness_stop_pid(p->pid, NULL);
     p->pid = 0;
     return rv;
 }
