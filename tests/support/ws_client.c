@@ -118,13 +118,16 @@ long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap) {
     }
 }
 
-/* The next text message as JSON, skipping pings; fails the test on anything else. */
-cJSON *ws_next_json(ws_t *w) {
+/* The next text message as JSON within `ms`, skipping pings; fails the test on anything
+ * else. */
+cJSON *ws_next_json_within(ws_t *w, int ms) {
     static char msg[1 << 16];
+    long long end = now_ms() + ms;
     for (;;) {
         int op;
-        long n = ws_read(w, WS_WAIT_MS, &op, msg, sizeof msg);
-        ck_assert_msg(n >= 0, "no message within %d ms (%ld)", WS_WAIT_MS, n);
+        long long left = end - now_ms();
+        long n = ws_read(w, left > 0 ? (int)left : 0, &op, msg, sizeof msg);
+        ck_assert_msg(n >= 0, "no message within %d ms (%ld)", ms, n);
         if (op == WS_OP_PING || op == WS_OP_PONG) continue;
         ck_assert_msg(op == WS_OP_TEXT, "opcode %d instead of a text message", op);
         cJSON *j = cJSON_Parse(msg);
@@ -133,18 +136,22 @@ cJSON *ws_next_json(ws_t *w) {
     }
 }
 
-/* Fails when a text message comes within `ms`. */
-void ws_expect_silence(ws_t *w, int ms) {
+cJSON *ws_next_json(ws_t *w) {
+    return ws_next_json_within(w, WS_WAIT_MS);
+}
+
+/* Fails when a text message has arrived already: reads what the socket holds now, and
+ * never waits. */
+void ws_expect_none_pending(ws_t *w) {
     static char msg[1 << 16];
-    long long end = now_ms() + ms;
     for (;;) {
-        long long left = end - now_ms();
-        if (left <= 0) return;
         int op;
-        long n = ws_read(w, (int)left, &op, msg, sizeof msg);
-        if (n == -1) return;
-        ck_assert_msg(n >= 0, "connection ended");
-        ck_assert_msg(op != WS_OP_TEXT, "unexpected message: %s", msg);
+        long n;
+        while ((n = ws_read(w, 0, &op, msg, sizeof msg)) >= 0) /* whole frames buffered */
+            ck_assert_msg(op != WS_OP_TEXT, "unexpected message: %s", msg);
+        int got = ws_fill(w, 0);
+        if (got == -1) return; /* nothing more in the socket */
+        ck_assert_msg(got > 0, "connection ended");
     }
 }
 

@@ -39,8 +39,15 @@ long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap);
  * anything else or after WS_WAIT_MS. */
 cJSON *ws_next_json(ws_t *w);
 
-/* Fails when a text message comes within `ms`. */
-void ws_expect_silence(ws_t *w, int ms);
+/* The same within `ms`, for what comes after a backoff or a timer of the server's. */
+cJSON *ws_next_json_within(ws_t *w, int ms);
+
+/* Fails when a text message has reached the client already, reading without waiting.
+ * It shows silence once the server has demonstrably passed the point where it would
+ * have sent one: another client got a later message (a write on loopback is in the
+ * peer's socket at once). A wait for silence would pass on a slow machine however wrong
+ * the server was. */
+void ws_expect_none_pending(ws_t *w);
 
 /* Waits for a close frame within `ms` and returns its status code. */
 int ws_expect_close(ws_t *w, int ms);
