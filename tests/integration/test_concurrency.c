@@ -77,6 +77,23 @@ static void *recoverer(void *arg) {
     return NULL;
 }
 
+/* Waits until every lease has expired by the Redis server's clock, the one mig_recover
+ * reads (the leases zset is scored by expiry, ms): from then on a recoverer finds them
+ * all, however long the claims took. */
+static void wait_leases_expired(void) {
+    for (int waited = 0;; waited += 10) {
+        redisReply *last = fx_cmd("ZRANGE mig:leases -1 -1 WITHSCORES");
+        redisReply *t = fx_cmd("TIME");
+        long long now = atoll(t->element[0]->str) * 1000 + atoll(t->element[1]->str) / 1000;
+        long long until = last->elements == 2 ? atoll(last->element[1]->str) : 0;
+        freeReplyObject(last);
+        freeReplyObject(t);
+        if (until <= now) return;
+        ck_assert_msg(waited < 10000, "a lease runs until %lld, %lld ms from now", until, until - now);
+        usleep(10 * 1000);
+    }
+}
+
 START_TEST(test_two_concurrent_recoverers_never_take_the_same_lease) {
     fx_fleet(EXPIRED);
     migration_t m;
@@ -93,7 +110,7 @@ START_TEST(test_two_concurrent_recoverers_never_take_the_same_lease) {
         ck_assert_int_eq(store_claim(fx_rc, "w-dead", 100, &m), 0);
     }
     migration_clear(&m);
-    usleep(200 * 1000);
+    wait_leases_expired();
     taken_t a = {0}, b = {0};
     pthread_t ta, tb;
     pthread_barrier_init(&barrier, NULL, 2);

@@ -243,18 +243,38 @@ START_TEST(test_second_active_migration_of_a_server_is_refused) {
 }
 END_TEST
 
+/* PTTL of `key`: ms left, or -2 when it is gone (-1: no expiry). */
+static long long pttl(const char *key) {
+    redisReply *r = fx_cmd("PTTL %s", key);
+    long long left = r->integer;
+    freeReplyObject(r);
+    return left;
+}
+
 START_TEST(test_cooldown_refuses_then_allows_after_it_passes) {
     fx_fleet(1);
     migration_t m;
     migration_init(&m);
     fx_drive("s1", MIG_COMPLETING, &m);
-    ck_assert_int_eq(store_complete(fx_rc, m.id, m.lease_token, 600, NULL, &m), 0);
+    /* 2 s: the refusal comes a round trip after the completion, far within it */
+    ck_assert_int_eq(store_complete(fx_rc, m.id, m.lease_token, 2000, NULL, &m), 0);
     migration_create_t c;
     migration_create_init(&c);
     c.server_id = "s1";
     c.to_node_id = "n3";
-    refused_create(&c, MIG_ECOOLDOWN, "retry after 1 s");
-    usleep(700 * 1000);
+    /* the seconds it names are the cooldown's time left rounded up, which the time left
+     * just before and just after the call bracket, however long the call took */
+    long long left_before = pttl("mig:cooldown:s1");
+    refused_create(&c, MIG_ECOOLDOWN, " min left (retry after ");
+    long long left_after = pttl("mig:cooldown:s1");
+    int secs = atoi(strstr(fx_rc->err, "(retry after ") + strlen("(retry after "));
+    ck_assert_msg(secs >= (left_after + 999) / 1000 && secs <= (left_before + 999) / 1000,
+                  "\"%s\" with %lld to %lld ms left", fx_rc->err, left_after, left_before);
+    /* once the cooldown's key has expired (polled, not slept on), a create goes through */
+    for (int waited = 0; pttl("mig:cooldown:s1") > 0; waited += 20) {
+        ck_assert_msg(waited < 20000, "the cooldown of s1 did not pass");
+        usleep(20 * 1000);
+    }
     ck_assert_int_eq(store_create_migration(fx_rc, &c, NULL), 0);
     migration_clear(&m);
 }
@@ -269,10 +289,16 @@ START_TEST(test_stale_token_cannot_write_after_recovery) {
     ck_assert_int_eq(store_promote(fx_rc, m.id), 0);
     ck_assert_int_eq(store_claim(fx_rc, "w1", 100, &m), 0);
     uint64_t old = m.lease_token;
-    usleep(150 * 1000);
     char **ids;
     size_t n;
-    ck_assert_int_eq(store_recover(fx_rc, 10, &ids, &n), 0);
+    /* recovered once the 100 ms lease has run out by Redis's clock: polled, not slept on */
+    for (int waited = 0;; waited += 10) {
+        ck_assert_int_eq(store_recover(fx_rc, 10, &ids, &n), 0);
+        if (n > 0) break;
+        free(ids);
+        ck_assert_msg(waited < 20000, "the lease of %s was not recovered", m.id);
+        usleep(10 * 1000);
+    }
     ck_assert_int_eq(n, 1);
     ck_assert_str_eq(ids[0], m.id);
     free(ids);
