@@ -48,12 +48,15 @@ CLI_PURE = $(patsubst %,$(B)/cli/%.o,args format wsproto)
 CLI_OBJS = $(patsubst %,$(B)/cli/%.o,main rest watch) $(CLI_PURE) $(B)/api/ws_frame.o
 PROGRAMS += migratectl
 PROG_PURE_OBJS += $(CLI_PURE)
+# The node agent's pure codecs (RCON, Server List Ping), unit-tested without sockets.
+AGENT_PURE = $(patsubst %,$(B)/agent/%.o,rcon)
+PROG_PURE_OBJS += $(AGENT_PURE)
 
 UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan test_lease
 UNIT += test_sim_model test_fence test_optimizer
 UNIT += test_cli
 UNIT += test_sentinel test_jsonw test_arena test_jsonbody
-UNIT += test_mcproto
+UNIT += test_mcproto test_rcon
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
 INTEG += test_sim
