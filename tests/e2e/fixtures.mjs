@@ -17,11 +17,12 @@ export const FLEET = {
 };
 
 // The whole system around FLEET, quick: the scheduler looks every 200 ms and wants a
-// second of idleness; the simulated world copies at five times real speed.
-export function lifecycleStack(fleet = FLEET) {
+// second of idleness; the simulated world copies at five times real speed. `worker`
+// adds to the worker's settings.
+export function lifecycleStack(fleet = FLEET, { worker = {} } = {}) {
   return new Stack({
     sim: { fleet, env: { MIG_SIM_SPEED: '5' } },
     scheduler: { MIG_IDLE_S: '1', MIG_TICK_MS: '200' },
-    worker: { MIG_POLL_MS: '100', MIG_LEASE_MS: '5000', MIG_COOLDOWN_S: '5', MIG_RETRY_BACKOFF_MS: '500' },
+    worker: { MIG_POLL_MS: '100', MIG_LEASE_MS: '5000', MIG_COOLDOWN_S: '5', MIG_RETRY_BACKOFF_MS: '500', ...worker },
   });
 }

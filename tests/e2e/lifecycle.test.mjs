@@ -17,7 +17,8 @@ const itemOf = (page, id) => page.locator(`.mig[data-id="${id}"]`);
 const arrowSel = (id, status) => `.arrow[data-ids~="${id}"]${status ? `[data-status="${status}"]` : ''}`;
 
 test('approve from the page moves a suggestion on, and its arrow matches each status until it fades', async () => {
-  const stack = lifecycleStack();
+  // the worker waits for a held call as long as the test holds it
+  const stack = lifecycleStack(undefined, { worker: { MIG_DRIVER_TIMEOUT_MS: '300000' } });
   try {
     await stack.start();
     const { page, errors } = await openDashboard(chromium.browser, stack.url, TOKENS.operator, { query: '?fade=3' });
@@ -51,9 +52,11 @@ test('approve from the page moves a suggestion on, and its arrow matches each st
     await until('the blocked reason in the list', async () => (await itemOf(page, id).locator('.mig-note').textContent()) === 'Waiting: 2 players online');
     await screenshot(page, 'lifecycle-3-scheduled');
 
-    // the later phases slowed, so that each is on screen long enough to look at
-    await stack.sim('POST', '/control/faults', { node_id: 'proxy', call: 'PUT /v1/servers/{id}', mode: 'slow', delay_ms: 2500, times: 1 });
-    await stack.sim('POST', '/control/faults', { node_id: 'n1', call: 'POST /v1/containers/{id}/stop', mode: 'slow', delay_ms: 2500, times: 1 });
+    // the later phases held at one call each (the proxy's registration of the new
+    // address, the old container's stop) until the page has shown them, so that each is
+    // on screen, and in the arrow's log, however slow the page is
+    const register = await stack.sim('POST', '/control/faults', { node_id: 'proxy', call: 'PUT /v1/servers/{id}', mode: 'hold', times: 1 });
+    const stop = await stack.sim('POST', '/control/faults', { node_id: 'n1', call: 'POST /v1/containers/{id}/stop', mode: 'hold', times: 1 });
     await stack.sim('POST', '/control/players', { server_id: 's1', count: 0 });
 
     // preparing: the progress bar moves without a reload
@@ -70,8 +73,10 @@ test('approve from the page moves a suggestion on, and its arrow matches each st
 
     await page.waitForSelector(arrowSel(id, 'transferring'), { timeout: 30000 });
     await screenshot(page, 'lifecycle-5-transferring');
+    await stack.sim('DELETE', `/control/faults/${register.id}`);
     await page.waitForSelector(arrowSel(id, 'completing'), { timeout: 20000 });
     await screenshot(page, 'lifecycle-6-completing');
+    await stack.sim('DELETE', `/control/faults/${stop.id}`);
     await page.waitForSelector(arrowSel(id, 'completed'), { timeout: 20000 });
     assert.equal(await itemOf(page, id).locator('.mig-status').textContent(), 'Status: Completed');
     assert.equal(await itemOf(page, id).locator('.mig-time').textContent(), 'Completed: just now');
@@ -86,9 +91,10 @@ test('approve from the page moves a suggestion on, and its arrow matches each st
       ['suggested', 'approved', 'scheduled', 'preparing', 'transferring', 'completing', 'completed']);
     for (const e of log) assert.deepEqual(arrowLooksWrong(e), [], `${e.status}: ${JSON.stringify(e)}`);
 
-    // the completed arrow fades (?fade=3: 3 s shown, 3 s fading) and goes
-    await until('the completed arrow to fade', async () => Number(await page.locator(arrowSel(id)).getAttribute('opacity')) < 1, 8000);
-    await page.waitForSelector(arrowSel(id), { state: 'detached', timeout: 8000 });
+    // the completed arrow fades (?fade=3: 3 s shown, 3 s fading) and goes; the
+    // deadlines are far beyond those 6 s, for a page on a busy machine
+    await until('the completed arrow to fade', async () => Number(await page.locator(arrowSel(id)).getAttribute('opacity')) < 1, 30000);
+    await page.waitForSelector(arrowSel(id), { state: 'detached', timeout: 30000 });
     assert.equal(await itemOf(page, id).locator('.mig-status').textContent(), 'Status: Completed', 'the list keeps it');
     assert.deepEqual(errors, []);
   } finally {

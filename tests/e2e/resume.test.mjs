@@ -6,21 +6,21 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TOKENS } from './stack.mjs';
 import { launch, openDashboard, screenshot, until } from './browser.mjs';
-import { lifecycleStack, FLEET } from './fixtures.mjs';
+import { lifecycleStack } from './fixtures.mjs';
 
 let chromium;
 before(async () => { chromium = await launch(); });
 after(async () => { await chromium?.close(); });
 
 test('a page left open through an API restart catches up with no gap and nothing twice', async () => {
-  // Server-XYZ's world takes some seconds to copy: it moves while the API is down
-  const fleet = { ...FLEET, servers: FLEET.servers.map((s) => (s.id === 's1' ? { ...s, players: 0, disk_mb: 6000 } : s)) };
-  const stack = lifecycleStack(fleet);
+  // Server-XYZ's two players hold its migration back until the API is down; then they
+  // leave, and the whole migration runs while the page cannot see it, on any machine
+  const stack = lifecycleStack();
   try {
     await stack.start();
     const { page, errors } = await openDashboard(chromium.browser, stack.url, TOKENS.operator);
-    const m = await stack.ok('POST', '/api/migrations', { server_id: 's1', to_node_id: 'n3', start_now: true, savings_eur_hour: 0.15 });
-    await page.waitForSelector(`.arrow[data-ids~="${m.id}"][data-status="preparing"]`, { timeout: 20000 });
+    const m = await stack.ok('POST', '/api/migrations', { server_id: 's1', to_node_id: 'n3', savings_eur_hour: 0.15 });
+    await page.waitForSelector(`.arrow[data-ids~="${m.id}"][data-status="scheduled"]`, { timeout: 20000 });
     await until('the list to show it', async () => (await page.locator(`.mig[data-id="${m.id}"]`).count()) === 1);
     const firstSeen = await page.evaluate(() => window.dashboard.seen[0]);
     assert.ok(firstSeen, 'the page has seen events');
@@ -34,6 +34,8 @@ test('a page left open through an API restart catches up with no gap and nothing
     // while the API is down: the migration runs to its end, a suggestion is made, a
     // node goes unhealthy, players come and go
     const key = `mig:m:${m.id}`;
+    assert.equal(await stack.redis.call('HGET', key, 'status'), 'scheduled');
+    await stack.sim('POST', '/control/players', { server_id: 's1', count: 0 });
     await until('the migration to complete with the API down', async () => (await stack.redis.call('HGET', key, 'status')) === 'completed', 60000);
     await stack.sim('POST', '/control/nodes/n2', { healthy: false });
     await stack.sim('POST', '/control/players', { server_id: 's3', count: 4 });
