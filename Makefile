@@ -65,6 +65,7 @@ INTEG += test_sentinel
 INTEG += test_fencing test_records
 INTEG += test_schedule
 INTEG += test_faults
+INTEG += test_security
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o

@@ -25,22 +25,25 @@ void http_reply_json(http_req_t *r, int status, cJSON *body) {
         if (text == NULL) return;
     }
     size_t len = strlen(text);
+    const char *connection = http_connection_header(r, status);
     mg_printf(r->conn,
               "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-              "Cache-Control: no-store\r\n\r\n",
-              status, mg_get_response_code_text(r->conn, status), len);
+              "Cache-Control: no-store\r\n%s\r\n",
+              status, mg_get_response_code_text(r->conn, status), len, connection);
     mg_write(r->conn, text, len);
     free(text);
     r->status = status;
+    if (*connection) http_close_after_reply(r);
 }
 
 void http_reply_text(http_req_t *r, int status, jsonw_t *w) {
     char head[HTTP_HEAD_GAP];
+    const char *connection = http_connection_header(r, status);
     int hn = w->failed ? -1
                        : snprintf(head, sizeof head,
                                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                                  "Cache-Control: no-store\r\n\r\n",
-                                  status, mg_get_response_code_text(r->conn, status), w->len);
+                                  "Cache-Control: no-store\r\n%s\r\n",
+                                  status, mg_get_response_code_text(r->conn, status), w->len, connection);
     if (hn < 0 || (size_t)hn >= sizeof head || (size_t)hn > w->gap || w->buf == NULL) {
         jsonw_free(w);
         http_reply_error(r, 500, "internal", "out of memory");
@@ -51,6 +54,32 @@ void http_reply_text(http_req_t *r, int status, jsonw_t *w) {
     mg_write(r->conn, start, (size_t)hn + w->len);
     jsonw_free(w);
     r->status = status;
+    if (*connection) http_close_after_reply(r);
+}
+
+/* True when the request declared a body (a length, or chunks) that was not read to its
+ * end: civetweb would read the rest before the connection could serve another request. */
+static bool body_pending(const http_req_t *r) {
+    if (r->body_read) return false;
+    return r->ri->content_length > 0 || mg_get_header(r->conn, "Transfer-Encoding") != NULL;
+}
+
+const char *http_connection_header(const http_req_t *r, int status) {
+    return status >= 400 && body_pending(r) ? "Connection: close\r\n" : "";
+}
+
+/* civetweb 1.15 reads and discards what is left of a body after the handler returns
+ * (handle_request: discard_unread_request_data), each read waiting up to
+ * request_timeout_ms, unless the connection is marked to close; a "Connection: close"
+ * in the answer does not mark it. The one public call that does is mg_send_http_error(),
+ * which then writes its own page; but once the handler has written its answer, civetweb
+ * writes no second status line or header (mg_response_header_start answers -3 after any
+ * mg_write), and a status without a body (304) writes no page either: what is left is
+ * the mark. The status it records is overwritten by the handler's return value.
+ * tests/integration/test_security.c checks that the answer arrives whole and the
+ * connection then ends, so a civetweb that behaves otherwise fails there. */
+void http_close_after_reply(http_req_t *r) {
+    mg_send_http_error(r->conn, 304, "%s", "");
 }
 
 void http_reply_error(http_req_t *r, int status, const char *code, const char *fmt, ...) {
@@ -132,8 +161,12 @@ cJSON *http_body_or_reply(http_req_t *r) {
     size_t n;
     int st = httpbody_read(r->conn, HTTP_BODY_MAX, &buf, &n);
     if (st == 413) http_reply_error(r, 413, "payload_too_large", "the body is over %d bytes", HTTP_BODY_MAX);
+    if (st == 408)
+        http_reply_error(r, 408, "request_timeout", "the body did not arrive within %d s",
+                         HTTPBODY_DEADLINE_MS / 1000);
     if (st == 500) http_reply_error(r, 500, "internal", "out of memory");
     if (st != 0) return NULL;
+    r->body_read = true;
     /* nesting bounded before cJSON recurses on a civetweb thread's small stack, and one
      * value with nothing after it (core/jsonbody.h) */
     char why[128];

@@ -22,6 +22,10 @@
 #include "core/rconn.h"
 
 #define HTTP_BODY_MAX (64 * 1024) /* largest request body, bytes: beyond it 413 */
+/* Longest wait for the headers of a request, and for one read of its body, ms (civetweb's
+ * request_timeout_ms; its default, 30 s, let slow clients hold worker threads long). A
+ * client on any network sends a few KiB well within it. */
+#define HTTP_REQUEST_TIMEOUT_MS 10000
 #define HTTP_PARAMS_MAX 2         /* :id segments in one route */
 
 struct api;
@@ -35,6 +39,7 @@ typedef struct {
     const char *route;                   /* the matched pattern, for metrics and logs */
     char params[HTTP_PARAMS_MAX][PATH_PARAM_LEN]; /* :id values (core/path.h) */
     int status;                          /* the status answered, 0 until then */
+    bool body_read;                      /* the whole body was read (http_body_or_reply) */
 } http_req_t;
 
 /* A route: method, pattern with :name segments, handler. */
@@ -45,7 +50,10 @@ typedef struct {
 } http_route_t;
 
 
-/* Answers `status` with `body` as JSON (taking ownership; NULL answers 500). */
+/* Answers `status` with `body` as JSON (taking ownership; NULL answers 500). Every
+ * answer of the http_reply_* helpers that refuses a request (status 400 or more) whose
+ * body was not read to its end says "Connection: close" and ends the connection after
+ * it (see http_close_after_reply()). */
 void http_reply_json(http_req_t *r, int status, cJSON *body);
 
 /* Room to leave in front of a jsonw_t body for http_reply_text()'s headers. */
@@ -55,6 +63,17 @@ void http_reply_json(http_req_t *r, int status, cJSON *body);
  * headers go into the gap in front of it, and headers and body out in one write. A
  * failed writer answers 500. Frees the writer. */
 void http_reply_text(http_req_t *r, int status, jsonw_t *w);
+
+/* "Connection: close\r\n" when the answer `status` to `r` ends its connection (a
+ * refusal before the whole body was read), else "": for a handler that writes its own
+ * headers. http_close_after_reply() must follow the answer then. */
+const char *http_connection_header(const http_req_t *r, int status);
+
+/* Makes civetweb close the connection once the handler returns, instead of reading and
+ * throwing away the rest of a body nobody wants (which a client sending a byte at a time
+ * makes last as long as it likes, holding a worker thread). Call after the answer was
+ * written. */
+void http_close_after_reply(http_req_t *r);
 
 /* Answers a JSON error with `code` and a printf message. */
 void http_reply_error(http_req_t *r, int status, const char *code, const char *fmt, ...)
@@ -75,8 +94,9 @@ bool http_role_or_reply(http_req_t *r, role_t min);
  * answering 400 naming `what` ("migration", "server"). */
 const char *http_id_or_reply(http_req_t *r, const char *what);
 
-/* Reads the body as a JSON object: NULL after answering 413 (over HTTP_BODY_MAX), 415
- * (Content-Type not application/json) or 400 (malformed, nested deeper than
+/* Reads the body as a JSON object: NULL after answering 413 (over HTTP_BODY_MAX), 408
+ * (not all there within HTTPBODY_DEADLINE_MS), 415 (Content-Type not application/json)
+ * or 400 (malformed, nested deeper than
  * JSONBODY_DEPTH_MAX, bytes after the value, or not an object: core/jsonbody.h). The
  * caller frees the result with cJSON_Delete(). */
 cJSON *http_body_or_reply(http_req_t *r);

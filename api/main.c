@@ -152,7 +152,11 @@ int main(int argc, char **argv) {
     mg_init_library(MG_FEATURES_WEBSOCKET);
     char nthreads_s[16];
     snprintf(nthreads_s, sizeof nthreads_s, "%lld", nthreads);
-    const char *mgopts[18] = {"listening_ports", listen, "num_threads", nthreads_s, "request_timeout_ms", "30000",
+    char request_timeout_s[16];
+    snprintf(request_timeout_s, sizeof request_timeout_s, "%d", HTTP_REQUEST_TIMEOUT_MS);
+    /* request_timeout_ms bounds the wait for a request's headers, all of them, and each
+     * read of a body (core/httpbody.h bounds the whole body) */
+    const char *mgopts[18] = {"listening_ports", listen, "num_threads", nthreads_s, "request_timeout_ms", request_timeout_s,
                               "enable_keep_alive", "yes", "websocket_timeout_ms", "3600000",
                               "enable_directory_listing", "no",
                               /* answers go out at once, not after the client's delayed ACK (40 ms) */

@@ -5,6 +5,8 @@
 
 #include <civetweb.h>
 
+#include "timefmt.h"
+
 cJSON *httpbody_error(const char *code, const char *message) {
     cJSON *o = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(o, "error");
@@ -24,13 +26,19 @@ int httpbody_read(struct mg_connection *conn, size_t max, char **out, size_t *le
     char *buf = malloc(max + 1);
     if (buf == NULL) return 500;
     size_t n = 0;
+    int64_t deadline = timefmt_mono_ms() + HTTPBODY_DEADLINE_MS;
     for (;;) {
-        int got = mg_read(conn, buf + n, max + 1 - n);
+        int got = mg_read(conn, buf + n, 1); /* one byte: see httpbody.h */
         if (got <= 0) break;
         n += (size_t)got;
         if (n > max) {
             free(buf);
             return 413;
+        }
+        if (ri->content_length >= 0 && n >= (size_t)ri->content_length) break; /* all there */
+        if (timefmt_mono_ms() > deadline) {
+            free(buf);
+            return 408;
         }
     }
     buf[n] = '\0';

@@ -52,6 +52,7 @@ bool httpd_read_body(sim_req_t *r) {
     size_t n;
     int st = httpbody_read(r->conn, BODY_MAX, &buf, &n);
     if (st == 413) httpd_error(r, 413, "payload_too_large", "the body is over %d bytes", BODY_MAX);
+    if (st == 408) httpd_error(r, 408, "request_timeout", "the body did not arrive in time");
     if (st == 500) httpd_error(r, 500, "internal", "out of memory");
     if (st != 0) return false;
     size_t lead = 0;

@@ -18,5 +18,6 @@ Suite *suite_cli(void);
 Suite *suite_sentinel(void);
 Suite *suite_schedule(void);
 Suite *suite_faults(void);
+Suite *suite_security(void); /* test_security.c: the API under hostile input (issue 12) */
 
 #endif

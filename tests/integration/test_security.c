@@ -1,0 +1,291 @@
+/* test_security.c - bin/migrate-api under hostile input (issue 12): each test performs an
+ * attack on loopback and asserts a clear refusal and that nothing changed. Requests are
+ * written byte for byte on raw sockets, since the attacks are in what a normal client
+ * never sends: a body that never ends, a foreign Origin or Host, a token in the URL. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/timefmt.h"
+#include "fixture.h"
+#include "suites.h"
+#include "tests/support/http_client.h"
+
+#define TOKENS "viewer:viewer-token-1,optimizer:optimizer-token-1,operator:operator-token-1"
+#define VIEWER "viewer-token-1"
+#define OPERATOR "operator-token-1"
+
+/* A deadline for what the server should do at once: far beyond any answer's time on a
+ * loaded machine, and far from every timeout of the server (HTTP_REQUEST_TIMEOUT_MS,
+ * HTTPBODY_DEADLINE_MS) being what makes a test pass: where one is, the test keeps the
+ * attack going for the whole wait, so the old behaviour could never pass by waiting. */
+#define AT_ONCE_MS 30000
+
+static api_proc_t api;
+
+static void api_up(void) {
+    fx_redis_up();
+    if (api_proc_start(&api, fx_redis.url, TOKENS, fx_redis.dir, 0) != 0) {
+        fprintf(stderr, "test_security: cannot start migrate-api\n");
+        exit(1);
+    }
+}
+
+static void api_down(void) {
+    api_proc_stop(&api);
+    fx_redis_down();
+}
+
+/* ------------------------------------------------------------------------ raw HTTP */
+
+/* A connected TCP socket to 127.0.0.1:`port`; fails the test otherwise. */
+static int dial(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
+    return fd;
+}
+
+static void send_all(int fd, const char *s, size_t n) {
+    while (n > 0) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        ck_assert_msg(w > 0, "send: %s", strerror(errno));
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* One answer read from a raw socket. */
+typedef struct {
+    char buf[16384]; /* what arrived, NUL-terminated */
+    size_t n;
+    int ended;       /* the server ended the connection (EOF, or a reset after the answer) */
+} raw_t;
+
+/* Reads what is there on `fd` into `r` without waiting; returns 1 when the connection
+ * ended. */
+static int raw_drain(int fd, raw_t *r) {
+    for (;;) {
+        char tmp[4096];
+        ssize_t got = recv(fd, tmp, sizeof tmp, MSG_DONTWAIT);
+        if (got > 0) {
+            size_t k = (size_t)got < sizeof r->buf - 1 - r->n ? (size_t)got : sizeof r->buf - 1 - r->n;
+            memcpy(r->buf + r->n, tmp, k);
+            r->n += k;
+            r->buf[r->n] = '\0';
+            continue;
+        }
+        if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) r->ended = 1;
+        return r->ended;
+    }
+}
+
+/* True when `r` holds a whole answer: its headers and Content-Length bytes of body. */
+static int raw_complete(const raw_t *r) {
+    const char *end = strstr(r->buf, "\r\n\r\n");
+    if (end == NULL) return 0;
+    const char *cl = strcasestr(r->buf, "\r\nContent-Length:");
+    size_t want = cl && cl < end ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
+    return r->n >= (size_t)(end + 4 - r->buf) + want;
+}
+
+/* Waits up to `ms` for a whole answer (and, with `until_end`, the end of the
+ * connection). */
+static void raw_wait(int fd, raw_t *r, int ms, int until_end) {
+    int64_t deadline = timefmt_mono_ms() + ms;
+    while (!(raw_complete(r) && (!until_end || r->ended)) && !r->ended) {
+        int64_t left = deadline - timefmt_mono_ms();
+        if (left <= 0) break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, left > 200 ? 200 : (int)left);
+        raw_drain(fd, r);
+    }
+}
+
+/* The status of the answer in `r`, 0 when none arrived. */
+static int raw_status(const raw_t *r) {
+    return strncmp(r->buf, "HTTP/1.1 ", 9) == 0 ? atoi(r->buf + 9) : 0;
+}
+
+/* The value of header `name` in the answer, copied into `out` ("" when absent). */
+static const char *raw_header(const raw_t *r, const char *name, char *out, size_t cap) {
+    char want[96];
+    snprintf(want, sizeof want, "\r\n%s:", name);
+    const char *end = strstr(r->buf, "\r\n\r\n");
+    const char *h = strcasestr(r->buf, want);
+    out[0] = '\0';
+    if (h == NULL || (end && h > end)) return out;
+    h += strlen(want);
+    while (*h == ' ') h++;
+    size_t n = strcspn(h, "\r\n");
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), h);
+    return out;
+}
+
+/* The body of the answer in `r`. */
+static const char *raw_body(const raw_t *r) {
+    const char *end = strstr(r->buf, "\r\n\r\n");
+    return end ? end + 4 : "";
+}
+
+/* ------------------------------------------------------------------------ 6: slow bodies */
+
+#define SLOW_CLIENTS 70 /* more than the API's 64 worker threads (MIG_API_THREADS) */
+
+/* Seventy clients without a token each declare a body of 1,000 bytes and send it a byte
+ * at a time: each is answered 401 and its connection ended at once, instead of a worker
+ * thread reading the rest of a body nobody wants; meanwhile /healthz answers. The clients
+ * keep sending for as long as the test waits, so a server that read their bodies would
+ * hold every thread for the whole wait. */
+START_TEST(test_slow_bodies_without_token_are_refused_closed_and_healthz_answers) {
+    char *before = fx_snapshot();
+    int fds[SLOW_CLIENTS];
+    raw_t *rs = calloc(SLOW_CLIENTS, sizeof *rs);
+    ck_assert_ptr_nonnull(rs);
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST /api/migrations HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+             "Content-Length: 1000\r\n\r\n{",
+             api.port);
+    for (int i = 0; i < SLOW_CLIENTS; i++) {
+        fds[i] = dial(api.port);
+        send_all(fds[i], head, strlen(head));
+    }
+    int hz = dial(api.port);
+    char hreq[128];
+    snprintf(hreq, sizeof hreq, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", api.port);
+    send_all(hz, hreq, strlen(hreq));
+    raw_t health = {0};
+    int64_t deadline = timefmt_mono_ms() + AT_ONCE_MS, next_byte = 0;
+    int done = 0;
+    while (!done && timefmt_mono_ms() < deadline) {
+        if (timefmt_mono_ms() >= next_byte) { /* one more byte of each body still open */
+            for (int i = 0; i < SLOW_CLIENTS; i++)
+                if (rs[i].n == 0 && !rs[i].ended) send(fds[i], "\"", 1, MSG_NOSIGNAL);
+            next_byte = timefmt_mono_ms() + 500;
+        }
+        struct pollfd p = {.fd = hz, .events = POLLIN};
+        poll(&p, 1, 100);
+        raw_drain(hz, &health);
+        done = raw_complete(&health);
+        for (int i = 0; i < SLOW_CLIENTS; i++) {
+            raw_drain(fds[i], &rs[i]);
+            done &= rs[i].ended;
+        }
+    }
+    ck_assert_msg(raw_status(&health) == 200, "/healthz did not answer while slow bodies came: \"%s\"", health.buf);
+    for (int i = 0; i < SLOW_CLIENTS; i++) {
+        ck_assert_msg(raw_status(&rs[i]) == 401, "slow client %d: \"%s\"", i, rs[i].buf);
+        ck_assert_msg(rs[i].ended, "slow client %d: the connection stayed open after the 401", i);
+        char v[64];
+        ck_assert_str_eq(raw_header(&rs[i], "Connection", v, sizeof v), "close");
+        ck_assert_msg(strstr(raw_body(&rs[i]), "\"unauthorized\"") != NULL, "%s", rs[i].buf);
+        close(fds[i]);
+    }
+    close(hz);
+    free(rs);
+    char *after = fx_snapshot();
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* The other refusals of a request with a body it never finishes: 413 for a body declared
+ * too large, 404 for an unknown endpoint, 403 for a role too weak. Each gets its whole
+ * JSON answer with "Connection: close", then the end of the connection, while the client
+ * still owes most of its body. */
+START_TEST(test_refused_requests_with_unfinished_bodies_get_their_answer_then_the_close) {
+    char *before = fx_snapshot();
+    struct {
+        const char *path, *token;
+        long length;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"/api/migrations", OPERATOR, 10 * 1024 * 1024, 413, "payload_too_large"},
+        {"/api/no-such-thing", OPERATOR, 1000, 404, "not_found"},
+        {"/api/migrations", VIEWER, 1000, 403, "forbidden"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[512];
+        snprintf(req, sizeof req,
+                 "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+                 "Content-Type: application/json\r\nContent-Length: %ld\r\n\r\n{\"server_id\":",
+                 cases[i].path, api.port, cases[i].token, cases[i].length);
+        raw_t r = {0};
+        int fd = dial(api.port);
+        send_all(fd, req, strlen(req));
+        raw_wait(fd, &r, AT_ONCE_MS, 1);
+        ck_assert_msg(raw_status(&r) == cases[i].status, "%s: \"%s\"", cases[i].path, r.buf);
+        ck_assert_msg(raw_complete(&r), "%s: the answer was cut: \"%s\"", cases[i].path, r.buf);
+        ck_assert_msg(r.ended, "%s: the connection stayed open", cases[i].path);
+        char v[64], code[64];
+        ck_assert_str_eq(raw_header(&r, "Connection", v, sizeof v), "close");
+        snprintf(code, sizeof code, "\"code\":\"%s\"", cases[i].code);
+        ck_assert_msg(strstr(raw_body(&r), code) != NULL, "%s", r.buf);
+        close(fd);
+    }
+    char *after = fx_snapshot();
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* A caller with a valid token whose body comes a byte every half second: the API stops
+ * waiting once HTTPBODY_DEADLINE_MS has passed (408, connection closed) instead of
+ * holding the thread while bytes keep coming. */
+START_TEST(test_authorized_body_that_never_finishes_gets_408_and_the_close) {
+    char *before = fx_snapshot();
+    char req[512];
+    snprintf(req, sizeof req,
+             "POST /api/migrations HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+             api.port, OPERATOR);
+    int fd = dial(api.port);
+    send_all(fd, req, strlen(req));
+    raw_t r = {0};
+    int64_t deadline = timefmt_mono_ms() + AT_ONCE_MS + 20000; /* the deadline, plus one read's timeout */
+    while (!r.ended && timefmt_mono_ms() < deadline) {
+        if (r.n == 0) send(fd, " ", 1, MSG_NOSIGNAL);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, 500);
+        raw_drain(fd, &r);
+    }
+    ck_assert_msg(raw_status(&r) == 408, "\"%s\"", r.buf);
+    ck_assert_msg(r.ended, "the connection stayed open after the 408");
+    ck_assert_msg(strstr(raw_body(&r), "\"request_timeout\"") != NULL, "%s", r.buf);
+    close(fd);
+    char *after = fx_snapshot();
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ the suite */
+
+Suite *suite_security(void) {
+    Suite *s = suite_create("security");
+    TCase *tc = tcase_create("security");
+    tcase_add_unchecked_fixture(tc, api_up, api_down);
+    tcase_add_checked_fixture(tc, fx_connect, fx_disconnect);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_slow_bodies_without_token_are_refused_closed_and_healthz_answers);
+    tcase_add_test(tc, test_refused_requests_with_unfinished_bodies_get_their_answer_then_the_close);
+    tcase_add_test(tc, test_authorized_body_that_never_finishes_gets_408_and_the_close);
+    suite_add_tcase(s, tc);
+    return s;
+}
