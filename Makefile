@@ -49,14 +49,14 @@ CLI_OBJS = $(patsubst %,$(B)/cli/%.o,main rest watch) $(CLI_PURE) $(B)/api/ws_fr
 PROGRAMS += migratectl
 PROG_PURE_OBJS += $(CLI_PURE)
 # The node agent's pure codecs (RCON, Server List Ping), unit-tested without sockets.
-AGENT_PURE = $(patsubst %,$(B)/agent/%.o,rcon)
+AGENT_PURE = $(patsubst %,$(B)/agent/%.o,rcon slp)
 PROG_PURE_OBJS += $(AGENT_PURE)
 
 UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan test_lease
 UNIT += test_sim_model test_fence test_optimizer
 UNIT += test_cli
 UNIT += test_sentinel test_jsonw test_arena test_jsonbody
-UNIT += test_mcproto test_rcon
+UNIT += test_mcproto test_rcon test_slp
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
 INTEG += test_sim
