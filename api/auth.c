@@ -100,13 +100,21 @@ role_t auth_role(const auth_t *a, const char *token) {
     return found;
 }
 
-role_t auth_request_role(const auth_t *a, const struct mg_connection *conn) {
+role_t auth_request_role(const auth_t *a, const struct mg_connection *conn, bool url_token) {
     if (!auth_enabled(a)) return ROLE_OPERATOR;
     const char *h = mg_get_header(conn, "Authorization");
     if (h) return strncasecmp(h, "Bearer ", 7) == 0 ? auth_role(a, h + 7) : ROLE_NONE;
     const struct mg_request_info *ri = mg_get_request_info(conn);
     char tok[AUTH_TOKEN_MAX];
-    if (ri->query_string && mg_get_var(ri->query_string, strlen(ri->query_string), "token", tok, sizeof tok) > 0)
+    if (url_token && ri->query_string &&
+        mg_get_var(ri->query_string, strlen(ri->query_string), "token", tok, sizeof tok) > 0)
         return auth_role(a, tok);
     return ROLE_NONE;
+}
+
+bool auth_url_has_token(const struct mg_connection *conn) {
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char tok[2];
+    /* -1: absent; 0 or more, or -2 (longer than the buffer): present */
+    return ri->query_string && mg_get_var(ri->query_string, strlen(ri->query_string), "token", tok, sizeof tok) != -1;
 }

@@ -29,10 +29,16 @@ bool auth_enabled(const auth_t *a);
  * matches none. With auth disabled, ROLE_OPERATOR whatever the token. */
 role_t auth_role(const auth_t *a, const char *token);
 
-/* Role of a request: the Authorization header ("Bearer <token>") if present, else the
- * `token` query parameter (for WebSockets, whose browser API cannot set headers). */
+/* Role of a request: the Authorization header ("Bearer <token>") if present, else, when
+ * `url_token`, the `token` query parameter. Only the WebSocket upgrade passes true: a
+ * browser cannot set headers on one, while a token in any other URL would end up in
+ * access logs, browser history and Referer headers for nothing (the REST routes refuse
+ * it: auth_url_has_token()). */
 struct mg_connection;
-role_t auth_request_role(const auth_t *a, const struct mg_connection *conn);
+role_t auth_request_role(const auth_t *a, const struct mg_connection *conn, bool url_token);
+
+/* True when the request's query string carries a `token` parameter. */
+bool auth_url_has_token(const struct mg_connection *conn);
 
 /* "viewer", "optimizer", "operator", or "none". */
 const char *auth_role_name(role_t r);

@@ -49,11 +49,16 @@ static int dispatch(struct mg_connection *conn, void *cbdata) {
     api_t *api = cbdata;
     int64_t t0 = timefmt_mono_ms();
     http_req_t r = {.conn = conn, .ri = mg_get_request_info(conn), .api = api, .route = "unmatched"};
-    r.role = auth_request_role(api->auth, conn);
+    r.role = auth_request_role(api->auth, conn, false);
     bool known;
     const http_route_t *rt = route_of(r.ri->request_method, r.ri->local_uri, r.params, &known);
-    if (rt) {
-        r.route = rt->pattern;
+    if (rt) r.route = rt->pattern;
+    if (auth_url_has_token(conn)) {
+        /* refused even where it would be right, so that nobody builds on it */
+        http_reply_error(&r, 400, "bad_request",
+                         "token: a token in the URL is taken only by GET /api/ws (URLs end up in logs and "
+                         "browser history); send it as Authorization: Bearer <token>");
+    } else if (rt) {
         rt->handler(&r);
     } else if (known) {
         http_reply_error(&r, 405, "method_not_allowed", "%s is not allowed on %s", r.ri->request_method,

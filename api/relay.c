@@ -212,7 +212,7 @@ static int on_ws_connect(const struct mg_connection *cconn, void *cbdata) {
         reply_error(conn, 503, "unavailable", "the server is shutting down");
         goto out;
     }
-    if (auth_request_role(r->auth, conn) < ROLE_VIEWER) {
+    if (auth_request_role(r->auth, conn, true) < ROLE_VIEWER) { /* ?token=: browsers set no header here */
         reply_error(conn, 401, "unauthorized",
                     "a valid bearer token is required (Authorization: Bearer header or ?token=)");
         goto out;

@@ -139,6 +139,17 @@ static const char *raw_body(const raw_t *r) {
     return end ? end + 4 : "";
 }
 
+/* Sends `req` as it is on a new connection and reads the answer; returns its status.
+ * The connection is closed. */
+static int raw_call(int port, const char *req, raw_t *r) {
+    memset(r, 0, sizeof *r);
+    int fd = dial(port);
+    send_all(fd, req, strlen(req));
+    raw_wait(fd, r, AT_ONCE_MS, 0);
+    close(fd);
+    return raw_status(r);
+}
+
 /* ------------------------------------------------------------------------ 6: slow bodies */
 
 #define SLOW_CLIENTS 70 /* more than the API's 64 worker threads (MIG_API_THREADS) */
@@ -275,6 +286,47 @@ START_TEST(test_authorized_body_that_never_finishes_gets_408_and_the_close) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ 11: tokens in URLs */
+
+/* ?token= on a REST route is refused with 400 saying where the token goes, even a valid
+ * operator token on a create (nothing is created); only the WebSocket upgrade takes it. */
+START_TEST(test_token_in_url_is_refused_on_rest_routes_and_taken_by_the_websocket) {
+    fx_fleet(1);
+    char *before = fx_snapshot();
+    const char *routes[][2] = {
+        {"GET", "/api/migrations?token=" VIEWER},
+        {"GET", "/api/whoami?limit=1&token=" VIEWER},
+        {"GET", "/metrics?token=" VIEWER},
+        {"POST", "/api/migrations?token=" OPERATOR},
+        {"GET", "/api/nodes?token=not-a-token-at-all"},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        char req[512];
+        const char *body = "{\"server_id\":\"s1\",\"to_node_id\":\"n2\"}";
+        int post = strcmp(routes[i][0], "POST") == 0;
+        snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s%zu\r\n\r\n%s", routes[i][0],
+                 routes[i][1], api.port, post ? "Content-Type: application/json\r\nContent-Length: " : "X-Length: ",
+                 post ? strlen(body) : (size_t)0, post ? body : "");
+        raw_t r;
+        ck_assert_msg(raw_call(api.port, req, &r) == 400, "%s %s: \"%s\"", routes[i][0], routes[i][1], r.buf);
+        ck_assert_msg(strstr(raw_body(&r), "\"bad_request\"") != NULL && strstr(raw_body(&r), "Authorization: Bearer"),
+                      "%s", r.buf);
+    }
+    char *after = fx_snapshot();
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* the same token in the upgrade's URL opens the WebSocket */
+    char req[512];
+    snprintf(req, sizeof req,
+             "GET /api/ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             VIEWER, api.port);
+    raw_t r;
+    ck_assert_msg(raw_call(api.port, req, &r) == 101, "\"%s\"", r.buf);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ the suite */
 
 Suite *suite_security(void) {
@@ -286,6 +338,7 @@ Suite *suite_security(void) {
     tcase_add_test(tc, test_slow_bodies_without_token_are_refused_closed_and_healthz_answers);
     tcase_add_test(tc, test_refused_requests_with_unfinished_bodies_get_their_answer_then_the_close);
     tcase_add_test(tc, test_authorized_body_that_never_finishes_gets_408_and_the_close);
+    tcase_add_test(tc, test_token_in_url_is_refused_on_rest_routes_and_taken_by_the_websocket);
     suite_add_tcase(s, tc);
     return s;
 }
