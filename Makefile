@@ -22,7 +22,7 @@ Q =
 endif
 
 # Pure modules (no I/O beyond stderr) and the modules that talk to Redis.
-PURE = err states migration ids timefmt log config inventory sentinel path jsonw arena jsonbody
+PURE = err states migration ids timefmt log config inventory sentinel path jsonw arena jsonbody redisurl
 PURE += mcproto
 PURE_OBJS = $(patsubst %,$(B)/core/%.o,$(PURE))
 CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen/lua_source.o
@@ -56,6 +56,7 @@ UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_r
 UNIT += test_sim_model test_fence test_optimizer
 UNIT += test_cli
 UNIT += test_sentinel test_jsonw test_arena test_jsonbody
+UNIT += test_redisurl
 UNIT += test_mcproto test_rcon test_slp
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow

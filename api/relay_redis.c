@@ -161,7 +161,10 @@ static redisAsyncContext *open_context(relay_t *r, const char *name, char *why, 
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     if (!r->addr.path[0]) redisEnableKeepAlive(&ac->c); /* finds a peer gone without a word */
-    if (r->addr.password[0]) redisAsyncCommand(ac, on_setup, r, "AUTH %s", r->addr.password);
+    if (r->addr.password[0] && r->addr.user[0])
+        redisAsyncCommand(ac, on_setup, r, "AUTH %s %s", r->addr.user, r->addr.password);
+    else if (r->addr.password[0])
+        redisAsyncCommand(ac, on_setup, r, "AUTH %s", r->addr.password);
     /* Also the first write, which makes hiredis 0.14 report the connect at all. */
     redisAsyncCommand(ac, on_setup, r, "CLIENT SETNAME %s", name);
     return ac;

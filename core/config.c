@@ -7,10 +7,13 @@
 
 #include "err.h"
 #include "log.h"
+#include "redisurl.h"
 
 void config_common(config_common_t *c, config_opt_t *o) {
-    o[0] = (config_opt_t){"MIG_REDIS_URL", "redis://127.0.0.1:6379",
-                          "Redis: redis://[:password@]host:port[/db] or unix:///path", &c->redis_url};
+    o[0] = (config_opt_t){"MIG_REDIS_URL", NULL,
+                          "Redis: redis://[[user]:password@]host:port[/db] or unix:///path "
+                          "(default redis://127.0.0.1:6379); with a password prefer MIG_REDIS_URL_FILE",
+                          &c->redis_url};
     o[1] = (config_opt_t){"MIG_REDIS_SENTINELS", NULL,
                           "Sentinels host:port,host:port: they name the primary (MIG_REDIS_URL gives password, db)", &c->sentinels};
     o[2] = (config_opt_t){"MIG_REDIS_MASTER", "mymaster", "Sentinel master name", &c->master};
@@ -24,6 +27,11 @@ void config_common(config_common_t *c, config_opt_t *o) {
                           &c->wait_replicas};
     o[6] = (config_opt_t){"MIG_REDIS_WAIT_MS", "1000",
                           "how long a change waits for those replicas before the call fails", &c->wait_ms};
+    /* secrets: a file (or the environment) keeps them out of `ps`, which shows every flag */
+    o[7] = (config_opt_t){"MIG_REDIS_URL_FILE", NULL,
+                          "file whose first line is MIG_REDIS_URL (instead of MIG_REDIS_URL)", &c->redis_url_file};
+    o[8] = (config_opt_t){"MIG_REDIS_SENTINEL_PASSWORD", NULL,
+                          "password of the sentinels (their requirepass), sent as AUTH to each", &c->sentinel_password};
 }
 
 /* "MIG_REDIS_URL" -> "redis-url" into `out`. */
@@ -43,6 +51,8 @@ static void usage(const config_opt_t *opts, size_t n, const char *program, const
         if (opts[i].def) printf(" [%s]", opts[i].def);
         printf("\n");
     }
+    printf("\nEvery user of this host can read a flag in the process list: give passwords and tokens\n"
+           "through the environment or a *_FILE setting, never as flags.\n");
 }
 
 int config_load(const config_opt_t *opts, size_t n, int argc, char **argv, const char *program,
@@ -58,7 +68,8 @@ int config_load(const config_opt_t *opts, size_t n, int argc, char **argv, const
             return 1;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", arg);
+            char shown[256];
+            snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", redisurl_mask(arg, shown, sizeof shown));
             return MIG_EINVALID;
         }
         const char *name = arg + 2, *eq = strchr(name, '=');

@@ -17,7 +17,10 @@ typedef struct {
 
 /* The settings every program shares (DESIGN.md section 1). */
 typedef struct {
-    const char *redis_url;  /* MIG_REDIS_URL, redis://127.0.0.1:6379 */
+    const char *redis_url;  /* MIG_REDIS_URL, NULL: redis://127.0.0.1:6379 */
+    const char *redis_url_file; /* MIG_REDIS_URL_FILE: a file holding the URL (kept out of
+                                 * the process list and the environment), or NULL */
+    const char *sentinel_password; /* MIG_REDIS_SENTINEL_PASSWORD: AUTH sent to each sentinel */
     const char *sentinels;  /* MIG_REDIS_SENTINELS, host:port,host:port or NULL */
     const char *master;     /* MIG_REDIS_MASTER, the Sentinel master name */
     const char *prefix;     /* MIG_PREFIX, "mig:" */
@@ -26,12 +29,14 @@ typedef struct {
     const char *wait_ms;    /* MIG_REDIS_WAIT_MS, "1000" */
 } config_common_t;
 
-#define CONFIG_COMMON_COUNT 7
+#define CONFIG_COMMON_COUNT 9
 
 /* Fills `opts` (CONFIG_COMMON_COUNT entries) with the common settings bound to `c`. */
 void config_common(config_common_t *c, config_opt_t *opts);
 
-/* Reads `n` settings from the environment and argv. Returns 0; 1 when --help was asked
+/* Reads `n` settings from the environment and argv. A flag's value shows in the process
+ * list (ps, /proc/<pid>/cmdline) to every user of the host, so --help says to pass
+ * secrets through the environment or a *_FILE setting. Returns 0; 1 when --help was asked
  * (the usage was printed to stdout: exit 0); or MIG_EINVALID with the problem in `err`
  * (an unknown flag, a flag without a value). `about` is the one-line description
  * printed by --help. */

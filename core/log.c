@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "redisurl.h"
 #include "timefmt.h"
 
 /* Set once by log_init() before any thread starts, read-only afterwards: the only state
@@ -114,8 +115,17 @@ static void put_field(out_t *o, const char *key, const char *value) {
     put(o, ",", 1);
     put_json_str(o, key);
     put(o, ":", 1);
-    if (value != NULL) put_json_str(o, value);
-    else put_str(o, "null");
+    if (value == NULL) {
+        put_str(o, "null");
+    } else if (redisurl_has_secret(value)) {
+        /* a Redis URL in an error text: its password never reaches a log */
+        size_t cap = 2 * strlen(value) + 16; /* each "://@" (4 bytes) grows by at most 3 */
+        char *shown = malloc(cap);
+        put_json_str(o, shown ? redisurl_mask(value, shown, cap) : "(masked)");
+        free(shown);
+    } else {
+        put_json_str(o, value);
+    }
 }
 
 /* Renders the whole line, newline included, into `o`; consumes `ap`. */

@@ -2,6 +2,7 @@
 #include "rconn.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "sentinel.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
+#define DEFAULT_URL "redis://127.0.0.1:6379" /* MIG_REDIS_URL unset, without Sentinel */
 #define DEFAULT_WAIT_MS 1000     /* WAIT's bound: replicas on a LAN confirm in about a ms */
 #define SENTINEL_TIMEOUT_MS 500  /* connect and reply of one sentinel: a live one answers in a
                                   * ms, and a dead one must not hold up asking the next */
@@ -22,58 +24,8 @@
 
 /* ------------------------------------------------------------------------ URLs */
 
-static int url_err(char *err, size_t errlen, const char *url, const char *why) {
-    if (err) snprintf(err, errlen, "MIG_REDIS_URL: %s in \"%s\"", why, url);
-    return MIG_EINVALID;
-}
-
 int rconn_parse_url(const char *url, rconn_addr_t *a, char *err, size_t errlen) {
-    memset(a, 0, sizeof *a);
-    a->port = 6379;
-    if (url == NULL || *url == '\0') return url_err(err, errlen, "", "empty");
-    if (strncmp(url, "unix://", 7) == 0) {
-        const char *path = url + 7, *q = strchr(path, '?');
-        size_t n = q ? (size_t)(q - path) : strlen(path);
-        if (n == 0 || n >= sizeof a->path) return url_err(err, errlen, url, "bad socket path");
-        memcpy(a->path, path, n);
-        if (q) {
-            if (strncmp(q, "?db=", 4) != 0) return url_err(err, errlen, url, "only ?db=N is understood");
-            char *end;
-            long db = strtol(q + 4, &end, 10);
-            if (*end || end == q + 4 || db < 0 || db > 15) return url_err(err, errlen, url, "bad db");
-            a->db = (int)db;
-        }
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8) != 0) return url_err(err, errlen, url, "must start with redis:// or unix://");
-    const char *s = url + 8, *at = strrchr(s, '@');
-    if (at) {
-        const char *colon = memchr(s, ':', (size_t)(at - s));
-        const char *pw = colon ? colon + 1 : s; /* redis://:pw@ or redis://user:pw@ */
-        size_t n = (size_t)(at - pw);
-        if (n >= sizeof a->password) return url_err(err, errlen, url, "password too long");
-        memcpy(a->password, pw, n);
-        s = at + 1;
-    }
-    const char *slash = strchr(s, '/');
-    size_t hostport = slash ? (size_t)(slash - s) : strlen(s);
-    const char *colon = memchr(s, ':', hostport);
-    size_t hn = colon ? (size_t)(colon - s) : hostport;
-    if (hn == 0 || hn >= sizeof a->host) return url_err(err, errlen, url, "bad host");
-    memcpy(a->host, s, hn);
-    if (colon) {
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (end != s + hostport || port < 1 || port > 65535) return url_err(err, errlen, url, "bad port");
-        a->port = (int)port;
-    }
-    if (slash && slash[1]) {
-        char *end;
-        long db = strtol(slash + 1, &end, 10);
-        if (*end || db < 0 || db > 15) return url_err(err, errlen, url, "bad db");
-        a->db = (int)db;
-    }
-    return 0;
+    return redisurl_parse(url, a, err, errlen);
 }
 
 /* ------------------------------------------------------------------------ options */
@@ -104,25 +56,79 @@ static int setup(rconn_t *rc, const rconn_opts_t *o, char *err, size_t errlen) {
     int rv = sentinel && o->url == NULL ? 0 : rconn_parse_url(o->url, &rc->addr, err, errlen);
     if (rv == 0 && sentinel) rv = sentinel_parse_list(o->sentinels, &rc->sentinels, err, errlen);
     if (rv != 0) return rv;
+    if (o->sentinel_password && strlen(o->sentinel_password) >= sizeof rc->sentinel_password) {
+        if (err) snprintf(err, errlen, "MIG_REDIS_SENTINEL_PASSWORD: longer than %zu bytes",
+                          sizeof rc->sentinel_password - 1);
+        return MIG_EINVALID;
+    }
     strcpy(rc->prefix, prefix);
     strcpy(rc->master, master);
+    snprintf(rc->sentinel_password, sizeof rc->sentinel_password, "%s",
+             o->sentinel_password ? o->sentinel_password : "");
     rc->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
     rc->wait_replicas = o->wait_replicas;
     rc->wait_ms = o->wait_ms > 0 ? o->wait_ms : DEFAULT_WAIT_MS;
     return 0;
 }
 
+#define URL_FILE_MAX 4096 /* longest MIG_REDIS_URL_FILE, bytes: one URL */
+#define URL_FILES_KEPT 8  /* distinct URLs read from files in one process (tests read a few) */
+
+/* Reads the first line of `path` (trailing blanks dropped) and returns it, kept for the
+ * life of the process: `rconn_opts_t` borrows it, and a program reads it once at start.
+ * NULL with the reason in `err`. */
+static const char *read_url_file(const char *path, char *err, size_t errlen) {
+    static char *kept[URL_FILES_KEPT];
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    char buf[URL_FILE_MAX + 1];
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "MIG_REDIS_URL_FILE: cannot open %.200s", path);
+        return NULL;
+    }
+    size_t n = fread(buf, 1, URL_FILE_MAX, f);
+    int bad = ferror(f) || (n == URL_FILE_MAX && fgetc(f) != EOF);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    for (n = strlen(buf); n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'); n--) buf[n - 1] = '\0';
+    if (bad || n == 0) {
+        snprintf(err, errlen, "MIG_REDIS_URL_FILE: %.200s: %s", path, bad ? "unreadable or over 4096 bytes" : "empty");
+        return NULL;
+    }
+    const char *found = NULL;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < URL_FILES_KEPT && found == NULL; i++) {
+        if (kept[i] == NULL) kept[i] = strdup(buf);
+        if (kept[i] && strcmp(kept[i], buf) == 0) found = kept[i];
+    }
+    pthread_mutex_unlock(&lock);
+    if (found == NULL) snprintf(err, errlen, "MIG_REDIS_URL_FILE: out of memory");
+    return found;
+}
+
 int rconn_opts_from_config(rconn_opts_t *o, const config_common_t *c, int timeout_ms, char *err, size_t errlen) {
     int sentinel = c->sentinels && *c->sentinels;
     long long replicas = sentinel ? 1 : 0, wait_ms = DEFAULT_WAIT_MS;
     int rv = 0;
+    const char *url = c->redis_url;
+    if (c->redis_url_file && *c->redis_url_file) {
+        if (url) {
+            snprintf(err, errlen, "MIG_REDIS_URL and MIG_REDIS_URL_FILE: set one of them, not both");
+            return MIG_EINVALID;
+        }
+        if ((url = read_url_file(c->redis_url_file, err, errlen)) == NULL) return MIG_EINVALID;
+    }
+    /* with Sentinel the URL only adds a user, a password and a db: none is fine */
+    if (url == NULL && !sentinel) url = DEFAULT_URL;
     if (c->wait_replicas && *c->wait_replicas)
         rv = config_int("MIG_REDIS_WAIT_REPLICAS", c->wait_replicas, 0, RCONN_WAIT_MAX, &replicas, err, errlen);
     if (rv == 0 && c->wait_ms)
         rv = config_int("MIG_REDIS_WAIT_MS", c->wait_ms, 1, 600000, &wait_ms, err, errlen);
     if (rv != 0) return rv;
-    *o = (rconn_opts_t){.url = c->redis_url, .prefix = c->prefix, .timeout_ms = timeout_ms,
+    *o = (rconn_opts_t){.url = url, .prefix = c->prefix, .timeout_ms = timeout_ms,
                         .sentinels = sentinel ? c->sentinels : NULL, .master = c->master,
+                        .sentinel_password = c->sentinel_password,
                         .wait_replicas = (int)replicas, .wait_ms = (int)wait_ms};
     rconn_t *probe = calloc(1, sizeof *probe);
     if (probe == NULL) {
@@ -186,8 +192,11 @@ static redisContext *open_ctx(const rconn_addr_t *a, int connect_ms, int io_ms, 
      * CPU per page, bench/RESULTS.md, list). Keep up to 1 MiB between replies. */
     c->reader->maxbuf = RCONN_READ_BUF_KEEP;
     if (a->password[0]) {
-        const char *av[] = {"AUTH", a->password};
-        if (setup_cmd(c, "AUTH", 2, av, err, errlen) != 0) goto fail;
+        /* AUTH user pass for an ACL user, AUTH pass for the default one */
+        const char *av[] = {"AUTH", a->user, a->password};
+        int ac = 3;
+        if (a->user[0] == '\0') av[1] = a->password, ac = 2;
+        if (setup_cmd(c, "AUTH", ac, av, err, errlen) != 0) goto fail;
     }
     if (a->db) {
         char db[8];

@@ -20,6 +20,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "redisurl.h"
 #include "sentinel.h"
 
 #define RCONN_PREFIX_MAX 64   /* longest key prefix, bytes */
@@ -28,24 +29,16 @@
 
 /* Where Redis is. */
 typedef struct {
-    const char *url;       /* redis://[:password@]host:port[/db] or unix:///path[?db=N]; with
-                            * Sentinel only its password and db apply */
+    const char *url;       /* redis://[[user]:password@]host:port[/db] or unix:///path[?db=N];
+                            * with Sentinel only its user, password and db apply */
     const char *prefix;    /* key prefix, "mig:" when NULL */
     int timeout_ms;        /* connect and command timeout; 0 means 5000 */
     const char *sentinels; /* "host:port,host:port" of Sentinel, or NULL to use `url`'s host */
     const char *master;    /* the primary's name at the sentinels; "mymaster" when NULL */
+    const char *sentinel_password; /* AUTH sent to each sentinel before asking it, or NULL */
     int wait_replicas;     /* replicas a lasting write waits for (WAIT); 0: none */
     int wait_ms;           /* longest WAIT, ms; 0 means 1000 */
 } rconn_opts_t;
-
-/* A parsed URL. */
-typedef struct {
-    char host[256];     /* empty for a unix socket */
-    int port;
-    char path[256];     /* unix socket path, empty for TCP */
-    char password[256]; /* empty when none */
-    int db;
-} rconn_addr_t;
 
 typedef struct rconn {
     redisContext *ctx;         /* NULL while disconnected */
@@ -56,6 +49,7 @@ typedef struct rconn {
     char err[RCONN_ERR_MAX];   /* what the last failed call said */
     sentinel_list_t sentinels; /* n == 0 without Sentinel */
     char master[SENTINEL_NAME_MAX + 1];
+    char sentinel_password[256]; /* "" when the sentinels take no AUTH */
     int first_sentinel;        /* asked first: the one that last named the primary */
     char primary[SENTINEL_HOST_MAX + 16]; /* "host:port" of the primary found last; "" before */
     int wait_replicas;         /* as in rconn_opts_t */
@@ -69,10 +63,13 @@ typedef struct {
     const char **argv; /* NUL-terminated arguments */
 } rconn_cmd_t;
 
-/* Parses a Redis URL. Returns 0 or MIG_EINVALID (with the reason in `err`). */
+/* Parses a Redis URL (redisurl_parse). Returns 0 or MIG_EINVALID (with the reason in
+ * `err`, the password masked). */
 int rconn_parse_url(const char *url, rconn_addr_t *addr, char *err, size_t errlen);
 
-/* Fills `o` from a program's common settings (config.h): URL, Sentinel, prefix and the
+/* Fills `o` from a program's common settings (config.h): URL (read from
+ * MIG_REDIS_URL_FILE when that is set; the text is kept for the life of the process),
+ * Sentinel and its password, prefix and the
  * WAIT policy (MIG_REDIS_WAIT_REPLICAS unset means 1 with Sentinel, 0 without), with
  * `timeout_ms`. Checks the URL and the sentinel list, so a program refuses bad settings
  * at start. Returns 0, or MIG_EINVALID (MIG_ENOMEM) with the problem in `err`. The
