@@ -34,10 +34,10 @@ LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/schedule
 # Programs: each links its own objects and the core library.
 API_OBJS = $(patsubst %,$(B)/api/%.o,main http auth query routes_migrations routes_inventory routes_session metrics relay relay_client relay_redis ws_frame)
 SCHED_OBJS = $(patsubst %,$(B)/scheduler/%.o,main rules)
-WORKER_OBJS = $(patsubst %,$(B)/worker/%.o,main job driver plan lease)
+WORKER_OBJS = $(patsubst %,$(B)/worker/%.o,main job driver plan lease reply)
 PROGRAMS = migrate-api migrate-scheduler migrate-worker
 # Pure parts of the programs, unit-tested without Redis or sockets.
-PROG_PURE_OBJS = $(B)/scheduler/rules.o $(B)/worker/plan.o $(B)/worker/lease.o
+PROG_PURE_OBJS = $(B)/scheduler/rules.o $(B)/worker/plan.o $(B)/worker/lease.o $(B)/worker/reply.o
 # The simulated fleet: its pure model (unit-tested) and its HTTP, Redis and thread parts.
 SIM_PURE = $(patsubst %,$(B)/sim/%.o,model players fault fence fleet route snapshot optimizer)
 SIM_OBJS = $(patsubst %,$(B)/sim/%.o,main sim httpd agent proxy control report optimizer_run) $(SIM_PURE)
@@ -56,7 +56,7 @@ UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_r
 UNIT += test_sim_model test_fence test_optimizer
 UNIT += test_cli
 UNIT += test_sentinel test_jsonw test_arena test_jsonbody
-UNIT += test_redisurl
+UNIT += test_redisurl test_reply
 UNIT += test_mcproto test_rcon test_slp
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
@@ -67,10 +67,13 @@ INTEG += test_fencing test_records
 INTEG += test_schedule
 INTEG += test_faults
 INTEG += test_security
+INTEG += test_untrusted
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
 INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth)
+# the worker's driver, called straight against hostile listeners (test_untrusted.c)
+INTEG_OBJS += $(patsubst %,$(B)/worker/%.o,driver reply lease)
 
 BENCH = transitions fanout list
 BENCH += live

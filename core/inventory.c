@@ -1,8 +1,9 @@
-/* inventory.c - nodes and servers: from hash pairs, to JSON. */
+/* inventory.c - nodes and servers: from hash pairs, to JSON; the rule of a node's address. */
 #include "inventory.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,4 +148,76 @@ cJSON *inventory_server_to_json(const server_t *s) {
         return NULL;
     }
     return o;
+}
+
+/* ------------------------------------------------------------------------ addresses */
+
+static int address_err(char *why, size_t cap, const char *what) {
+    if (why) snprintf(why, cap, "address: %s; it must be host[:port] (a name, an IPv4 address or [IPv6])", what);
+    return MIG_EINVALID;
+}
+
+/* A port of `n` bytes at `s`: 1 to 5 digits, 1 to 65535. */
+static int port_ok(const char *s, size_t n) {
+    if (n == 0 || n > 5) return 0;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+/* A DNS name or IPv4 address of `n` bytes. */
+static int name_ok(const char *s, size_t n) {
+    if (n == 0 || n > 253) return 0;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-') return 0;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-') {
+            if (c == '-' && label == 0) return 0;
+            if (++label > 63) return 0;
+        } else {
+            return 0;
+        }
+    }
+    return label > 0 && s[n - 1] != '-';
+}
+
+/* The inside of [brackets]: hex digits, ':' (at least two) and '.', 2 to 45 bytes. */
+static int ipv6_ok(const char *s, size_t n) {
+    if (n < 2 || n > 45) return 0;
+    int colons = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == ':') colons++;
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.')) return 0;
+    }
+    return colons >= 2;
+}
+
+int inventory_address_check(const char *a, char *why, size_t cap) {
+    if (a == NULL || *a == '\0') return address_err(why, cap, "empty");
+    size_t n = strlen(a);
+    if (n > INVENTORY_ADDRESS_MAX) return address_err(why, cap, "too long");
+    const char *port = NULL;
+    if (a[0] == '[') {
+        const char *close = strchr(a, ']');
+        if (close == NULL || !ipv6_ok(a + 1, (size_t)(close - a - 1))) return address_err(why, cap, "bad IPv6 address");
+        if (close[1] != '\0') {
+            if (close[1] != ':') return address_err(why, cap, "bytes after the host");
+            port = close + 2;
+        }
+    } else {
+        const char *colon = strchr(a, ':');
+        size_t hn = colon ? (size_t)(colon - a) : n;
+        if (colon && strchr(colon + 1, ':')) return address_err(why, cap, "IPv6 addresses need [brackets]");
+        if (!name_ok(a, hn)) return address_err(why, cap, "bad host name");
+        if (colon) port = colon + 1;
+    }
+    if (port && !port_ok(port, strlen(port))) return address_err(why, cap, "bad port");
+    return 0;
 }

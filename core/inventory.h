@@ -49,4 +49,14 @@ int inventory_server_from_pairs(server_t *s, const char *const *pairs, size_t co
 cJSON *inventory_node_to_json(const node_t *n);
 cJSON *inventory_server_to_json(const server_t *s);
 
+#define INVENTORY_ADDRESS_MAX 261 /* "[" 45-byte IPv6 "]:65535", or a 253-byte name ":65535" */
+
+/* Checks a node's address: host[:port], where host is a DNS name or IPv4 address
+ * (letters, digits, '-' and '.', labels of 1 to 63 bytes, 253 in all) or an IPv6 address
+ * in brackets, and port is 1 to 65535. Nothing else: no scheme, path, query, userinfo,
+ * space or percent sign, so an address put into MIG_DRIVER_NODE_URL names a host and
+ * nothing more (lua-scripts/inventory.lua node_put holds the same rule). Returns 0, or
+ * MIG_EINVALID with "address: <why>" in `why` (may be NULL). */
+int inventory_address_check(const char *address, char *why, size_t cap);
+
 #endif

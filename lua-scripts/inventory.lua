@@ -4,13 +4,45 @@
 
 -- Field rules: 'text' (a name or address), or {lo, hi, integer}.
 local NODE_FIELDS = {
-    name = 'text', address = 'text', healthy = {0, 1, true}, ram_total_mb = {0, 1e9, true},
+    name = 'text', address = 'address', healthy = {0, 1, true}, ram_total_mb = {0, 1e9, true},
     ram_free_mb = {0, 1e9, true}, disk_free_mb = {0, 1e12, true}, eur_hour = {0, 1e6, false},
 }
 local SERVER_FIELDS = {
     name = 'text', node_id = 'id', players = {0, 1e6, true}, idle_since = {0, 1e15, true},
     state = 'text', ram_mb = {0, 1e9, true}, disk_mb = {0, 1e12, true},
 }
+
+-- A node's address: host[:port], host a DNS name or IPv4 address, or [IPv6]; nothing
+-- else (no scheme, path, query, userinfo), since the worker puts it into the agent's URL
+-- (MIG_DRIVER_NODE_URL). The same rule as inventory_address_check in core/inventory.c.
+local function address_ok(v)
+    if #v == 0 or #v > 261 then return false end
+    local host, port
+    if string.sub(v, 1, 1) == '[' then
+        local inner, rest = string.match(v, '^%[([%x:.]+)%](.*)$')
+        if inner == nil or #inner < 2 or #inner > 45 then return false end
+        local _, colons = string.gsub(inner, ':', '')
+        if colons < 2 then return false end
+        if rest ~= '' then
+            port = string.match(rest, '^:(%d+)$')
+            if port == nil then return false end
+        end
+    else
+        host, port = string.match(v, '^([^:]+):(%d+)$')
+        if host == nil then
+            if string.find(v, ':', 1, true) then return false end
+            host = v
+        end
+        if #host > 253 or not string.match(host, '^[%w%.%-]+$') then return false end
+        for label in string.gmatch(host .. '.', '([^.]*)%.') do
+            if #label == 0 or #label > 63 or string.sub(label, 1, 1) == '-' or string.sub(label, -1) == '-' then
+                return false
+            end
+        end
+    end
+    if port ~= nil and (#port > 5 or tonumber(port) < 1 or tonumber(port) > 65535) then return false end
+    return true
+end
 
 -- Checks field/value pairs from ARGV index 2 on against `rules`; returns a table.
 local function fields_of(args, rules)
@@ -21,6 +53,12 @@ local function fields_of(args, rules)
         if rule == nil or v == nil then raise('INVALID', tostring(k) .. ': unknown field') end
         if rule == 'text' then
             if #v > NAME_MAX then raise('INVALID', k .. ': longer than ' .. NAME_MAX .. ' bytes') end
+            f[k] = v
+        elseif rule == 'address' then
+            if not address_ok(v) then
+                raise('INVALID', k .. ': must be host[:port] (a name, an IPv4 address or [IPv6]), ' ..
+                    'without scheme, path, query or user')
+            end
             f[k] = v
         elseif rule == 'id' then
             f[k] = check_id(k, v)

@@ -159,8 +159,27 @@ static bool fence_admit_or_reply(sim_t *s, sim_req_t *r, const char *target) {
     return false;
 }
 
-/* The one civetweb handler: splits the URI, applies faults, checks the fencing token and
- * routes under the lock. */
+/* True when `a` and `b` are equal, in a time that does not depend on where they differ. */
+static bool same_secret(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    unsigned char diff = na != nb;
+    for (size_t i = 0; i < na; i++) diff |= (unsigned char)a[i] ^ (unsigned char)b[i % (nb ? nb : 1)];
+    return diff == 0;
+}
+
+/* The agent token check (MIG_SIM_AGENT_TOKEN) of an agent or proxy call, before the call
+ * does anything: true when no token is set or the call carries "Authorization: Bearer
+ * <token>"; false after answering 401 unauthorized. */
+static bool agent_token_or_reply(const sim_t *s, sim_req_t *r) {
+    if (s->agent_token == NULL) return true;
+    const char *h = mg_get_header(r->conn, "Authorization");
+    if (h && strncmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, s->agent_token)) return true;
+    httpd_error(r, 401, "unauthorized", "%s", h ? "the agent token is wrong" : "the call needs Authorization: Bearer <agent token>");
+    return false;
+}
+
+/* The one civetweb handler: splits the URI, checks the agent token, applies faults,
+ * checks the fencing token and routes under the lock. */
 static int dispatch(struct mg_connection *conn, void *cbdata) {
     sim_t *s = cbdata;
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -171,7 +190,12 @@ static int dispatch(struct mg_connection *conn, void *cbdata) {
     const char *key = mg_get_header(conn, "Idempotency-Key");
     snprintf(r.idem_key, sizeof r.idem_key, "%s", key ? key : "");
     bool handled = false;
-    if (kind == 0 || !httpd_read_body(&r)) goto send;
+    if (kind == 0) goto send;
+    if (kind != 'c' && !agent_token_or_reply(s, &r)) {
+        handled = true;
+        goto send;
+    }
+    if (!httpd_read_body(&r)) goto send;
     if (kind == 'c') {
         handled = control_handle(s, &r);
         goto send;
@@ -299,10 +323,10 @@ static char *read_file(const char *path, char *err, size_t errlen) {
 /* The settings as text, bound by config_load. */
 typedef struct {
     const char *listen, *fleet, *nodes, *servers, *seed, *speed, *zero, *start_ms, *stop_ms, *bandwidth, *session,
-        *report_ms, *threads, *cost_level, *cost_interval, *cost_min;
+        *report_ms, *threads, *cost_level, *cost_interval, *cost_min, *agent_token;
 } settings_t;
 
-#define N_SIM_OPTS 16
+#define N_SIM_OPTS 17
 
 static void bind_settings(settings_t *v, config_opt_t *o) {
     o[0] = (config_opt_t){"MIG_SIM_LISTEN", "127.0.0.1:7070", "address:port to serve on (port 0: a free one, logged)",
@@ -327,6 +351,10 @@ static void bind_settings(settings_t *v, config_opt_t *o) {
     o[13] = (config_opt_t){"MIG_COST_LEVEL", "0", "cost optimizer: 0 off, 1 suggest, 2 schedule", &v->cost_level};
     o[14] = (config_opt_t){"MIG_COST_INTERVAL_S", "60", "real seconds between optimizer passes", &v->cost_interval};
     o[15] = (config_opt_t){"MIG_COST_MIN_SAVINGS", "0.01", "EUR/h a move must save at least", &v->cost_min};
+    o[16] = (config_opt_t){"MIG_SIM_AGENT_TOKEN", NULL,
+                           "when set, agent and proxy calls must carry Authorization: Bearer <it> (401 otherwise; "
+                           "set it in the environment)",
+                           &v->agent_token};
 }
 
 /* Fills the simulator from the settings. Returns 0 or MIG_EINVALID with `err`. */
@@ -362,6 +390,7 @@ static int setup(sim_t *s, const settings_t *v, const config_common_t *c, long l
                        .wall0_ms = timefmt_now_ms(),
                        .speed = s->speed};
     s->mono0 = timefmt_mono_ms();
+    s->agent_token = v->agent_token && *v->agent_token ? v->agent_token : NULL;
     model_init(&s->model, &mo);
     fault_set_init(&s->faults);
     fence_init(&s->fence);

@@ -38,6 +38,7 @@ typedef struct sim {
     int64_t mono0;              /* monotonic ms at sim ms 0 */
     int stopping;               /* set once by the signal handler's loop; read atomically */
     rconn_opts_t redis;         /* where the inventory goes */
+    const char *agent_token;    /* MIG_SIM_AGENT_TOKEN, NULL: agent calls need no token */
 
     /* the inventory reporter (report.c) */
     struct reporter *reporter;  /* what it keeps between passes; owned by report.c */

@@ -13,12 +13,17 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timefmt.h"
+#include "worker/reply.h"
 
 #define RESP_MAX (1024 * 1024) /* largest answer read, bytes: the contract's are tiny */
+#define LOG_BODY_MAX 2048      /* bytes of a refused answer's body that go to the log */
+#define TOKEN_MAX 512          /* longest MIG_DRIVER_TOKEN, bytes */
 
 struct driver {
     driver_opts_t o;
     CURL *curl;
+    char auth[TOKEN_MAX + 32]; /* "Authorization: Bearer <token>", "" without a token */
+    long status;              /* HTTP status of the last answer; 0 when none came */
     lease_t *lease;           /* fences every call when set; borrowed */
     char err[DRIVER_ERR_MAX];
     char call[96];
@@ -34,8 +39,16 @@ driver_t *driver_new(const driver_opts_t *o, char *err, size_t errlen) {
         snprintf(err, errlen, "MIG_DRIVER_NODE_URL: needs {node_id} or {node_address}, as http://{node_address}:7070");
         return NULL;
     }
-    if (o->proxy_url == NULL || strncmp(o->proxy_url, "http", 4) != 0) {
-        snprintf(err, errlen, "MIG_DRIVER_PROXY_URL: must be an http:// URL");
+    if (o->proxy_url == NULL || (strncmp(o->proxy_url, "http://", 7) != 0 && strncmp(o->proxy_url, "https://", 8) != 0)) {
+        snprintf(err, errlen, "MIG_DRIVER_PROXY_URL: must be an http:// or https:// URL");
+        return NULL;
+    }
+    if (strncmp(o->node_url, "http://", 7) != 0 && strncmp(o->node_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "MIG_DRIVER_NODE_URL: must be an http:// or https:// URL");
+        return NULL;
+    }
+    if (o->token && (strlen(o->token) > TOKEN_MAX || strpbrk(o->token, "\r\n \t"))) {
+        snprintf(err, errlen, "MIG_DRIVER_TOKEN: at most %d bytes, without spaces or line breaks", TOKEN_MAX);
         return NULL;
     }
     driver_t *d = calloc(1, sizeof *d);
@@ -45,6 +58,7 @@ driver_t *driver_new(const driver_opts_t *o, char *err, size_t errlen) {
         return NULL;
     }
     d->o = *o;
+    if (o->token && *o->token) snprintf(d->auth, sizeof d->auth, "Authorization: Bearer %s", o->token);
     if (d->o.attempts < 1) d->o.attempts = 1;
     if (d->o.timeout_ms <= 0) d->o.timeout_ms = 10000;
     return d;
@@ -81,8 +95,16 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud) {
     return n;
 }
 
-/* Expands the node URL pattern for `n` into `out`. */
-static void node_base(const driver_t *d, const node_t *n, char *out, size_t cap) {
+/* Expands the node URL pattern for `n` into `out`. Returns 0, or MIG_EREFUSED with the
+ * reason in d->err when the node's address is not host[:port]: a Lua rule refuses such
+ * an address, but the inventory may hold one written before it, and a path or a query in
+ * it would make the worker call whatever service it names. */
+static int node_base(driver_t *d, const node_t *n, char *out, size_t cap) {
+    char why[160];
+    if (strstr(d->o.node_url, "{node_address}") && n->address && inventory_address_check(n->address, why, sizeof why) != 0) {
+        snprintf(d->err, sizeof d->err, "node %s: not called: its %s", n->id, why);
+        return MIG_EREFUSED;
+    }
     size_t o = 0;
     for (const char *p = d->o.node_url; *p && o + 1 < cap;) {
         const char *v = NULL;
@@ -100,6 +122,7 @@ static void node_base(const driver_t *d, const node_t *n, char *out, size_t cap)
         }
     }
     out[o] = '\0';
+    return 0;
 }
 
 static void sleep_ms(int ms) {
@@ -113,11 +136,20 @@ static int64_t lease_left(const driver_t *d, uint64_t *token) {
     return d->lease ? lease_left_ms(d->lease, timefmt_mono_ms(), token) : INT64_MAX;
 }
 
+/* libcurl's progress callback: aborts a call in flight once the bound lease is gone. A
+ * call may outlast the lease it began under (a long sync start, a slow agent) as long as
+ * the heartbeat keeps renewing it; libcurl calls this at least about once a second. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    uint64_t token;
+    return lease_left(ud, &token) > 0 ? 0 : 1;
+}
+
 /* One call: `who` names the place for errors ("node n2", "proxy"). On a 2xx returns 0
  * with the answer parsed into *json (may be NULL for an empty body; caller frees).
  * `ok404` turns a 404 into success. With a lease bound, each attempt is made only while
- * the lease holds, carries its token, and is cut off at its deadline; an answer that
- * arrives after the deadline, or a 409 stale_token, is MIG_ELOST whatever it said. */
+ * the lease holds, carries its token, and is aborted once the lease is gone; an answer
+ * that arrives after that, or a 409 stale_token, is MIG_ELOST whatever it said. */
 static int call(driver_t *d, const char *who, const char *base, const char *method, const char *path,
                 const cJSON *body, const char *key, bool idempotent, bool ok404, cJSON **json) {
     char url[1024], idem[160], fence[64];
@@ -128,6 +160,7 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
     if (body && text == NULL) return MIG_ENOMEM;
     if (json) *json = NULL;
     int rv = MIG_EUNREACHABLE;
+    d->status = 0;
     int delay = d->o.backoff_ms > 0 ? d->o.backoff_ms : 100;
     for (int attempt = 1; attempt <= (idempotent ? d->o.attempts : 1); attempt++) {
         uint64_t token;
@@ -138,10 +171,11 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
             rv = MIG_ELOST;
             break;
         }
-        long timeout = left < d->o.timeout_ms ? (long)left : (long)d->o.timeout_ms;
+        long timeout = (long)d->o.timeout_ms;
         buf_t b = {NULL, 0};
         struct curl_slist *h = curl_slist_append(NULL, idem);
         h = curl_slist_append(h, "Content-Type: application/json");
+        if (d->auth[0]) h = curl_slist_append(h, d->auth);
         if (d->lease) {
             snprintf(fence, sizeof fence, "Fencing-Token: %llu", (unsigned long long)token);
             h = curl_slist_append(h, fence);
@@ -154,8 +188,20 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout < 3000 ? timeout : 3000L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        /* http and https only, and no redirects: an agent's answer is the answer */
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        if (d->o.ca_file && *d->o.ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, d->o.ca_file);
+        if (d->o.cert_file && *d->o.cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, d->o.cert_file);
+        if (d->o.key_file && *d->o.key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, d->o.key_file);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        if (d->lease) {
+            curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+            curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
+        }
         if (text) {
             curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
             curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
@@ -166,6 +212,7 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
         CURLcode cc = curl_easy_perform(c);
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        d->status = cc == CURLE_OK ? status : 0;
         curl_slist_free_all(h);
         if (cc == CURLE_OK && status == 409 && b.s && strstr(b.s, "\"stale_token\"")) {
             /* an agent has seen a higher token for this migration: another worker owns it */
@@ -180,12 +227,21 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
             snprintf(d->err, sizeof d->err, "%s: %s %s: %s", who, method, path, curl_easy_strerror(cc));
             rv = MIG_EUNREACHABLE;
         } else if ((status >= 200 && status < 300) || (ok404 && status == 404)) {
-            if (json && b.n > 0 && status != 404) *json = cJSON_Parse(b.s);
+            if (json && b.n > 0 && status != 404) *json = reply_parse(b.s, b.n);
             free(b.s);
             rv = 0;
             break;
         } else {
-            snprintf(d->err, sizeof d->err, "%s: %s %s: %ld %.300s", who, method, path, status, b.s ? b.s : "");
+            /* the status and a clean error code only: the body may be anything, from any
+             * service an address pointed at, and error_message is read by viewers */
+            char code[REPLY_CODE_MAX + 1], st[16], body_log[LOG_BODY_MAX + 1];
+            bool coded = reply_error_code(b.s, b.n, code, sizeof code);
+            snprintf(d->err, sizeof d->err, "%s: %s %s: %ld%s%s", who, method, path, status, coded ? " " : "",
+                     coded ? code : "");
+            snprintf(st, sizeof st, "%ld", status);
+            snprintf(body_log, sizeof body_log, "%.*s", (int)(b.n < LOG_BODY_MAX ? b.n : LOG_BODY_MAX), b.s ? b.s : "");
+            log_at(LOG_WARN, "driver.refused", "target", who, "call", d->call, "status", st, "code", coded ? code : "",
+                   "body", body_log, NULL);
             rv = status >= 500 && status != 507 ? MIG_EUNREACHABLE : MIG_EREFUSED;
         }
         free(b.s);
@@ -203,7 +259,9 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
 static int node_call(driver_t *d, const node_t *n, const char *method, const char *path, const cJSON *body,
                      const char *key, bool ok404, cJSON **json) {
     char base[512], who[160];
-    node_base(d, n, base, sizeof base);
+    snprintf(d->call, sizeof d->call, "%s %s", method, path);
+    int rv = node_base(d, n, base, sizeof base);
+    if (rv != 0) return rv;
     snprintf(who, sizeof who, "node %s", n->id);
     return call(d, who, base, method, path, body, key, true, ok404, json);
 }
@@ -220,26 +278,17 @@ static void path_of(driver_t *d, char *out, size_t cap, const char *fmt, const c
     curl_free(e);
 }
 
-static double num(const cJSON *j, const char *k, double def) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
 /* ------------------------------------------------------------------------ node agent */
 
 int driver_health(driver_t *d, const node_t *n, bool *healthy, long long *ram_free_mb, long long *disk_free_mb) {
     cJSON *j = NULL;
     int rv = node_call(d, n, "GET", "/v1/health", NULL, NULL, false, &j);
-    if (rv == MIG_EUNREACHABLE && strstr(d->err, ": 503 ")) {
+    if (rv == MIG_EUNREACHABLE && d->status == 503) {
         /* an unhealthy node answers 503 with the same shape: that is an answer */
         *healthy = false;
         return 0;
     }
-    if (rv == 0) {
-        *healthy = cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy"));
-        *ram_free_mb = (long long)num(j, "ram_free_mb", -1);
-        *disk_free_mb = (long long)num(j, "disk_free_mb", -1);
-    }
+    if (rv == 0) reply_health(j, healthy, ram_free_mb, disk_free_mb);
     cJSON_Delete(j);
     return rv;
 }
@@ -268,16 +317,7 @@ int driver_container_get(driver_t *d, const node_t *n, const char *key, const ch
     path_of(d, p, sizeof p, "/v1/containers/%s", server_id);
     cJSON *j = NULL;
     int rv = node_call(d, n, "GET", p, NULL, key, true, &j);
-    memset(c, 0, sizeof *c);
-    snprintf(c->state, sizeof c->state, "absent");
-    c->players = -1;
-    if (rv == 0 && j) {
-        const cJSON *s = cJSON_GetObjectItem(j, "state"), *a = cJSON_GetObjectItem(j, "address");
-        if (cJSON_IsString(s)) snprintf(c->state, sizeof c->state, "%s", s->valuestring);
-        c->healthy = cJSON_IsTrue(cJSON_GetObjectItem(j, "healthy"));
-        c->players = (int)num(j, "players", -1);
-        if (cJSON_IsString(a)) snprintf(c->address, sizeof c->address, "%s", a->valuestring);
-    }
+    reply_container(rv == 0 ? j : NULL, c);
     cJSON_Delete(j);
     return rv;
 }
@@ -318,7 +358,7 @@ int driver_sync_start(driver_t *d, const node_t *target, const node_t *source, c
     cJSON_Delete(b);
     if (rv == 0) {
         const cJSON *s = cJSON_GetObjectItem(j, "sync_id");
-        if (cJSON_IsString(s)) {
+        if (cJSON_IsString(s) && s->valuestring[0] && strlen(s->valuestring) < 128) {
             snprintf(sync_id, 128, "%s", s->valuestring);
         } else {
             snprintf(d->err, sizeof d->err, "node %s: POST /v1/sync: answer without sync_id", target->id);
@@ -333,17 +373,8 @@ int driver_sync_get(driver_t *d, const node_t *target, const char *key, const ch
     char p[256];
     path_of(d, p, sizeof p, "/v1/sync/%s", sync_id);
     cJSON *j = NULL;
-    memset(s, 0, sizeof *s);
     int rv = node_call(d, target, "GET", p, NULL, key, false, &j);
-    if (rv == 0) {
-        s->progress = (int)num(j, "progress", 0);
-        s->bytes_total = (long long)num(j, "bytes_total", 0);
-        s->bytes_done = (long long)num(j, "bytes_done", 0);
-        s->dirty_bytes = (long long)num(j, "dirty_bytes", 0);
-        s->done = cJSON_IsTrue(cJSON_GetObjectItem(j, "done"));
-        const cJSON *e = cJSON_GetObjectItem(j, "error");
-        if (cJSON_IsString(e)) snprintf(s->error, sizeof s->error, "%s", e->valuestring);
-    }
+    reply_sync(rv == 0 ? j : NULL, s);
     cJSON_Delete(j);
     return rv;
 }

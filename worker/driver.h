@@ -9,6 +9,10 @@
  * fencing token with every call (`Fencing-Token`), so an agent refuses a call of a worker
  * that lost its lease whatever that worker believes (docs/DRIVERS.md, Fencing).
  *
+ * Agents are reached over http or https only (libcurl refuses any other scheme, and
+ * redirects), at a node address that must be host[:port] (inventory_address_check),
+ * with the worker's token when MIG_DRIVER_TOKEN is set.
+ *
  * One driver per thread: it keeps one curl handle, so connections are reused. */
 #ifndef MIG_DRIVER_H
 #define MIG_DRIVER_H
@@ -27,6 +31,13 @@ typedef struct {
     int timeout_ms;         /* per call */
     int attempts;           /* tries of an idempotent call, >= 1 */
     int backoff_ms;         /* first retry delay, doubling */
+    const char *token;      /* MIG_DRIVER_TOKEN: sent as "Authorization: Bearer <token>" on
+                             * every call; NULL or "" for none */
+    const char *ca_file;    /* MIG_DRIVER_CA_FILE: CA bundle that https agents are checked
+                             * against (NULL: the system's) */
+    const char *cert_file;  /* MIG_DRIVER_CERT_FILE and MIG_DRIVER_KEY_FILE: this worker's
+                             * client certificate for agents that ask for one (NULL: none) */
+    const char *key_file;
 } driver_opts_t;
 
 typedef struct driver driver_t;
@@ -40,7 +51,9 @@ void driver_free(driver_t *d);
  * token. An agent's 409 stale_token marks the lease lost. */
 void driver_bind_lease(driver_t *d, lease_t *lease);
 
-/* What the last failed call said ("node n2: POST /v1/sync: 507 {...}"). */
+/* What the last failed call said ("node n2: POST /v1/sync: 507 disk_full"): the place,
+ * the call, the status and the agent's error code when it gave a clean one, never the
+ * answer's body (an address may point at any service; the body goes to the log). */
 const char *driver_error(const driver_t *d);
 
 /* The call a fault would name: "POST /v1/sync". Set before each call, for the logs. */

@@ -221,8 +221,8 @@ static void *janitor_main(void *arg) {
 int main(int argc, char **argv) {
     config_common_t common;
     const char *conc, *lease, *node_url, *proxy_url, *timeout, *cooldown, *budget, *passes, *poll, *step_timeout,
-        *backoff, *worker_id;
-    config_opt_t opts[CONFIG_COMMON_COUNT + 12];
+        *backoff, *worker_id, *drv_token, *drv_ca, *drv_cert, *drv_key;
+    config_opt_t opts[CONFIG_COMMON_COUNT + 16];
     config_common(&common, opts);
     config_opt_t *o = opts + CONFIG_COMMON_COUNT;
     o[0] = (config_opt_t){"MIG_CONCURRENCY", "2", "migrations run at once by this process", &conc};
@@ -237,6 +237,15 @@ int main(int argc, char **argv) {
     o[9] = (config_opt_t){"MIG_STEP_TIMEOUT_MS", "600000", "longest container start or sync pass", &step_timeout};
     o[10] = (config_opt_t){"MIG_RETRY_BACKOFF_MS", "30000", "first retry delay, doubling", &backoff};
     o[11] = (config_opt_t){"MIG_WORKER_ID", NULL, "this worker's name (default host-pid)", &worker_id};
+    /* the agents' side of docs/DRIVERS.md "Authentication": a secret, so the environment */
+    o[12] = (config_opt_t){"MIG_DRIVER_TOKEN", NULL,
+                           "token sent to the agents and the proxy as Authorization: Bearer (set it in the environment)",
+                           &drv_token};
+    o[13] = (config_opt_t){"MIG_DRIVER_CA_FILE", NULL, "CA bundle that https agents are verified against",
+                           &drv_ca};
+    o[14] = (config_opt_t){"MIG_DRIVER_CERT_FILE", NULL, "client certificate for agents that require one",
+                           &drv_cert};
+    o[15] = (config_opt_t){"MIG_DRIVER_KEY_FILE", NULL, "key of MIG_DRIVER_CERT_FILE", &drv_key};
     char err[512];
     int rv = config_load(opts, sizeof opts / sizeof opts[0], argc, argv, PROGRAM,
                          "claims migrations and runs their phases against the node agents and the proxy", err,
@@ -253,7 +262,7 @@ int main(int argc, char **argv) {
     if (rv == 0) rv = config_int("MIG_POLL_MS", poll, 1, 60000, &v[6], err, sizeof err);
     if (rv == 0) rv = config_int("MIG_STEP_TIMEOUT_MS", step_timeout, 100, 86400000, &v[7], err, sizeof err);
     if (rv == 0) rv = config_int("MIG_RETRY_BACKOFF_MS", backoff, 0, 86400000, &v[8], err, sizeof err);
-    driver_opts = (driver_opts_t){node_url, proxy_url, (int)v[2], 4, 100};
+    driver_opts = (driver_opts_t){node_url, proxy_url, (int)v[2], 4, 100, drv_token, drv_ca, drv_cert, drv_key};
     driver_t *probe = rv == 0 ? driver_new(&driver_opts, err, sizeof err) : NULL;
     if (rv == 0 && probe == NULL) rv = MIG_EINVALID;
     driver_free(probe);
