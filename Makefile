@@ -51,12 +51,20 @@ PROG_PURE_OBJS += $(CLI_PURE)
 # The node agent's pure codecs (RCON, Server List Ping), unit-tested without sockets.
 AGENT_PURE = $(patsubst %,$(B)/agent/%.o,rcon slp)
 PROG_PURE_OBJS += $(AGENT_PURE)
+# The world sync (agent/manifest.c, fsx.c: the manifest, its walk and wire format, unit-
+# tested; sync.c, sync_source.c: the pass engine, tested against directories). Only what
+# links them takes xxHash and libcrypto, so that the other programs do not grow.
+AGENT_PURE += $(patsubst %,$(B)/agent/%.o,manifest fsx)
+AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest fsx sync sync_source)
+SYNC_PKGS = libxxhash libcrypto
+SYNC_LIBS = $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null)
 
 UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan test_lease
 UNIT += test_sim_model test_fence test_optimizer
 UNIT += test_cli
 UNIT += test_sentinel test_jsonw test_arena test_jsonbody
 UNIT += test_redisurl test_reply
+UNIT += test_manifest
 UNIT += test_mcproto test_rcon test_slp
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
@@ -68,12 +76,14 @@ INTEG += test_schedule
 INTEG += test_faults
 INTEG += test_security
 INTEG += test_untrusted
+INTEG += test_sync
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
 INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth)
 # the worker's driver, called straight against hostile listeners (test_untrusted.c)
 INTEG_OBJS += $(patsubst %,$(B)/worker/%.o,driver reply lease)
+INTEG_OBJS += $(AGENT_SYNC)
 
 BENCH = transitions fanout list
 BENCH += live
@@ -139,10 +149,10 @@ $(B)/lib/libmigcore.a: $(CORE_OBJS)
 
 # Unit tests link the pure modules only: they run without Redis or sockets by construction.
 $(B)/tests/unit/run: $(UNIT_OBJS) $(PURE_OBJS) $(PROG_PURE_OBJS)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(TESTLIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) $(TESTLIBS)
 
 $(B)/tests/integration/run: $(INTEG_OBJS) $(B)/lib/libmigcore.a
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(TESTLIBS) -lcivetweb
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) $(TESTLIBS) -lcivetweb
 
 $(B)/bench/%: $(B)/bench/%.o $(B)/tests/support/redis_harness.o $(B)/lib/libmigcore.a
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -152,6 +162,9 @@ $(B)/bench/fanout: $(B)/api/ws_frame.o | $(B)/bin/migrate-api
 $(B)/bench/list: $(B)/tests/support/http_client.o | $(B)/bin/migrate-api
 # live runs the release programs of bin/ as processes against fleet-sim (bench/live.c).
 $(B)/bench/live: $(B)/tests/support/http_client.o $(B)/bench/live_stack.o | bin/fleet-sim bin/migrate-scheduler bin/migrate-worker
+# sync measures the world sync against rsync and the socket floor (bench/sync.c).
+$(B)/bench/sync: $(AGENT_SYNC)
+$(B)/bench/sync: LIBS += $(SYNC_LIBS)
 
 # Benchmarks print their figures; bench/RESULTS.md records them with the command.
 bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))

@@ -3,7 +3,8 @@
 # when not root; does nothing when every one is present already.
 set -eu
 PKGS="build-essential pkg-config libhiredis-dev libevent-dev libcivetweb-dev libcjson-dev \
-libcurl4-openssl-dev check redis-server redis-sentinel curl nodejs chromium wrk"
+libcurl4-openssl-dev check redis-server redis-sentinel curl nodejs chromium wrk \
+libxxhash-dev libssl-dev rsync"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
