@@ -32,7 +32,7 @@ LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/schedule
            lua-scripts/cleanup.lua lua-scripts/lease.lua lua-scripts/query.lua lua-scripts/inventory.lua
 
 # Programs: each links its own objects and the core library.
-API_OBJS = $(patsubst %,$(B)/api/%.o,main http auth query routes_migrations routes_inventory routes_session metrics relay relay_client relay_redis ws_frame)
+API_OBJS = $(patsubst %,$(B)/api/%.o,main http auth guard query routes_migrations routes_inventory routes_session metrics relay relay_client relay_redis ws_frame)
 SCHED_OBJS = $(patsubst %,$(B)/scheduler/%.o,main rules)
 WORKER_OBJS = $(patsubst %,$(B)/worker/%.o,main job driver plan lease reply)
 PROGRAMS = migrate-api migrate-scheduler migrate-worker
@@ -80,7 +80,7 @@ INTEG += test_sync
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
-INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth)
+INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth guard)
 # the worker's driver, called straight against hostile listeners (test_untrusted.c)
 INTEG_OBJS += $(patsubst %,$(B)/worker/%.o,driver reply lease)
 INTEG_OBJS += $(AGENT_SYNC)

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "api/auth.h"
+#include "api/guard.h"
 #include "api/http.h"
 #include "api/relay.h"
 #include "core/rconn.h"
@@ -13,6 +14,7 @@
 typedef struct api {
     rconn_opts_t redis;      /* how each thread connects */
     auth_t *auth;
+    guard_t guard;           /* Host and Origin a browser's request must have */
     relay_t *relay;
     pthread_mutex_t lock;    /* guards the counters below */
     struct api_counter *counters; /* requests by route, method and status (metrics.c) */

@@ -86,6 +86,12 @@ void http_reply_store_error(http_req_t *r, int code, const rconn_t *rc);
 /* The HTTP status of a MIG_E* code. Pure. */
 int http_status_of(int mig_code);
 
+/* True when the request may go on: its Host is one of the API's names, and, when it may
+ * change state (any method but GET, HEAD, OPTIONS), its Origin is the API's own or an
+ * allowed one and a body it carries is application/json (api/guard.h). Otherwise answers
+ * 403 (forbidden_host, forbidden_origin) or 415 and returns false. */
+bool http_guard_or_reply(http_req_t *r);
+
 /* True when the caller's role is at least `min`; otherwise answers 401 (no or a wrong
  * token) or 403 (a role too weak) and returns false. */
 bool http_role_or_reply(http_req_t *r, role_t min);

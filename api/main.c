@@ -58,6 +58,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata) {
         http_reply_error(&r, 400, "bad_request",
                          "token: a token in the URL is taken only by GET /api/ws (URLs end up in logs and "
                          "browser history); send it as Authorization: Bearer <token>");
+    } else if (!http_guard_or_reply(&r)) {
+        /* answered: a foreign Host or Origin, or a body that is not JSON */
     } else if (rt) {
         rt->handler(&r);
     } else if (known) {
@@ -101,8 +103,8 @@ static bool loopback_only(const char *listen) {
 
 int main(int argc, char **argv) {
     config_common_t common;
-    const char *listen, *tokens, *threads, *web_root;
-    config_opt_t opts[CONFIG_COMMON_COUNT + 4];
+    const char *listen, *tokens, *threads, *web_root, *hosts, *origins;
+    config_opt_t opts[CONFIG_COMMON_COUNT + 6];
     config_common(&common, opts);
     opts[CONFIG_COMMON_COUNT + 0] = (config_opt_t){"MIG_API_LISTEN", "127.0.0.1:8080",
                                                    "address:port to listen on", &listen};
@@ -112,6 +114,12 @@ int main(int argc, char **argv) {
                                                    "HTTP worker threads (each keep-alive client holds one)", &threads};
     opts[CONFIG_COMMON_COUNT + 3] = (config_opt_t){"MIG_API_WEB_ROOT", "api/web",
                                                    "folder of the dashboard's files", &web_root};
+    opts[CONFIG_COMMON_COUNT + 4] = (config_opt_t){"MIG_API_HOSTS", NULL,
+                                                   "host names the API is called by (checked in the Host header; "
+                                                   "without tokens localhost and the listen address are)", &hosts};
+    opts[CONFIG_COMMON_COUNT + 5] = (config_opt_t){"MIG_API_ORIGINS", NULL,
+                                                   "origins of other sites' pages that may change state or watch "
+                                                   "(https://dash.example.com,...); the API's own always may", &origins};
     char err[512];
     int rv = config_load(opts, sizeof opts / sizeof opts[0], argc, argv, PROGRAM,
                          "REST API, WebSocket events, metrics and dashboard of the migration control plane",
@@ -136,6 +144,11 @@ int main(int argc, char **argv) {
     api.auth = auth_new(tokens, err, sizeof err);
     if (api.auth == NULL) {
         fprintf(stderr, "%s: %s\n", PROGRAM, err);
+        return 2;
+    }
+    if (guard_init(&api.guard, listen, hosts, origins, !auth_enabled(api.auth), err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", PROGRAM, err);
+        auth_free(api.auth);
         return 2;
     }
     if (!auth_enabled(api.auth)) {
@@ -183,7 +196,7 @@ int main(int argc, char **argv) {
         mg_exit_library();
         return 1;
     }
-    relay_opts_t ro = {.redis = redis, .auth = api.auth};
+    relay_opts_t ro = {.redis = redis, .auth = api.auth, .guard = &api.guard};
     api.relay = relay_start(ctx, "/api/ws", &ro, err, sizeof err);
     if (api.relay == NULL) {
         log_at(LOG_ERROR, "api.start_failed", "error", err, NULL);

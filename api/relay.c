@@ -212,6 +212,15 @@ static int on_ws_connect(const struct mg_connection *cconn, void *cbdata) {
         reply_error(conn, 503, "unavailable", "the server is shutting down");
         goto out;
     }
+    char why[300];
+    /* a WebSocket is not held to the same-origin rule: any page may open one, so the
+     * upgrade must check where the page comes from itself */
+    if (r->guard && (!guard_host_ok(r->guard, mg_get_header(conn, "Host"), why, sizeof why) ||
+                     !guard_origin_ok(r->guard, mg_get_header(conn, "Origin"), mg_get_header(conn, "Host"), why,
+                                      sizeof why))) {
+        reply_error(conn, 403, strncmp(why, "Host", 4) == 0 ? "forbidden_host" : "forbidden_origin", why);
+        goto out;
+    }
     if (auth_request_role(r->auth, conn, true) < ROLE_VIEWER) { /* ?token=: browsers set no header here */
         reply_error(conn, 401, "unauthorized",
                     "a valid bearer token is required (Authorization: Bearer header or ?token=)");
@@ -388,6 +397,7 @@ relay_t *relay_start(struct mg_context *ctx, const char *uri, const relay_opts_t
     pthread_cond_init(&r->idle, NULL);
     r->ctx = ctx;
     r->auth = o->auth;
+    r->guard = o->guard;
     r->max_pending = o->max_pending ? o->max_pending : RELAY_MAX_PENDING_DEFAULT;
     r->ping_s = o->ping_s > 0 ? o->ping_s : RELAY_PING_DEFAULT_S;
     r->backoff_ms = RELAY_BACKOFF_MIN_MS;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "api/auth.h"
+#include "api/guard.h"
 #include "rconn.h"
 
 struct mg_context;
@@ -34,6 +35,7 @@ typedef struct {
      * (<prefix>events). Its strings are borrowed for the relay's life. */
     rconn_opts_t redis;
     const auth_t *auth;    /* a WebSocket needs ROLE_VIEWER or above */
+    const guard_t *guard;  /* and a Host and Origin it allows (api/guard.h) */
     size_t max_pending;    /* bytes queued for one client before it is closed; 0: 1 MiB */
     int ping_s;            /* seconds between pings; 0: 30 */
 } relay_opts_t;

@@ -154,6 +154,7 @@ struct relay {
     struct mg_context *ctx;
     char *uri;
     const auth_t *auth;
+    const guard_t *guard;     /* Host and Origin checks of the upgrade */
     size_t max_pending;
     int ping_s;
     rconn_opts_t redis;        /* where Redis is; with Sentinel, resolved before each connect */

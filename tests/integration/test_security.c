@@ -327,6 +327,124 @@ START_TEST(test_token_in_url_is_refused_on_rest_routes_and_taken_by_the_websocke
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ 10: Origin and Host */
+
+/* A request of `method` to `path` with the given Host, Origin (NULL: none), token (NULL:
+ * none), Content-Type and body (NULL: none); answers the status, the answer in `r`. */
+static int browser_call(int port, const char *method, const char *path, const char *host, const char *origin,
+                        const char *token, const char *type, const char *body, raw_t *r) {
+    char req[2048], extra[512] = "";
+    size_t k = 0;
+    if (origin) k += (size_t)snprintf(extra + k, sizeof extra - k, "Origin: %s\r\n", origin);
+    if (token) k += (size_t)snprintf(extra + k, sizeof extra - k, "Authorization: Bearer %s\r\n", token);
+    if (body) snprintf(extra + k, sizeof extra - k, "Content-Type: %s\r\nContent-Length: %zu\r\n", type, strlen(body));
+    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n%s", method, path, host, extra, body ? body : "");
+    return raw_call(port, req, r);
+}
+
+/* The WebSocket upgrade with the given Host and Origin; answers the status. */
+static int upgrade(int port, const char *host, const char *origin, const char *token) {
+    char req[1024];
+    snprintf(req, sizeof req,
+             "GET /api/ws HTTP/1.1\r\nHost: %s\r\n%s%s%s%s%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             host, origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "",
+             token ? "Authorization: Bearer " : "X-None: ", token ? token : "");
+    raw_t r;
+    return raw_call(port, req, &r);
+}
+
+static void expect_code(const raw_t *r, const char *code) {
+    char want[96];
+    snprintf(want, sizeof want, "\"code\":\"%s\"", code);
+    ck_assert_msg(strstr(raw_body(r), want) != NULL, "want %s: %s", code, r->buf);
+}
+
+/* An API without tokens on loopback, as the issue probed it: a page of another site
+ * (Origin: http://evil.example) or one reached through DNS rebinding (Host:
+ * rebind.evil.example) can neither create, nor cancel with a text/plain body, nor read,
+ * nor open the WebSocket; the API's own pages can. */
+START_TEST(test_foreign_origin_rebound_host_and_plain_text_bodies_are_refused_without_tokens) {
+    fx_fleet(2);
+    migration_t m;
+    migration_init(&m);
+    fx_drive("s1", MIG_SCHEDULED, &m);
+    api_proc_t open;
+    ck_assert_int_eq(api_proc_start(&open, fx_redis.url, NULL, fx_redis.dir, 0), 0);
+    char own_host[64], own_origin[96], cancel[160];
+    snprintf(own_host, sizeof own_host, "127.0.0.1:%d", open.port);
+    snprintf(own_origin, sizeof own_origin, "http://127.0.0.1:%d", open.port);
+    snprintf(cancel, sizeof cancel, "/api/migrations/%s/cancel", m.id);
+    char rebound[96];
+    snprintf(rebound, sizeof rebound, "rebind.evil.example:%d", open.port);
+    const char *create = "{\"server_id\":\"s2\",\"to_node_id\":\"n2\"}";
+    char *before = fx_snapshot();
+    raw_t r;
+    ck_assert_int_eq(browser_call(open.port, "POST", "/api/migrations", rebound, NULL, NULL, "application/json", create, &r), 403);
+    expect_code(&r, "forbidden_host");
+    ck_assert_msg(strstr(raw_body(&r), "rebind.evil.example") != NULL, "%s", r.buf);
+    ck_assert_int_eq(browser_call(open.port, "GET", "/api/migrations", rebound, NULL, NULL, NULL, NULL, &r), 403);
+    expect_code(&r, "forbidden_host");
+    ck_assert_int_eq(browser_call(open.port, "POST", cancel, own_host, "http://evil.example", NULL, "text/plain", "x", &r), 403);
+    expect_code(&r, "forbidden_origin");
+    ck_assert_int_eq(browser_call(open.port, "POST", "/api/migrations", own_host, "http://evil.example", NULL, "application/json", create, &r), 403);
+    expect_code(&r, "forbidden_origin");
+    ck_assert_int_eq(browser_call(open.port, "POST", cancel, own_host, "null", NULL, NULL, NULL, &r), 403);
+    expect_code(&r, "forbidden_origin");
+    /* the API's own page, but a body that is not JSON: a form could send that */
+    ck_assert_int_eq(browser_call(open.port, "POST", cancel, own_host, own_origin, NULL, "text/plain", "x", &r), 415);
+    expect_code(&r, "unsupported_media_type");
+    ck_assert_int_eq(browser_call(open.port, "DELETE", "/api/servers/s2", own_host, NULL, NULL, "application/x-www-form-urlencoded", "a=b", &r), 415);
+    ck_assert_int_eq(upgrade(open.port, own_host, "http://evil.example", NULL), 403);
+    ck_assert_int_eq(upgrade(open.port, rebound, NULL, NULL), 403);
+    char *after = fx_snapshot();
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    /* the API's own pages and clients that are no browser go on working */
+    ck_assert_int_eq(upgrade(open.port, own_host, own_origin, NULL), 101);
+    char localhost[64];
+    snprintf(localhost, sizeof localhost, "localhost:%d", open.port);
+    ck_assert_int_eq(browser_call(open.port, "GET", "/api/migrations", localhost, NULL, NULL, NULL, NULL, &r), 200);
+    ck_assert_int_eq(browser_call(open.port, "POST", cancel, own_host, own_origin, NULL, NULL, NULL, &r), 200);
+    ck_assert_msg(strstr(raw_body(&r), "\"status\":\"cancelled\"") != NULL, "%s", r.buf);
+    migration_clear(&m);
+    ck_assert_int_eq(api_proc_stop(&open), 0);
+}
+END_TEST
+
+/* MIG_API_HOSTS and MIG_API_ORIGINS: with tokens, a name given is the only Host taken,
+ * and a page of an allowed origin may act while any other origin may not. */
+START_TEST(test_configured_hosts_and_origins_are_the_only_ones_taken) {
+    fx_fleet(1);
+    migration_t m;
+    migration_init(&m);
+    fx_drive("s1", MIG_SCHEDULED, &m);
+    setenv("MIG_API_HOSTS", "api.example.com, other.example.com", 1);
+    setenv("MIG_API_ORIGINS", "https://dash.example.com", 1);
+    api_proc_t a;
+    ck_assert_int_eq(api_proc_start(&a, fx_redis.url, TOKENS, fx_redis.dir, 0), 0);
+    char cancel[160];
+    snprintf(cancel, sizeof cancel, "/api/migrations/%s/cancel", m.id);
+    char *before = fx_snapshot();
+    raw_t r;
+    ck_assert_int_eq(browser_call(a.port, "GET", "/api/nodes", "elsewhere.example.com", NULL, VIEWER, NULL, NULL, &r), 403);
+    expect_code(&r, "forbidden_host");
+    ck_assert_int_eq(browser_call(a.port, "POST", cancel, "api.example.com", "https://evil.example", OPERATOR, NULL, NULL, &r), 403);
+    expect_code(&r, "forbidden_origin");
+    ck_assert_int_eq(upgrade(a.port, "api.example.com", "https://evil.example", VIEWER), 403);
+    char *after = fx_snapshot();
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    ck_assert_int_eq(upgrade(a.port, "api.example.com", "https://dash.example.com", VIEWER), 101);
+    ck_assert_int_eq(browser_call(a.port, "GET", "/api/nodes", "OTHER.example.com:443", NULL, VIEWER, NULL, NULL, &r), 200);
+    ck_assert_int_eq(browser_call(a.port, "POST", cancel, "api.example.com", "https://dash.example.com", OPERATOR, NULL, NULL, &r), 200);
+    migration_clear(&m);
+    ck_assert_int_eq(api_proc_stop(&a), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ the suite */
 
 Suite *suite_security(void) {
@@ -339,6 +457,8 @@ Suite *suite_security(void) {
     tcase_add_test(tc, test_refused_requests_with_unfinished_bodies_get_their_answer_then_the_close);
     tcase_add_test(tc, test_authorized_body_that_never_finishes_gets_408_and_the_close);
     tcase_add_test(tc, test_token_in_url_is_refused_on_rest_routes_and_taken_by_the_websocket);
+    tcase_add_test(tc, test_foreign_origin_rebound_host_and_plain_text_bodies_are_refused_without_tokens);
+    tcase_add_test(tc, test_configured_hosts_and_origins_are_the_only_ones_taken);
     suite_add_tcase(s, tc);
     return s;
 }
