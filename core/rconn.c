@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "err.h"
@@ -215,10 +216,11 @@ static int io_ms_of(const rconn_t *rc) {
     return rc->timeout_ms + (rc->wait_replicas > 0 ? rc->wait_ms : 0);
 }
 
-/* Asks sentinel `s` where the master `name` is. Returns 0 with the address in `out`, or
- * a MIG_E* code with the reason in `err`. */
-static int ask_sentinel(const sentinel_addr_t *s, const char *name, int timeout_ms, sentinel_addr_t *out,
-                        char *err, size_t errlen) {
+/* Asks sentinel `s` where the master `name` is, after AUTH with `password` when it is
+ * not empty. Returns 0 with the address in `out`, or a MIG_E* code with the reason in
+ * `err`. */
+static int ask_sentinel(const sentinel_addr_t *s, const char *name, const char *password, int timeout_ms,
+                        sentinel_addr_t *out, char *err, size_t errlen) {
     char where[SENTINEL_HOST_MAX + 16], why[256];
     sentinel_addr_format(s, where, sizeof where);
     redisContext *c = redisConnectWithTimeout(s->host, s->port, tv_of(timeout_ms));
@@ -228,6 +230,14 @@ static int ask_sentinel(const sentinel_addr_t *s, const char *name, int timeout_
         return MIG_EREDIS;
     }
     redisSetTimeout(c, tv_of(timeout_ms));
+    if (password[0]) {
+        const char *av[] = {"AUTH", password};
+        if (setup_cmd(c, "AUTH", 2, av, why, sizeof why) != 0) {
+            snprintf(err, errlen, "sentinel %.100s: %.200s", where, why);
+            redisFree(c);
+            return MIG_EREDIS;
+        }
+    }
     const char *av[] = {"SENTINEL", "get-master-addr-by-name", name};
     redisReply *r = redisCommandArgv(c, 3, av, NULL);
     int rv = r ? sentinel_parse_master(r, out, why, sizeof why) : MIG_EREDIS;
@@ -238,62 +248,101 @@ static int ask_sentinel(const sentinel_addr_t *s, const char *name, int timeout_
     return rv;
 }
 
+/* Asks the sentinels, starting with the one that answered last, until a majority of
+ * them names one address (sentinel_quorum), so that a live majority costs no timeout of
+ * a dead sentinel asked last. Returns 0 with the address in `p`, or MIG_ENOT_FOUND with
+ * the reason in `last`. A sentinel that names another address than the majority's is
+ * logged: it is rogue, or behind. */
+static int primary_by_quorum(rconn_t *rc, int sentinel_ms, sentinel_addr_t *p, char *last, size_t lastlen) {
+    sentinel_answer_t ans[SENTINEL_MAX];
+    int n = rc->sentinels.n, votes = 0;
+    memset(ans, 0, sizeof ans);
+    for (int k = 0; k < n; k++) {
+        int i = (rc->first_sentinel + k) % n;
+        char why[RCONN_ERR_MAX - 128];
+        if (ask_sentinel(&rc->sentinels.v[i], rc->master, rc->sentinel_password, sentinel_ms, &ans[i].addr, why,
+                         sizeof why) == 0)
+            ans[i].ok = 1;
+        else
+            snprintf(last, lastlen, "%s", why);
+        if (sentinel_quorum(ans, n, p, &votes) == 0) break;
+    }
+    if (votes < n / 2 + 1) {
+        char tail[200];
+        snprintf(tail, sizeof tail, "%.199s", last);
+        snprintf(last, lastlen, "no majority of the %d sentinels named one primary (at most %d agreed; last: %.199s)",
+                 n, votes, tail);
+        return MIG_ENOT_FOUND;
+    }
+    int first = -1; /* asked first next time: the first of the majority in this pass */
+    for (int k = 0; k < n; k++) {
+        int i = (rc->first_sentinel + k) % n;
+        if (!ans[i].ok) continue;
+        if (ans[i].addr.port == p->port && strcasecmp(ans[i].addr.host, p->host) == 0) {
+            if (first < 0) first = i;
+            continue;
+        }
+        char s[SENTINEL_HOST_MAX + 16], named[SENTINEL_HOST_MAX + 16], major[SENTINEL_HOST_MAX + 16];
+        log_at(LOG_WARN, "redis.sentinel_outvoted", "sentinel", sentinel_addr_format(&rc->sentinels.v[i], s, sizeof s),
+               "named", sentinel_addr_format(&ans[i].addr, named, sizeof named), "majority",
+               sentinel_addr_format(p, major, sizeof major), NULL);
+    }
+    rc->first_sentinel = first;
+    return 0;
+}
+
 /* Finds the primary through the sentinels and connects rc->ctx to it.
  *
- * Sentinels are asked in turn, starting with the one that answered last (a dead one
- * then costs one timeout per failover, not one per connect). The named address must
- * answer ROLE with "master": for a moment after a failover a sentinel may still name the
- * old primary, now a replica, and another sentinel (or the same a moment later) names the
- * new one; so a pass that met such a stale answer is followed by another, up to
- * RESOLVE_ROUNDS. A named primary that cannot be reached is not retried: Sentinel needs
- * down-after-milliseconds to notice, far longer than a caller should block; the caller's
- * next call asks again. Returns 0 or MIG_EREDIS with the reason in rc->err. */
+ * A majority of the configured sentinels must name the same address before anything is
+ * sent to it (primary_by_quorum): the first command there is AUTH with the password, and
+ * the next ones load the function library, so one sentinel (a rogue one, or a stale one)
+ * must never decide where they go. The named address must then answer ROLE with
+ * "master". ROLE comes after AUTH, not before: a Redis with requirepass answers NOAUTH to
+ * anything else, and a rogue server would claim "master" anyway, so a ROLE first would
+ * prove nothing; the quorum, the sentinels' own password and the network policy
+ * (deploy/k8s/networkpolicy.yaml) are what keep the password from a rogue address.
+ *
+ * For a moment after a failover the sentinels may disagree, or agree on the old primary,
+ * now a replica; so a pass without a quorum or with a replica is followed by another, up
+ * to RESOLVE_ROUNDS. A named primary that cannot be reached is not retried: Sentinel
+ * needs down-after-milliseconds to notice, far longer than a caller should block; the
+ * caller's next call asks again. Returns 0 or MIG_EREDIS with the reason in rc->err. */
 static int connect_sentinel(rconn_t *rc) {
     char why[RCONN_ERR_MAX] = "", last[RCONN_ERR_MAX - 128] = "no answer";
-    int n = rc->sentinels.n;
     int sentinel_ms = rc->timeout_ms < SENTINEL_TIMEOUT_MS ? rc->timeout_ms : SENTINEL_TIMEOUT_MS;
     for (int round = 0; round < RESOLVE_ROUNDS; round++) {
-        int stale = 0;
-        char failed[SENTINEL_HOST_MAX + 16] = ""; /* a primary that did not answer in this pass */
         if (round > 0) sleep_ms(RESOLVE_PAUSE_MS);
-        for (int k = 0; k < n; k++) {
-            int i = (rc->first_sentinel + k) % n;
-            sentinel_addr_t p;
-            char named[SENTINEL_HOST_MAX + 16];
-            if (ask_sentinel(&rc->sentinels.v[i], rc->master, sentinel_ms, &p, last, sizeof last) != 0) continue;
-            sentinel_addr_format(&p, named, sizeof named);
-            if (strcmp(named, failed) == 0) continue; /* the same unreachable one again */
-            rconn_addr_t a = rc->addr;
-            snprintf(a.host, sizeof a.host, "%s", p.host);
-            a.port = p.port;
-            a.path[0] = '\0';
-            redisContext *c = open_ctx(&a, rc->timeout_ms, io_ms_of(rc), why, sizeof why);
-            if (c == NULL) {
-                snprintf(last, sizeof last, "primary %.100s named by a sentinel: %.250s", named, why);
-                snprintf(failed, sizeof failed, "%s", named);
-                continue;
-            }
-            redisReply *r = redisCommand(c, "ROLE");
-            int rv = r ? sentinel_check_role(r, why, sizeof why) : MIG_EIO;
-            if (r == NULL) snprintf(why, sizeof why, "ROLE: %s", c->errstr);
-            if (r) freeReplyObject(r);
-            if (rv != 0) {
-                snprintf(last, sizeof last, "%.100s named by a sentinel: %.250s", named, why);
-                stale |= rv == MIG_EREDIS; /* a replica: the sentinels may be about to agree */
-                redisFree(c);
-                continue;
-            }
-            /* a new primary is news once per connection; the first one and the same one are not */
-            int moved = rc->primary[0] && strcmp(rc->primary, named) != 0;
-            log_at(moved ? LOG_INFO : LOG_DEBUG, moved ? "redis.failover_followed" : "redis.primary_found", "master",
-                   rc->master, "primary", named, "previous", rc->primary, NULL);
-            snprintf(rc->primary, sizeof rc->primary, "%s", named);
-            rc->ctx = c;
-            rc->addr = a;
-            rc->first_sentinel = i;
-            return 0;
+        sentinel_addr_t p;
+        char named[SENTINEL_HOST_MAX + 16];
+        if (primary_by_quorum(rc, sentinel_ms, &p, last, sizeof last) != 0) continue; /* they may be about to agree */
+        sentinel_addr_format(&p, named, sizeof named);
+        rconn_addr_t a = rc->addr;
+        snprintf(a.host, sizeof a.host, "%s", p.host);
+        a.port = p.port;
+        a.path[0] = '\0';
+        redisContext *c = open_ctx(&a, rc->timeout_ms, io_ms_of(rc), why, sizeof why);
+        if (c == NULL) {
+            snprintf(last, sizeof last, "primary %.100s named by the sentinels: %.250s", named, why);
+            break;
         }
-        if (!stale) break;
+        redisReply *r = redisCommand(c, "ROLE");
+        int rv = r ? sentinel_check_role(r, why, sizeof why) : MIG_EIO;
+        if (r == NULL) snprintf(why, sizeof why, "ROLE: %s", c->errstr);
+        if (r) freeReplyObject(r);
+        if (rv != 0) {
+            snprintf(last, sizeof last, "%.100s named by the sentinels: %.250s", named, why);
+            redisFree(c);
+            if (rv == MIG_EREDIS) continue; /* a replica: the sentinels may be about to agree */
+            break;
+        }
+        /* a new primary is news once per connection; the first one and the same one are not */
+        int moved = rc->primary[0] && strcmp(rc->primary, named) != 0;
+        log_at(moved ? LOG_INFO : LOG_DEBUG, moved ? "redis.failover_followed" : "redis.primary_found", "master",
+               rc->master, "primary", named, "previous", rc->primary, NULL);
+        snprintf(rc->primary, sizeof rc->primary, "%s", named);
+        rc->ctx = c;
+        rc->addr = a;
+        return 0;
     }
     snprintf(rc->err, sizeof rc->err, "no sentinel named a reachable primary for \"%.64s\": %.380s", rc->master, last);
     return MIG_EREDIS;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "err.h"
 
@@ -135,6 +136,27 @@ int sentinel_check_role(const redisReply *r, char *err, size_t errlen) {
     if (role->len == 6 && memcmp(role->str, "master", 6) == 0) return 0;
     if (err) snprintf(err, errlen, "role is %.*s, not master", (int)(role->len > 32 ? 32 : role->len), role->str);
     return MIG_EREDIS;
+}
+
+/* ------------------------------------------------------------------------ the quorum */
+
+static int same_addr(const sentinel_addr_t *a, const sentinel_addr_t *b) {
+    return a->port == b->port && strcasecmp(a->host, b->host) == 0;
+}
+
+int sentinel_quorum(const sentinel_answer_t *answers, int n, sentinel_addr_t *out, int *votes) {
+    int best = 0, at = -1;
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < n; i++) {
+        if (!answers[i].ok) continue;
+        int v = 0;
+        for (int j = 0; j < n; j++) v += answers[j].ok && same_addr(&answers[i].addr, &answers[j].addr);
+        if (v > best) best = v, at = i;
+    }
+    if (votes) *votes = best;
+    if (at < 0 || best < n / 2 + 1) return MIG_ENOT_FOUND;
+    *out = answers[at].addr;
+    return 0;
 }
 
 const char *sentinel_addr_format(const sentinel_addr_t *a, char *out, size_t cap) {

@@ -3,7 +3,12 @@
  *
  * hiredis does not speak Sentinel, so core/ does; the talking (connects, timeouts, the
  * order in which sentinels are asked, retries) lives in rconn.c, and these functions only
- * read text and replies, so that Check tests them without a socket. */
+ * read text and replies and count votes, so that Check tests them without a socket.
+ *
+ * Trust: a sentinel names the server that gets the Redis password and the function
+ * library, so no single sentinel is believed: a majority of the configured ones must name
+ * the same address (sentinel_quorum), each asked after AUTH when the sentinels have a
+ * password (MIG_REDIS_SENTINEL_PASSWORD). */
 #ifndef MIG_SENTINEL_H
 #define MIG_SENTINEL_H
 
@@ -43,6 +48,22 @@ int sentinel_parse_master(const redisReply *r, sentinel_addr_t *out, char *err, 
  * with "role is <role>" in `err` when it is a replica or a sentinel (right after a
  * failover a sentinel may still name the old primary); MIG_EPROTO for another shape. */
 int sentinel_check_role(const redisReply *r, char *err, size_t errlen);
+
+/* What one sentinel said when asked for the primary: `ok` with the address it named, or
+ * not ok (unreachable, refused AUTH, does not know the master, answered nonsense). */
+typedef struct {
+    int ok;
+    sentinel_addr_t addr;
+} sentinel_answer_t;
+
+/* The quorum of the answers of `n` configured sentinels (answers[i] is sentinel i's; the
+ * ones not asked yet are not ok): an address named by a majority of the n configured
+ * sentinels, n / 2 + 1 of them, whether or not the others answered. One sentinel, or a
+ * minority, that names another address (a rogue one, or one still catching up after a
+ * failover) is out-voted and never followed alone. Returns 0 with the address in `out`
+ * and its votes in *votes; MIG_ENOT_FOUND while no address has a majority (*votes then
+ * holds the most any address has). Host names compare case-insensitively. */
+int sentinel_quorum(const sentinel_answer_t *answers, int n, sentinel_addr_t *out, int *votes);
 
 /* Writes "host:port" (or "[v6]:port") into `out` for logs and messages; returns `out`. */
 const char *sentinel_addr_format(const sentinel_addr_t *a, char *out, size_t cap);

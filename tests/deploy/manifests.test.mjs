@@ -251,3 +251,32 @@ test("the Dockerfile builds on bookworm-slim in two stages and runs as a non-roo
     if (podSpecOf(o).containers.some((c) => (c.command || [""])[0].startsWith("migrate-")))
       assert.equal(podSpecOf(o).securityContext.runAsUser, 10001, o.metadata.name);
 });
+
+// ---------------------------------------------------------------------------- network (issue 12, finding 3)
+
+test("Redis and the sentinels take connections only from the programs, each other and KEDA; sentinels need a password", () => {
+  const np = find("NetworkPolicy", "redis");
+  assert.ok(np, "a NetworkPolicy for Redis");
+  assert.deepEqual(np.spec.podSelector.matchLabels, { "app.kubernetes.io/name": "redis" });
+  assert.deepEqual(np.spec.policyTypes, ["Ingress"]);
+  for (const rule of np.spec.ingress) {
+    assert.ok(rule.from && rule.from.length > 0, "every rule names who may connect");
+    for (const peer of rule.from) {
+      const names = peer.podSelector.matchExpressions ? peer.podSelector.matchExpressions[0].values : null;
+      if (names) assert.deepEqual([...names].sort(), ["migrate-api", "migrate-scheduler", "migrate-worker", "redis"]);
+      else assert.equal(peer.namespaceSelector.matchLabels["kubernetes.io/metadata.name"], "keda");
+    }
+    assert.deepEqual(rule.ports.map((p) => p.port).sort(), [26379, 6379]);
+  }
+  const api = find("NetworkPolicy", "migrate-api");
+  assert.ok(api, "a NetworkPolicy for the API");
+  assert.deepEqual(api.spec.ingress.flatMap((r) => r.ports.map((p) => p.port)), [8080]);
+  const none = find("NetworkPolicy", "migrate-no-ingress");
+  assert.ok(none && !none.spec.ingress, "the scheduler and the workers take no connection");
+  const scripts = find("ConfigMap", "redis-scripts").data["init.sh"];
+  assert.match(scripts, /requirepass \$\{SENTINEL_PASSWORD\}/);
+  assert.match(scripts, /sentinel sentinel-pass \$\{SENTINEL_PASSWORD\}/);
+  assert.ok(find("Secret", "migrate-secrets").stringData.MIG_REDIS_SENTINEL_PASSWORD);
+  const auth = find("TriggerAuthentication", "migrate-redis-auth");
+  assert.ok(auth.spec.secretTargetRef.some((r) => r.parameter === "sentinelPassword"));
+});

@@ -310,6 +310,56 @@ START_TEST(test_acl_user_in_the_url_authenticates_as_that_user) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ finding 3: sentinels */
+
+/* A rogue sentinel, first in the list, names a rogue "primary" (a listener that records
+ * every byte). The three honest sentinels out-vote it: the connection reaches the real
+ * primary, and the rogue address gets no byte, so neither AUTH nor FUNCTION LOAD. With
+ * only one honest sentinel beside it there is no majority: no connection, no byte. */
+START_TEST(test_rogue_sentinel_is_outvoted_and_its_address_gets_nothing) {
+    ha_t ha;
+    ck_assert_msg(ha_start(&ha) == 0, "the sentinel harness did not start");
+    listener_t rogue_primary, rogue_sentinel;
+    listener_start(&rogue_primary, "+OK\r\n");
+    static char named[128];
+    snprintf(named, sizeof named, "*2\r\n$9\r\n127.0.0.1\r\n$%d\r\n%d\r\n",
+             rogue_primary.port >= 10000 ? 5 : 4, rogue_primary.port);
+    listener_start(&rogue_sentinel, "+OK\r\n");
+    rogue_sentinel.sentinel_reply = named;
+    char list[256];
+    snprintf(list, sizeof list, "127.0.0.1:%d,%s", rogue_sentinel.port, ha.sentinels);
+    rconn_opts_t o = {.url = "redis://:the-redis-password@ignored:6379/0", .sentinels = list, .master = HA_MASTER,
+                      .timeout_ms = 2000};
+    char err[512];
+    rconn_t *rc = rconn_new(&o, err, sizeof err);
+    ck_assert_ptr_nonnull(rc);
+    /* the harness's Redis has no password: AUTH there is refused, so ask without one */
+    rconn_free(rc);
+    o.url = NULL;
+    rc = rconn_new(&o, err, sizeof err);
+    ck_assert_ptr_nonnull(rc);
+    ck_assert_msg(rc->ctx != NULL, "no connection: %s", rc->err);
+    ck_assert_int_eq(rc->addr.port, ha.node[0].port);
+    ck_assert_int_eq(rconn_load_library(rc), 0);
+    rconn_free(rc);
+
+    /* two configured, one rogue: no majority */
+    char first[64];
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(ha.sentinels, ","), ha.sentinels);
+    snprintf(list, sizeof list, "127.0.0.1:%d,%s", rogue_sentinel.port, first);
+    o.sentinels = list;
+    rc = rconn_new(&o, err, sizeof err);
+    ck_assert_ptr_nonnull(rc);
+    ck_assert_ptr_null(rc->ctx);
+    ck_assert_msg(strstr(rc->err, "no majority of the 2 sentinels"), "%s", rc->err);
+    rconn_free(rc);
+
+    ck_assert_int_gt(listener_stop(&rogue_sentinel), 0); /* it was asked */
+    ck_assert_msg(listener_stop(&rogue_primary) == 0, "the rogue primary got: %s", rogue_primary.first);
+    ck_assert_int_eq(ha_stop(&ha), 0);
+}
+END_TEST
+
 Suite *suite_untrusted(void) {
     Suite *s = suite_create("untrusted");
     TCase *tc = tcase_create("untrusted");
@@ -321,6 +371,7 @@ Suite *suite_untrusted(void) {
     tcase_add_test(tc, test_agent_error_body_never_reaches_the_error_only_its_code);
     tcase_add_test(tc, test_sim_refuses_agent_calls_without_the_agent_token);
     tcase_add_test(tc, test_acl_user_in_the_url_authenticates_as_that_user);
+    tcase_add_test(tc, test_rogue_sentinel_is_outvoted_and_its_address_gets_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

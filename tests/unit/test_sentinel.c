@@ -200,6 +200,61 @@ START_TEST(test_readonly_and_masterdown_replies_are_eredis) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ the quorum */
+
+static sentinel_answer_t said(const char *host, int port) {
+    sentinel_answer_t a = {.ok = 1, .addr.port = port};
+    snprintf(a.addr.host, sizeof a.addr.host, "%s", host);
+    return a;
+}
+
+static const sentinel_answer_t SILENT = {0};
+
+/* A rogue sentinel that names its own address is out-voted by the two honest ones,
+ * wherever it stands in the list. */
+START_TEST(test_quorum_outvotes_one_rogue_sentinel) {
+    sentinel_addr_t p;
+    int votes;
+    sentinel_answer_t a[3] = {said("10.6.6.6", 6379), said("10.0.0.1", 6379), said("10.0.0.1", 6379)};
+    ck_assert_int_eq(sentinel_quorum(a, 3, &p, &votes), 0);
+    ck_assert_str_eq(p.host, "10.0.0.1");
+    ck_assert_int_eq(votes, 2);
+    sentinel_answer_t b[3] = {said("10.0.0.1", 6379), said("10.6.6.6", 6379), said("10.0.0.1", 6379)};
+    ck_assert_int_eq(sentinel_quorum(b, 3, &p, &votes), 0);
+    ck_assert_str_eq(p.host, "10.0.0.1");
+    /* case of a host name does not split the vote; the port does */
+    sentinel_answer_t c[3] = {said("Redis-0.redis", 6379), said("redis-0.redis", 6379), said("redis-0.redis", 6380)};
+    ck_assert_int_eq(sentinel_quorum(c, 3, &p, &votes), 0);
+    ck_assert_int_eq(p.port, 6379);
+}
+END_TEST
+
+/* The majority is of the configured sentinels, not of those that answered: one honest
+ * answer among dead sentinels, or a tie, is no quorum, and a lone rogue is never enough. */
+START_TEST(test_quorum_needs_a_majority_of_the_configured_sentinels) {
+    sentinel_addr_t p;
+    int votes;
+    sentinel_answer_t one[3] = {said("10.6.6.6", 6379), SILENT, SILENT};
+    ck_assert_int_eq(sentinel_quorum(one, 3, &p, &votes), MIG_ENOT_FOUND);
+    ck_assert_int_eq(votes, 1);
+    ck_assert_str_eq(p.host, "");
+    sentinel_answer_t split[3] = {said("10.0.0.1", 6379), said("10.0.0.2", 6379), SILENT};
+    ck_assert_int_eq(sentinel_quorum(split, 3, &p, &votes), MIG_ENOT_FOUND);
+    sentinel_answer_t tie[4] = {said("a", 1), said("a", 1), said("b", 1), said("b", 1)};
+    ck_assert_int_eq(sentinel_quorum(tie, 4, &p, &votes), MIG_ENOT_FOUND);
+    ck_assert_int_eq(votes, 2);
+    sentinel_answer_t dead_one[3] = {SILENT, said("10.0.0.1", 6379), said("10.0.0.1", 6379)};
+    ck_assert_int_eq(sentinel_quorum(dead_one, 3, &p, &votes), 0);
+    sentinel_answer_t five[5] = {said("x", 1), said("x", 1), said("x", 1), said("y", 1), said("y", 1)};
+    ck_assert_int_eq(sentinel_quorum(five, 5, &p, &votes), 0);
+    ck_assert_str_eq(p.host, "x");
+    ck_assert_int_eq(votes, 3);
+    sentinel_answer_t single[1] = {said("x", 1)};
+    ck_assert_int_eq(sentinel_quorum(single, 1, &p, &votes), 0);
+    ck_assert_int_eq(sentinel_quorum(NULL, 0, &p, &votes), MIG_ENOT_FOUND);
+}
+END_TEST
+
 Suite *suite_sentinel(void) {
     Suite *s = suite_create("sentinel");
     TCase *tc = tcase_create("sentinel");
@@ -217,6 +272,8 @@ Suite *suite_sentinel(void) {
     tcase_add_test(tc, test_role_of_a_demoted_primary_is_refused);
     tcase_add_test(tc, test_role_reply_of_another_shape_is_eproto);
     tcase_add_test(tc, test_readonly_and_masterdown_replies_are_eredis);
+    tcase_add_test(tc, test_quorum_outvotes_one_rogue_sentinel);
+    tcase_add_test(tc, test_quorum_needs_a_majority_of_the_configured_sentinels);
     suite_add_tcase(s, tc);
     return s;
 }
