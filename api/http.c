@@ -28,7 +28,7 @@ void http_reply_json(http_req_t *r, int status, cJSON *body) {
     const char *connection = http_connection_header(r, status);
     mg_printf(r->conn,
               "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-              "Cache-Control: no-store\r\n%s\r\n",
+              "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
               status, mg_get_response_code_text(r->conn, status), len, connection);
     mg_write(r->conn, text, len);
     free(text);
@@ -42,7 +42,7 @@ void http_reply_text(http_req_t *r, int status, jsonw_t *w) {
     int hn = w->failed ? -1
                        : snprintf(head, sizeof head,
                                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                                  "Cache-Control: no-store\r\n%s\r\n",
+                                  "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
                                   status, mg_get_response_code_text(r->conn, status), w->len, connection);
     if (hn < 0 || (size_t)hn >= sizeof head || (size_t)hn > w->gap || w->buf == NULL) {
         jsonw_free(w);

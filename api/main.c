@@ -18,6 +18,19 @@
 
 #define PROGRAM "migrate-api"
 
+/* The headers of the dashboard's files (civetweb adds them to every file it serves). The
+ * dashboard has no inline script or style and sets styles only through the CSSOM, so it
+ * runs under a policy that allows nothing but its own files and its own WebSocket
+ * ('self' covers ws: and wss: of the same host); an injected <script> or style attribute
+ * does nothing. frame-ancestors 'none' (and X-Frame-Options for older browsers) keeps any
+ * site from framing it, since approving a migration is one click; nosniff keeps a file
+ * from being run as another type than it is served as. */
+#define WEB_HEADERS                                                                                                  \
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "   \
+    "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "             \
+    "frame-ancestors 'none'\r\n"                                                                                   \
+    "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer"
+
 static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig) {
@@ -174,15 +187,18 @@ int main(int argc, char **argv) {
     snprintf(request_timeout_s, sizeof request_timeout_s, "%d", HTTP_REQUEST_TIMEOUT_MS);
     /* request_timeout_ms bounds the wait for a request's headers, all of them, and each
      * read of a body (core/httpbody.h bounds the whole body) */
-    const char *mgopts[18] = {"listening_ports", listen, "num_threads", nthreads_s, "request_timeout_ms", request_timeout_s,
+    const char *mgopts[22] = {"listening_ports", listen, "num_threads", nthreads_s, "request_timeout_ms", request_timeout_s,
                               "enable_keep_alive", "yes", "websocket_timeout_ms", "3600000",
                               "enable_directory_listing", "no",
                               /* answers go out at once, not after the client's delayed ACK (40 ms) */
-                              "tcp_nodelay", "1"};
+                              "tcp_nodelay", "1",
+                              /* civetweb's default is "*": any site's page could read the dashboard's files */
+                              "access_control_allow_origin", "",
+                              "additional_header", WEB_HEADERS};
     struct stat sb;
     if (stat(web_root, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        mgopts[14] = "document_root"; /* the dashboard, served as static files */
-        mgopts[15] = web_root;
+        mgopts[18] = "document_root"; /* the dashboard, served as static files */
+        mgopts[19] = web_root;
     } else {
         log_at(LOG_WARN, "api.no_dashboard", "web_root", web_root, "note", "folder missing; / is not served", NULL);
     }

@@ -115,7 +115,7 @@ static void h_create(http_req_t *r) {
         size_t len = strlen(text);
         mg_printf(r->conn,
                   "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                  "Location: /api/migrations/%s\r\nCache-Control: no-store\r\n\r\n",
+                  "Location: /api/migrations/%s\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n",
                   len, m.id);
         mg_write(r->conn, text, len);
         r->status = 201;

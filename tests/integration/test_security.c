@@ -445,6 +445,35 @@ START_TEST(test_configured_hosts_and_origins_are_the_only_ones_taken) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ 12: headers */
+
+/* The dashboard's files come with a strict Content-Security-Policy (no inline script or
+ * style, nothing from elsewhere, no framing), nosniff and X-Frame-Options, and without
+ * Access-Control-Allow-Origin, asked from another origin or not; the API's JSON answers
+ * carry nosniff and no CORS header either. */
+START_TEST(test_dashboard_files_carry_csp_nosniff_no_framing_and_no_cors) {
+    const char *paths[] = {"/", "/js/app.js", "/style.css", "/healthz"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char req[512];
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://evil.example\r\n\r\n",
+                 paths[i], api.port);
+        raw_t r;
+        ck_assert_msg(raw_call(api.port, req, &r) == 200, "%s: \"%.300s\"", paths[i], r.buf);
+        char v[1024];
+        ck_assert_msg(raw_header(&r, "Access-Control-Allow-Origin", v, sizeof v)[0] == '\0', "%s: ACAO %s", paths[i], v);
+        ck_assert_str_eq(raw_header(&r, "X-Content-Type-Options", v, sizeof v), "nosniff");
+        if (strcmp(paths[i], "/healthz") == 0) continue;
+        raw_header(&r, "Content-Security-Policy", v, sizeof v);
+        const char *want[] = {"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
+                              "base-uri 'none'"};
+        for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+            ck_assert_msg(strstr(v, want[k]) != NULL, "%s: CSP \"%s\" lacks %s", paths[i], v, want[k]);
+        ck_assert_msg(strstr(v, "unsafe-inline") == NULL && strstr(v, "unsafe-eval") == NULL, "%s: %s", paths[i], v);
+        ck_assert_str_eq(raw_header(&r, "X-Frame-Options", v, sizeof v), "DENY");
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ the suite */
 
 Suite *suite_security(void) {
@@ -459,6 +488,7 @@ Suite *suite_security(void) {
     tcase_add_test(tc, test_token_in_url_is_refused_on_rest_routes_and_taken_by_the_websocket);
     tcase_add_test(tc, test_foreign_origin_rebound_host_and_plain_text_bodies_are_refused_without_tokens);
     tcase_add_test(tc, test_configured_hosts_and_origins_are_the_only_ones_taken);
+    tcase_add_test(tc, test_dashboard_files_carry_csp_nosniff_no_framing_and_no_cors);
     suite_add_tcase(s, tc);
     return s;
 }
