@@ -87,6 +87,7 @@ INTEG_OBJS += $(AGENT_SYNC)
 
 BENCH = transitions fanout list
 BENCH += live
+BENCH += sync
 
 .PHONY: all deps test test-unit test-integration bench clean demo
 .PHONY: test-deploy test-image
@@ -163,7 +164,7 @@ $(B)/bench/list: $(B)/tests/support/http_client.o | $(B)/bin/migrate-api
 # live runs the release programs of bin/ as processes against fleet-sim (bench/live.c).
 $(B)/bench/live: $(B)/tests/support/http_client.o $(B)/bench/live_stack.o | bin/fleet-sim bin/migrate-scheduler bin/migrate-worker
 # sync measures the world sync against rsync and the socket floor (bench/sync.c).
-$(B)/bench/sync: $(AGENT_SYNC)
+$(B)/bench/sync: $(AGENT_SYNC) $(B)/core/err.o
 $(B)/bench/sync: LIBS += $(SYNC_LIBS)
 
 # Benchmarks print their figures; bench/RESULTS.md records them with the command.
