@@ -10,6 +10,11 @@
 #include "fixture.h"
 #include "tests/support/http_client.h"
 
+/* Longest wait for fleet-sim to start and write its inventory (ms): it takes well under a
+ * second, sanitized; this is for a machine busy with other suites. A sim that exits
+ * fails the test at once. */
+#define STACK_START_WAIT_MS 30000
+
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -68,8 +73,11 @@ void stack_start(flow_stack_t *s, const char *fleet_json, const char *const *sim
     static int starts; /* a log of its own per start, so an old port is never read */
     snprintf(log, sizeof log, "%s/sim-%d-%d.log", s->dir, (int)getpid(), starts++);
     s->sim = run(s, "fleet-sim", strrchr(log, '/') + 1, args);
-    for (int i = 0; i < 500 && (s->sim_port = proc_port_from_log(log, "sim.started")) == 0; i++) sleep_ms(10);
-    ck_assert_msg(s->sim_port > 0, "fleet-sim did not start; see %s", log);
+    for (int waited = 0; (s->sim_port = proc_port_from_log(log, "sim.started")) == 0; waited += 10) {
+        ck_assert_msg(harness_wait(s->sim, 0) == -1, "fleet-sim exited; see %s", log);
+        ck_assert_msg(waited < STACK_START_WAIT_MS, "fleet-sim did not start; see %s", log);
+        sleep_ms(10);
+    }
     snprintf(s->sim_url, sizeof s->sim_url, "http://127.0.0.1:%d", s->sim_port);
     snprintf(node_url, sizeof node_url, "--driver-node-url=%s/nodes/{node_id}", s->sim_url);
     snprintf(proxy_url, sizeof proxy_url, "--driver-proxy-url=%s/proxy", s->sim_url);
@@ -82,7 +90,7 @@ void stack_start(flow_stack_t *s, const char *fleet_json, const char *const *sim
         size_t got = 0;
         if (store_list_servers(fx_rc, &v, &got) == 0) store_servers_free(v, got);
         if ((int)got >= want) break;
-        ck_assert_msg(waited < 10000, "fleet-sim wrote %zu of %d servers", got, want);
+        ck_assert_msg(waited < STACK_START_WAIT_MS, "fleet-sim wrote %zu of %d servers", got, want);
         sleep_ms(20);
     }
     /* --recheck-ms: a rule with no end it can know (a scaling event, the platform's

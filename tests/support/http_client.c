@@ -123,7 +123,7 @@ int api_proc_start(api_proc_t *a, const char *redis_url, const char *tokens, con
     const char *argv[] = {bin, listen, url, tok, "--log-level=debug", NULL};
     a->pid = harness_spawn(argv, a->log);
     if (a->pid < 0) return -1;
-    for (int i = 0; i < 1000; i++) {
+    for (int waited = 0; waited < HARNESS_START_WAIT_MS; waited += 10) {
         if ((a->port = proc_port_from_log(a->log, "api.started")) > 0) break;
         if (harness_wait(a->pid, 0) != -1) {
             fprintf(stderr, "migrate-api exited; see %s\n", a->log);

@@ -76,7 +76,7 @@ int harness_redis_start(harness_redis_t *h, const char *const *extra) {
         perror("fork");
         return -1;
     }
-    for (int i = 0; i < 500; i++) {
+    for (int waited = 0; waited < HARNESS_START_WAIT_MS; waited += 10) {
         redisContext *c = redisConnectUnix(h->sock);
         if (c && !c->err) {
             redisReply *r = redisCommand(c, "PING");

@@ -13,6 +13,11 @@
  * machine is. */
 #define HARNESS_STOP_WAIT_MS 30000
 
+/* How long a child has to start (ms) before the test gives up on it: a redis-server
+ * answers in milliseconds and a program of ours logs its start well within a second;
+ * one that exits is noticed at once. */
+#define HARNESS_START_WAIT_MS 30000
+
 typedef struct {
     pid_t pid;
     char dir[256];  /* mkdtemp folder holding the socket, log and any data */
