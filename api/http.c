@@ -13,6 +13,7 @@
 #include "core/jsonbody.h"
 #include "core/log.h"
 #include "core/migration.h"
+#include "core/utf8.h"
 
 /* ------------------------------------------------------------------------ replies */
 
@@ -88,6 +89,9 @@ void http_reply_error(http_req_t *r, int status, const char *code, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* a message quotes what the caller sent (an id, a header) and may be cut at its size:
+     * the answer stays UTF-8 whatever came in */
+    utf8_sanitize(msg);
     http_reply_json(r, status, httpbody_error(code, msg));
 }
 
@@ -182,6 +186,51 @@ bool http_guard_or_reply(http_req_t *r) {
     return true;
 }
 
+/* The first string in `j` (a name or a value, at any depth) that is not valid UTF-8:
+ * its byte offset in *at; *field is the name of the member of the body it is in (NULL
+ * when that name is the bad string). NULL when every string is valid. */
+static const char *bad_utf8(const cJSON *j, const char *top, const char **field, size_t *at) {
+    for (const cJSON *c = j->child; c; c = c->next) {
+        const char *name = top;
+        if (c->string) {
+            size_t n = strlen(c->string);
+            if ((*at = utf8_valid_prefix(c->string, n)) != n) {
+                *field = NULL;
+                return c->string;
+            }
+            if (name == NULL) name = c->string;
+        }
+        if (cJSON_IsString(c) && c->valuestring) {
+            size_t n = strlen(c->valuestring);
+            if ((*at = utf8_valid_prefix(c->valuestring, n)) != n) {
+                *field = name;
+                return c->valuestring;
+            }
+        }
+        const char *bad = c->child ? bad_utf8(c, name, field, at) : NULL;
+        if (bad) return bad;
+    }
+    return NULL;
+}
+
+/* Refuses a body with a string that is not UTF-8 (400 naming its field): it would reach
+ * the events, and a browser closes a WebSocket on a text frame that is not UTF-8. cJSON
+ * takes any byte inside a string as it is. Nesting is bounded (JSONBODY_DEPTH_MAX), and
+ * so is the recursion. */
+static bool utf8_or_reply(http_req_t *r, const cJSON *j) {
+    const char *field = NULL;
+    size_t at = 0;
+    const char *bad = bad_utf8(j, NULL, &field, &at);
+    if (bad == NULL) return true;
+    if (field)
+        http_reply_error(r, 400, "bad_request", "%s: is not valid UTF-8 (byte 0x%02x at %zu)", field,
+                         (unsigned char)bad[at], at);
+    else
+        http_reply_error(r, 400, "bad_request", "a field name is not valid UTF-8 (byte 0x%02x at %zu)",
+                         (unsigned char)bad[at], at);
+    return false;
+}
+
 cJSON *http_body_or_reply(http_req_t *r) {
     if (!json_type(r)) {
         http_reply_error(r, 415, "unsupported_media_type", "the body must be application/json");
@@ -209,6 +258,10 @@ cJSON *http_body_or_reply(http_req_t *r) {
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         http_reply_error(r, 400, "bad_request", "the body must be a JSON object");
+        return NULL;
+    }
+    if (!utf8_or_reply(r, j)) {
+        cJSON_Delete(j);
         return NULL;
     }
     return j;

@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timefmt.h"
+#include "core/utf8.h"
 
 #define RELAY_TICK_MS 1000 /* housekeeping: pings, close deadlines, Redis health */
 
@@ -218,6 +219,7 @@ static int on_ws_connect(const struct mg_connection *cconn, void *cbdata) {
     if (r->guard && (!guard_host_ok(r->guard, mg_get_header(conn, "Host"), why, sizeof why) ||
                      !guard_origin_ok(r->guard, mg_get_header(conn, "Origin"), mg_get_header(conn, "Host"), why,
                                       sizeof why))) {
+        utf8_sanitize(why); /* it quotes the header, cut at a size */
         reply_error(conn, 403, strncmp(why, "Host", 4) == 0 ? "forbidden_host" : "forbidden_origin", why);
         goto out;
     }

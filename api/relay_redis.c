@@ -20,6 +20,7 @@
 #include "api/ws_frame.h"
 #include "core/log.h"
 #include "core/timefmt.h"
+#include "core/utf8.h"
 
 /* Live messages are the stream's JSON with the id put first (lua-scripts/common.lua). */
 #define LIVE_PREFIX "{\"event_id\":\""
@@ -28,6 +29,27 @@ static void catchup_next(relay_t *r);
 static void catchup_start(relay_t *r);
 
 /* ------------------------------------------------------------------------ frames */
+
+/* A text frame of `a` then `b` (`b` may be NULL), repaired when it is not UTF-8: a
+ * browser closes a WebSocket on such a frame, reconnects, is sent the same event again
+ * from the stream, and loops. The API refuses such text where it comes in, but anything
+ * that writes to Redis (a buggy agent's reply copied into a field, a script) can put it
+ * into an event; each bad byte then goes out as U+FFFD, and the event is logged. */
+static relay_frame_t *text_frame(relay_t *r, relay_id_t id, const char *a, size_t an, const char *b, size_t bn) {
+    size_t va = utf8_valid_prefix(a, an), vb = b ? utf8_valid_prefix(b, bn) : 0;
+    if (va == an && vb == bn) return relay_frame_new(WS_OP_TEXT, id, a, an, b, bn);
+    char pos[RELAY_ID_TEXT_MAX];
+    log_at(LOG_ERROR, "relay.invalid_utf8", "channel", r->channel, "event_id", relay_id_format(id, pos), "error",
+           "the event is not valid UTF-8; each bad byte is sent as U+FFFD", NULL);
+    size_t na = utf8_repaired_len(a, an), nb = b ? utf8_repaired_len(b, bn) : 0;
+    char *fixed = malloc(na + nb + 1);
+    if (fixed == NULL) return NULL;
+    utf8_repair(a, an, fixed);
+    if (b) utf8_repair(b, bn, fixed + na);
+    relay_frame_t *f = relay_frame_new(WS_OP_TEXT, id, fixed, na + nb, NULL, 0);
+    free(fixed);
+    return f;
+}
 
 /* The frame of a published message, whose id is its first member. NULL (with a log
  * line) when it does not start with an event id. */
@@ -39,7 +61,7 @@ static relay_frame_t *frame_from_live(relay_t *r, const char *s, size_t n) {
         log_at(LOG_WARN, "relay.bad_message", "channel", r->channel, "error", "does not begin with an event_id", NULL);
         return NULL;
     }
-    return relay_frame_new(WS_OP_TEXT, id, s, n, NULL, 0);
+    return text_frame(r, id, s, n, NULL, 0);
 }
 
 /* The id of a stream entry as XRANGE answers it ([id, [field, value, ...]]); 0 or -1. */
@@ -59,7 +81,7 @@ static relay_frame_t *frame_from_entry(relay_t *r, const redisReply *e, relay_id
         char pre[RELAY_ID_TEXT_MAX + 24];
         int pl = snprintf(pre, sizeof pre, "%s%.*s\"%s", LIVE_PREFIX, (int)e->element[0]->len, e->element[0]->str,
                           v->len > 2 ? "," : "");
-        return relay_frame_new(WS_OP_TEXT, id, pre, (size_t)pl, v->str + 1, v->len - 1);
+        return text_frame(r, id, pre, (size_t)pl, v->str + 1, v->len - 1);
     }
     log_at(LOG_WARN, "relay.bad_entry", "stream", r->key, "id", e->element[0]->str, NULL);
     return NULL;

@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 #include "core/timefmt.h"
+#include "core/utf8.h"
 #include "fixture.h"
 #include "suites.h"
 #include "tests/support/http_client.h"
+#include "tests/support/ws_client.h"
 
 #define TOKENS "viewer:viewer-token-1,optimizer:optimizer-token-1,operator:operator-token-1"
 #define VIEWER "viewer-token-1"
@@ -474,6 +476,101 @@ START_TEST(test_dashboard_files_carry_csp_nosniff_no_framing_and_no_cors) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ 8: UTF-8 */
+
+/* Asserts that the answer in `r` is valid UTF-8 from its first byte to its last. */
+static void expect_utf8(const raw_t *r) {
+    ck_assert_msg(utf8_valid_prefix(r->buf, r->n) == r->n, "answer not UTF-8 at %zu: %s",
+                  utf8_valid_prefix(r->buf, r->n), r->buf);
+}
+
+/* A byte 0xFF (or Latin-1 text) in any string of a body is refused with 400 naming the
+ * field, and nothing changes; an id of the path with such a byte gets an error whose
+ * message is still UTF-8. */
+START_TEST(test_bodies_with_invalid_utf8_are_refused_naming_the_field) {
+    fx_fleet(1);
+    char *before = fx_snapshot();
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", api.port);
+    struct {
+        const char *method, *path, *body, *field;
+    } cases[] = {
+        {"PUT", "/api/nodes/n1", "{\"name\":\"Node-\xff\"}", "\"name: is not valid UTF-8"},
+        {"PUT", "/api/servers/s1", "{\"state\":\"running\",\"name\":\"caf\xe9\"}", "\"name: is not valid UTF-8"},
+        {"POST", "/api/migrations", "{\"server_id\":\"s1\",\"to_node_id\":\"n2\",\"notes\":\"a\xc0\xaf\"}",
+         "\"notes: is not valid UTF-8"},
+        {"PUT", "/api/nodes/n9", "{\"na\xffme\":\"x\"}", "\"a field name is not valid UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        raw_t r;
+        ck_assert_int_eq(browser_call(api.port, cases[i].method, cases[i].path, host, NULL, OPERATOR,
+                                      "application/json", cases[i].body, &r),
+                         400);
+        expect_code(&r, "bad_request");
+        ck_assert_msg(strstr(raw_body(&r), cases[i].field) != NULL, "case %zu: %s", i, r.buf);
+        expect_utf8(&r);
+    }
+    raw_t r;
+    ck_assert_int_eq(browser_call(api.port, "GET", "/api/migrations/ab%FFcd", host, NULL, VIEWER, NULL, NULL, &r), 400);
+    expect_utf8(&r);
+    char *after = fx_snapshot();
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* Asserts that the next text frame of `w` is UTF-8 and shows U+FFFD where the bad byte
+ * was. */
+static void expect_repaired_frame(ws_t *w) {
+    char out[4096];
+    int op = 0;
+    long n;
+    do
+        n = ws_read(w, WS_WAIT_MS, &op, out, sizeof out);
+    while (n >= 0 && op == 0x9); /* pings */
+    ck_assert_msg(n > 0 && op == 0x1, "no text frame (%ld, opcode %d)", n, op);
+    ck_assert_msg(utf8_valid_prefix(out, (size_t)n) == (size_t)n, "a text frame that is not UTF-8: %s", out);
+    ck_assert_msg(strstr(out, "Node-\xef\xbf\xbd") != NULL, "the bad byte is not U+FFFD: %s", out);
+}
+
+/* An event with a byte 0xFF written straight into the stream and the channel (as a buggy
+ * agent's text copied into a field would get there, past the API's checks) reaches a
+ * WebSocket client live and in a replay as valid UTF-8, the bad byte as U+FFFD, and the
+ * connection stays open. */
+START_TEST(test_relay_never_sends_a_text_frame_that_is_not_utf8) {
+    ws_t *w = calloc(1, sizeof *w), *again = calloc(1, sizeof *again);
+    w->answer_pings = again->answer_pings = 1;
+    ck_assert_int_eq(ws_open(w, api.port, "/api/ws", VIEWER, 0), 101);
+    redisReply *first = fx_cmd("XADD mig:events * e %s", "{\"type\":\"node.updated\",\"node_id\":\"n1\"}");
+    ck_assert_int_eq(first->type, REDIS_REPLY_STRING);
+    const char *bad = "{\"type\":\"node.updated\",\"node_id\":\"n1\",\"name\":\"Node-\xff\"}";
+    redisReply *id = fx_cmd("XADD mig:events * e %s", bad);
+    ck_assert_int_eq(id->type, REDIS_REPLY_STRING);
+    char live[512];
+    snprintf(live, sizeof live, "{\"event_id\":\"%s\",%s", id->str, bad + 1);
+    /* the live copy of the first event, so that the client sees both in order */
+    char live0[256];
+    snprintf(live0, sizeof live0, "{\"event_id\":\"%s\",\"type\":\"node.updated\",\"node_id\":\"n1\"}", first->str);
+    freeReplyObject(fx_cmd("PUBLISH mig:events %s", live0));
+    freeReplyObject(fx_cmd("PUBLISH mig:events %s", live));
+    cJSON *ok = ws_next_json(w);
+    cJSON_Delete(ok);
+    expect_repaired_frame(w);
+    /* a replay from the stream after the first event gives the same repaired frame */
+    char path[128];
+    snprintf(path, sizeof path, "/api/ws?since=%s", first->str);
+    ck_assert_int_eq(ws_open(again, api.port, path, VIEWER, 0), 101);
+    expect_repaired_frame(again);
+    ws_close(again);
+    ws_close(w);
+    freeReplyObject(first);
+    freeReplyObject(id);
+    free(w);
+    free(again);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ the suite */
 
 Suite *suite_security(void) {
@@ -489,6 +586,8 @@ Suite *suite_security(void) {
     tcase_add_test(tc, test_foreign_origin_rebound_host_and_plain_text_bodies_are_refused_without_tokens);
     tcase_add_test(tc, test_configured_hosts_and_origins_are_the_only_ones_taken);
     tcase_add_test(tc, test_dashboard_files_carry_csp_nosniff_no_framing_and_no_cors);
+    tcase_add_test(tc, test_bodies_with_invalid_utf8_are_refused_naming_the_field);
+    tcase_add_test(tc, test_relay_never_sends_a_text_frame_that_is_not_utf8);
     suite_add_tcase(s, tc);
     return s;
 }
