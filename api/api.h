@@ -15,6 +15,7 @@ typedef struct api {
     rconn_opts_t redis;      /* how each thread connects */
     auth_t *auth;
     guard_t guard;           /* Host and Origin a browser's request must have */
+    bool protect_metrics;    /* MIG_API_PROTECT_METRICS: /readyz and /metrics need a viewer */
     relay_t *relay;
     pthread_mutex_t lock;    /* guards the counters below */
     struct api_counter *counters; /* requests by route, method and status (metrics.c) */

@@ -9,6 +9,10 @@
 
 #define AUTH_TOKENS_MAX 64  /* tokens in MIG_API_TOKENS */
 #define AUTH_TOKEN_MAX 256  /* longest token, bytes */
+/* How the placeholder tokens of deploy/ begin: a deployment that kept them would run
+ * with tokens anyone can read in the repository. */
+#define AUTH_PLACEHOLDER "CHANGE-ME"
+#define AUTH_PLACEHOLDER_LEN (sizeof AUTH_PLACEHOLDER - 1)
 
 struct auth {
     size_t n;
@@ -54,6 +58,13 @@ auth_t *auth_new(const char *spec, char *err, size_t errlen) {
         }
         if (tl < 8 || tl >= AUTH_TOKEN_MAX) {
             snprintf(err, errlen, "MIG_API_TOKENS: a token must have 8 to %d characters", AUTH_TOKEN_MAX - 1);
+            goto bad;
+        }
+        if (tl >= AUTH_PLACEHOLDER_LEN && strncmp(colon + 1, AUTH_PLACEHOLDER, AUTH_PLACEHOLDER_LEN) == 0) {
+            snprintf(err, errlen,
+                     "MIG_API_TOKENS: the %s token is a placeholder of deploy/ (" AUTH_PLACEHOLDER
+                     "...); set real ones, such as openssl rand -hex 16",
+                     role_names[role]);
             goto bad;
         }
         if (a->n == AUTH_TOKENS_MAX) {

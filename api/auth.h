@@ -17,8 +17,9 @@ typedef enum {
 typedef struct auth auth_t;
 
 /* Parses MIG_API_TOKENS. NULL or "" makes an open auth (every caller an operator).
- * Returns NULL with the problem in `err` for a malformed list or an unknown role. Free
- * with auth_free(). */
+ * Returns NULL with the problem in `err` for a malformed list, an unknown role, or a
+ * token that begins with "CHANGE-ME" (the placeholders of deploy/). Free with
+ * auth_free(). */
 auth_t *auth_new(const char *spec, char *err, size_t errlen);
 void auth_free(auth_t *a);
 

@@ -1,5 +1,6 @@
 /* main.c - bin/migrate-api: the REST API, the WebSocket relay, metrics and the
  * dashboard, on civetweb. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,35 @@ static int log_message(const struct mg_connection *conn, const char *message) {
     return 1;
 }
 
+/* Reads MIG_API_TOKENS_FILE: its text, with the whitespace and line ends around and
+ * between entries dropped (one role:token per line, or comma-separated), as a new
+ * string (caller frees); NULL with the reason in `err`. */
+static char *read_tokens_file(const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "MIG_API_TOKENS_FILE: cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    enum { TOKENS_FILE_MAX = 64 * 1024 }; /* far above 64 tokens of 255 bytes */
+    char *buf = malloc(TOKENS_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, TOKENS_FILE_MAX + 1, f) : 0;
+    fclose(f);
+    if (buf == NULL || n > TOKENS_FILE_MAX) {
+        snprintf(err, errlen, "MIG_API_TOKENS_FILE: %s", buf ? "over 64 KiB" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = buf[i];
+        if (c == '\n' || c == '\r') c = ',';
+        else if (c == ' ' || c == '\t') continue;
+        buf[o++] = c;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 /* True when `listen` ("127.0.0.1:8080", "localhost:80", "[::1]:8080") binds loopback
  * only. A bare port binds every interface. */
 static bool loopback_only(const char *listen) {
@@ -116,13 +146,15 @@ static bool loopback_only(const char *listen) {
 
 int main(int argc, char **argv) {
     config_common_t common;
-    const char *listen, *tokens, *threads, *web_root, *hosts, *origins;
-    config_opt_t opts[CONFIG_COMMON_COUNT + 6];
+    const char *listen, *tokens, *threads, *web_root, *hosts, *origins, *tokens_file, *protect;
+    config_opt_t opts[CONFIG_COMMON_COUNT + 8];
     config_common(&common, opts);
     opts[CONFIG_COMMON_COUNT + 0] = (config_opt_t){"MIG_API_LISTEN", "127.0.0.1:8080",
                                                    "address:port to listen on", &listen};
     opts[CONFIG_COMMON_COUNT + 1] = (config_opt_t){"MIG_API_TOKENS", NULL,
-                                                   "role:token,... (viewer, optimizer, operator)", &tokens};
+                                                   "role:token,... (viewer, optimizer, operator); give it in the "
+                                                   "environment or MIG_API_TOKENS_FILE, never as a flag",
+                                                   &tokens};
     opts[CONFIG_COMMON_COUNT + 2] = (config_opt_t){"MIG_API_THREADS", "64",
                                                    "HTTP worker threads (each keep-alive client holds one)", &threads};
     opts[CONFIG_COMMON_COUNT + 3] = (config_opt_t){"MIG_API_WEB_ROOT", "api/web",
@@ -130,6 +162,11 @@ int main(int argc, char **argv) {
     opts[CONFIG_COMMON_COUNT + 4] = (config_opt_t){"MIG_API_HOSTS", NULL,
                                                    "host names the API is called by (checked in the Host header; "
                                                    "without tokens localhost and the listen address are)", &hosts};
+    opts[CONFIG_COMMON_COUNT + 6] = (config_opt_t){"MIG_API_TOKENS_FILE", NULL,
+                                                   "file holding MIG_API_TOKENS (instead of it; kept out of the "
+                                                   "process list and the environment)", &tokens_file};
+    opts[CONFIG_COMMON_COUNT + 7] = (config_opt_t){"MIG_API_PROTECT_METRICS", "0",
+                                                   "1: /readyz and /metrics need a viewer token too", &protect};
     opts[CONFIG_COMMON_COUNT + 5] = (config_opt_t){"MIG_API_ORIGINS", NULL,
                                                    "origins of other sites' pages that may change state or watch "
                                                    "(https://dash.example.com,...); the API's own always may", &origins};
@@ -152,9 +189,29 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    api_t api = {.redis = redis};
+    if (strcmp(protect, "0") != 0 && strcmp(protect, "1") != 0) {
+        fprintf(stderr, "%s: MIG_API_PROTECT_METRICS: must be 0 or 1, not \"%s\"\n", PROGRAM, protect);
+        return 2;
+    }
+    char *file_tokens = NULL;
+    if (tokens_file && *tokens_file) {
+        if (tokens && *tokens) {
+            fprintf(stderr, "%s: MIG_API_TOKENS and MIG_API_TOKENS_FILE are both set; give one\n", PROGRAM);
+            return 2;
+        }
+        if ((file_tokens = read_tokens_file(tokens_file, err, sizeof err)) == NULL) {
+            fprintf(stderr, "%s: %s\n", PROGRAM, err);
+            return 2;
+        }
+        tokens = file_tokens;
+    }
+    api_t api = {.redis = redis, .protect_metrics = strcmp(protect, "1") == 0};
     pthread_mutex_init(&api.lock, NULL);
     api.auth = auth_new(tokens, err, sizeof err);
+    if (file_tokens) { /* the tokens live on in api.auth only */
+        memset(file_tokens, 0, strlen(file_tokens));
+        free(file_tokens);
+    }
     if (api.auth == NULL) {
         fprintf(stderr, "%s: %s\n", PROGRAM, err);
         return 2;

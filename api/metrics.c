@@ -96,6 +96,9 @@ static void head(text_t *t, const char *name, const char *type, const char *help
 
 /* GET /metrics */
 void metrics_handle(http_req_t *r) {
+    /* public unless MIG_API_PROTECT_METRICS: counts of the fleet's moves and failures
+     * tell an outsider more than a scraper without a token needs to */
+    if (r->api->protect_metrics && !http_role_or_reply(r, ROLE_VIEWER)) return;
     rconn_t *rc = http_redis_or_reply(r);
     if (rc == NULL) return;
     store_stats_t st;

@@ -142,6 +142,7 @@ static void h_healthz(http_req_t *r) {
 
 /* GET /readyz - Redis answers and holds this binary's function library. */
 static void h_readyz(http_req_t *r) {
+    if (r->api->protect_metrics && !http_role_or_reply(r, ROLE_VIEWER)) return;
     char err[256];
     rconn_t *rc = http_thread_redis(r->api, err, sizeof err);
     int rv = rc == NULL ? MIG_ENOMEM : rconn_ensure(rc);

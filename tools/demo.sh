@@ -26,9 +26,10 @@ stop() {
 trap stop INT TERM EXIT
 
 token() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-if [ ! -f "$VAR/tokens" ]; then
-    printf 'VIEWER=%s\nOPERATOR=%s\nOPTIMIZER=%s\n' "$(token)" "$(token)" "$(token)" > "$VAR/tokens"
+if [ ! -f "$VAR/tokens" ]; then # readable by its owner alone: they are the API's keys
+    (umask 077 && printf 'VIEWER=%s\nOPERATOR=%s\nOPTIMIZER=%s\n' "$(token)" "$(token)" "$(token)" > "$VAR/tokens")
 fi
+chmod 600 "$VAR/tokens" # one an older demo wrote for everyone to read
 # shellcheck disable=SC1091
 . "$VAR/tokens"
 

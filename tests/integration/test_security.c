@@ -571,6 +571,88 @@ START_TEST(test_relay_never_sends_a_text_frame_that_is_not_utf8) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ 13: secrets */
+
+/* Runs migrate-api with the environment the caller set up and `flag` (may be NULL); waits
+ * for it to exit and returns its status (-1 when it kept running, then killed). The log
+ * goes to `log`. */
+static int api_exit_status(const char *flag, const char *log) {
+    const char *bindir = getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
+    char bin[300], url[320];
+    snprintf(bin, sizeof bin, "%s/migrate-api", bindir);
+    snprintf(url, sizeof url, "--redis-url=%s", fx_redis.url);
+    const char *argv[] = {bin, url, "--api-listen=127.0.0.1:0", flag, NULL};
+    pid_t pid = harness_spawn(argv, log);
+    ck_assert_int_gt(pid, 0);
+    int st = harness_wait(pid, 20000);
+    if (st == -1) harness_stop_pid(pid, NULL);
+    return st;
+}
+
+static int file_has(const char *path, const char *words) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    char line[2048];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, words) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* The CHANGE-ME-* placeholder tokens of deploy/ are refused at start (exit 2, saying
+ * why) instead of serving with tokens anyone can read in the repository; so is a tokens
+ * file given together with the tokens. */
+START_TEST(test_placeholder_tokens_of_deploy_are_refused_at_start) {
+    char log[400];
+    snprintf(log, sizeof log, "%s/placeholder-%d.log", fx_redis.dir, (int)getpid());
+    setenv("MIG_API_TOKENS", "viewer:CHANGE-ME-viewer-token,operator:a-real-operator-token", 1);
+    int st = api_exit_status(NULL, log);
+    ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 2, "not refused (%d); see %s", st, log);
+    ck_assert_msg(file_has(log, "placeholder of deploy/"), "no reason given; see %s", log);
+    ck_assert_msg(!file_has(log, "CHANGE-ME-viewer-token"), "the token itself was logged; see %s", log);
+    setenv("MIG_API_TOKENS", "viewer:a-real-viewer-token", 1);
+    setenv("MIG_API_TOKENS_FILE", "/dev/null", 1);
+    st = api_exit_status(NULL, log);
+    ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 2, "both settings taken (%d); see %s", st, log);
+    unsetenv("MIG_API_TOKENS");
+    unsetenv("MIG_API_TOKENS_FILE");
+}
+END_TEST
+
+/* Tokens come from MIG_API_TOKENS_FILE (kept out of the process list), and with
+ * MIG_API_PROTECT_METRICS=1 /readyz and /metrics need a viewer token, while /healthz, the
+ * liveness probe, stays open. */
+START_TEST(test_tokens_file_and_protected_metrics) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/tokens-%d", fx_redis.dir, (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("viewer:file-viewer-token\noperator:file-operator-token\n", f);
+    fclose(f);
+    chmod(path, 0600);
+    setenv("MIG_API_TOKENS_FILE", path, 1);
+    setenv("MIG_API_PROTECT_METRICS", "1", 1);
+    api_proc_t a;
+    ck_assert_int_eq(api_proc_start(&a, fx_redis.url, NULL, fx_redis.dir, 0), 0);
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", a.port);
+    raw_t r;
+    ck_assert_int_eq(browser_call(a.port, "GET", "/metrics", host, NULL, NULL, NULL, NULL, &r), 401);
+    expect_code(&r, "unauthorized");
+    ck_assert_int_eq(browser_call(a.port, "GET", "/readyz", host, NULL, NULL, NULL, NULL, &r), 401);
+    ck_assert_int_eq(browser_call(a.port, "GET", "/readyz", host, NULL, "viewer-token-1", NULL, NULL, &r), 401);
+    ck_assert_int_eq(browser_call(a.port, "GET", "/healthz", host, NULL, NULL, NULL, NULL, &r), 200);
+    ck_assert_int_eq(browser_call(a.port, "GET", "/metrics", host, NULL, "file-viewer-token", NULL, NULL, &r), 200);
+    ck_assert_msg(strstr(raw_body(&r), "mig_migrations") != NULL, "%s", r.buf);
+    ck_assert_int_eq(browser_call(a.port, "GET", "/readyz", host, NULL, "file-viewer-token", NULL, NULL, &r), 200);
+    ck_assert_int_eq(browser_call(a.port, "GET", "/api/whoami", host, NULL, "file-operator-token", NULL, NULL, &r), 200);
+    ck_assert_msg(strstr(raw_body(&r), "\"operator\"") != NULL, "%s", r.buf);
+    ck_assert_int_eq(api_proc_stop(&a), 0);
+    unsetenv("MIG_API_TOKENS_FILE");
+    unsetenv("MIG_API_PROTECT_METRICS");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ the suite */
 
 Suite *suite_security(void) {
@@ -588,6 +670,8 @@ Suite *suite_security(void) {
     tcase_add_test(tc, test_dashboard_files_carry_csp_nosniff_no_framing_and_no_cors);
     tcase_add_test(tc, test_bodies_with_invalid_utf8_are_refused_naming_the_field);
     tcase_add_test(tc, test_relay_never_sends_a_text_frame_that_is_not_utf8);
+    tcase_add_test(tc, test_placeholder_tokens_of_deploy_are_refused_at_start);
+    tcase_add_test(tc, test_tokens_file_and_protected_metrics);
     suite_add_tcase(s, tc);
     return s;
 }
