@@ -578,7 +578,7 @@ END_TEST
  * goes to `log`. */
 static int api_exit_status(const char *flag, const char *log) {
     const char *bindir = getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
-    char bin[300], url[320];
+    char bin[300], url[sizeof fx_redis.url + 16];
     snprintf(bin, sizeof bin, "%s/migrate-api", bindir);
     snprintf(url, sizeof url, "--redis-url=%s", fx_redis.url);
     const char *argv[] = {bin, url, "--api-listen=127.0.0.1:0", flag, NULL};
