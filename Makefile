@@ -76,6 +76,7 @@ INTEG += test_sentinel
 INTEG += test_fencing test_records
 INTEG += test_schedule
 INTEG += test_faults
+INTEG += test_soak
 INTEG += test_security
 INTEG += test_untrusted
 INTEG += test_sync
@@ -93,6 +94,7 @@ BENCH += sync
 
 .PHONY: all deps test test-unit test-integration bench clean demo
 .PHONY: test-deploy test-image
+.PHONY: soak soak-run
 .PHONY: test-e2e e2e-deps bench-dashboard
 all: $(patsubst %,bin/%,$(PROGRAMS))
 
@@ -186,6 +188,20 @@ test-unit: $(B)/tests/unit/run
 
 test-integration: $(B)/tests/integration/run $(patsubst %,$(B)/bin/%,$(PROGRAMS))
 	$(Q)MIG_BIN_DIR=$(B)/bin $(B)/tests/integration/run
+
+# A seeded randomized fault soak (tests/integration/test_soak.c), long, in the sanitized
+# test build (build/test, or the B given): `make soak SEED=7 SECONDS=600`. SEED replays the
+# stream of decisions (not the timing); SECONDS is the length of the fault phase. `make
+# test` runs the same suite short, with two fixed seeds.
+SEED ?= 1
+SECONDS ?= 120
+SOAK_B = $(if $(filter command line,$(origin B)),$(B),build/test)
+soak:
+	$(Q)$(MAKE) --no-print-directory B=$(SOAK_B) SANITIZE=address,undefined OPT="-O1 -g" soak-run
+
+soak-run: $(B)/tests/integration/run $(patsubst %,$(B)/bin/%,$(PROGRAMS))
+	$(Q)CK_RUN_SUITE=soak MIG_SOAK_SEED=$(SEED) MIG_SOAK_SECONDS=$(SECONDS) MIG_BIN_DIR=$(B)/bin \
+		$(B)/tests/integration/run
 
 # The dashboard in a real browser (tests/e2e/): Debian's chromium, driven by playwright-core
 # from npm, against the programs of this build (the sanitized ones under `make test`, so

@@ -19,6 +19,7 @@ int main(void) {
     srunner_add_suite(sr, suite_sentinel());
     srunner_add_suite(sr, suite_schedule());
     srunner_add_suite(sr, suite_faults());
+    srunner_add_suite(sr, suite_soak());
     srunner_add_suite(sr, suite_security());
     srunner_add_suite(sr, suite_untrusted());
     srunner_add_suite(sr, suite_sync());

@@ -18,6 +18,7 @@ Suite *suite_cli(void);
 Suite *suite_sentinel(void);
 Suite *suite_schedule(void);
 Suite *suite_faults(void);
+Suite *suite_soak(void);
 Suite *suite_security(void); /* test_security.c: the API under hostile input (issue 12) */
 Suite *suite_untrusted(void); /* test_untrusted.c: Redis, sentinels and agents under hostile input */
 Suite *suite_sync(void);      /* test_sync.c: the world sync between two directories */
