@@ -13,6 +13,9 @@
 #include "core/states.h"
 #include "core/timefmt.h"
 
+/* The bytes of a list cursor ("<score>:<id>:<skip>"; ids are A-Z a-z 0-9 _ . : -). */
+#define CURSOR_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.:-"
+
 static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Writes the message and returns MIG_EINVALID, so a check reads `return bad(...)`. */
@@ -73,6 +76,10 @@ int query_parse_list(const char *qs, store_query_t *q, query_list_buf_t *b, char
     if (rv && whole("limit", num, 0, QUERY_LIMIT_MAX, &q->limit, err, errlen) != 0) return MIG_EINVALID;
     if ((rv = param(qs, "offset", num, sizeof num, err, errlen)) < 0) return rv;
     if (rv && whole("offset", num, 0, 1000000000L, &q->offset, err, errlen) != 0) return MIG_EINVALID;
+    /* a next_cursor of an earlier page: mig_list checks its form; here only its bytes */
+    if ((rv = param(qs, "cursor", b->cursor, sizeof b->cursor, err, errlen)) < 0) return rv;
+    if (rv && (strlen(b->cursor) > STORE_CURSOR_MAX || strspn(b->cursor, CURSOR_CHARS) != strlen(b->cursor)))
+        return bad(err, errlen, "cursor: not a cursor of this list");
     return 0;
 }
 

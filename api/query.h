@@ -1,4 +1,4 @@
-/* query.h - parsing of the list query (?status=&server_id=&reason=&limit=&offset=) and
+/* query.h - parsing of the list query (?status=&server_id=&reason=&limit=&offset=&cursor=) and
  * of the create body, into store requests. Pure: no I/O; tested without a server. */
 #ifndef MIG_QUERY_H
 #define MIG_QUERY_H
@@ -19,10 +19,13 @@ typedef struct {
     char statuses[256];
     char server_id[MIG_ID_MAX + 2];
     char reason[32];
+    char cursor[STORE_CURSOR_MAX + 2]; /* "" when the query has none */
 } query_list_buf_t;
 
-/* Parses a query string (may be NULL) into `q`, whose strings point into `buf`.
- * Returns 0, or MIG_EINVALID with "<parameter>: <problem>" in `err`. */
+/* Parses a query string (may be NULL) into `q`, whose strings point into `buf`, and the
+ * cursor of `?cursor=` (a page's next_cursor) into buf->cursor ("" for none; only its
+ * bytes are checked here, its form by mig_list). Returns 0, or MIG_EINVALID with
+ * "<parameter>: <problem>" in `err`. */
 int query_parse_list(const char *qs, store_query_t *q, query_list_buf_t *buf, char *err,
                      size_t errlen);
 

@@ -24,7 +24,9 @@ static int write_item(void *arg, const char *const *pairs, size_t n) {
 }
 
 /* Lists with `qs` (and a forced server_id when given); answers the page as
- * {"items":[...],"total":N,"limit":L,"offset":O}, or the error. */
+ * {"items":[...],"total":N,"limit":L,"offset":O,"next_cursor":C}, or the error. "total"
+ * is null when the query did not count its matches (two or more filters on indexes past
+ * the bound of STORE_LIST_EXAMINE_MAX), and "next_cursor" null when no match follows. */
 static void list(http_req_t *r, const char *server_id) {
     store_query_t q;
     query_list_buf_t buf;
@@ -40,19 +42,23 @@ static void list(http_req_t *r, const char *server_id) {
     jsonw_init(&w, HTTP_HEAD_GAP);
     jsonw_reserve(&w, (size_t)(q.limit + 1) * PAGE_BYTES_PER_ITEM);
     jsonw_lit(&w, "{\"items\":[");
-    long long total = 0;
-    int rv = store_list_each(rc, &q, &total, write_item, &w);
+    store_list_info_t info;
+    int rv = store_list_each(rc, &q, buf.cursor, &info, write_item, &w);
     if (rv != 0) {
         jsonw_free(&w);
         http_reply_store_error(r, rv, rc);
         return;
     }
     jsonw_lit(&w, "],\"total\":");
-    jsonw_num(&w, (double)total);
+    if (info.total < 0) jsonw_lit(&w, "null");
+    else jsonw_num(&w, (double)info.total);
     jsonw_lit(&w, ",\"limit\":");
     jsonw_num(&w, (double)q.limit);
     jsonw_lit(&w, ",\"offset\":");
     jsonw_num(&w, (double)q.offset);
+    jsonw_lit(&w, ",\"next_cursor\":");
+    if (info.next_cursor[0]) jsonw_str(&w, info.next_cursor);
+    else jsonw_lit(&w, "null");
     jsonw_lit(&w, "}");
     http_reply_text(r, 200, &w);
 }

@@ -11,6 +11,7 @@
 
 #include "migration.h"
 #include "states.h"
+#include "store.h"
 
 extern const char lua_source[]; /* build/gen/lua_source.c, from tools/embed.c */
 extern const size_t lua_source_len;
@@ -29,17 +30,21 @@ static uint64_t fnv1a(const char *s, size_t n) {
     return h;
 }
 
-/* Renders: shebang, version, the tables, then the embedded files. The version line
- * holds the hash of everything after it, so it is computed over the body first. */
+/* Renders: shebang, version, the constants and tables, then the embedded files. The
+ * version line holds the hash of everything after it, so it is computed over the body
+ * first. */
 static void build(void) {
+    char consts[64];
+    size_t nconsts = (size_t)snprintf(consts, sizeof consts, "local LIST_EXAMINE_MAX = %d\n", STORE_LIST_EXAMINE_MAX);
     size_t nstates = states_render_lua(NULL, 0);
     size_t nenums = migration_render_lua(NULL, 0);
-    size_t body_len = nstates + nenums + lua_source_len;
+    size_t body_len = nconsts + nstates + nenums + lua_source_len;
     char *body = malloc(body_len + 1);
     if (body == NULL) return;
-    states_render_lua(body, nstates + 1);
-    migration_render_lua(body + nstates, nenums + 1);
-    memcpy(body + nstates + nenums, lua_source, lua_source_len);
+    memcpy(body, consts, nconsts);
+    states_render_lua(body + nconsts, nstates + 1);
+    migration_render_lua(body + nconsts + nstates, nenums + 1);
+    memcpy(body + nconsts + nstates + nenums, lua_source, lua_source_len);
     body[body_len] = '\0';
 
     snprintf(version, sizeof version, "%d:%016" PRIx64, LUALIB_VERSION, fnv1a(body, body_len));

@@ -14,8 +14,10 @@
  * mig_block keeps a rule's recheck time in `sched` alone, and a version-2 mig_block would
  * overwrite a backoff with it. 4: clean-up items of old containers (cleanup.lua), which
  * mig_complete writes and workers claim; a version-3 library lacks them, and an older
- * binary replacing the library would strand the items. */
-#define LUALIB_VERSION 4
+ * binary replacing the library would strand the items. 5: mig_list answers {total,
+ * examined, next_cursor, item...} and takes a cursor; it examines a bounded number of
+ * index entries per call, and its total may be -1 (not counted). */
+#define LUALIB_VERSION 5
 
 /* The library's source, ready for FUNCTION LOAD, built once and kept for the life of
  * the process (not to be freed). *len gets its length. NULL when out of memory. */

@@ -188,48 +188,63 @@ void store_set_list_tries(int n) {
     list_tries = n;
 }
 
-/* The page as mig_list names it: the total and one record key per item, copied out of
+/* Items of mig_list's reply before the page's: {total, examined, next_cursor, item...}. */
+#define PAGE_HEAD 3
+
+/* The page as mig_list names it: its head and one record key per item, copied out of
  * the reply (the next round trip reuses the memory it came in). */
 typedef struct {
-    long long total;
+    store_list_info_t info;
     size_t n;
     char **keys; /* n keys, in one allocation with their text */
 } page_keys_t;
 
-/* Checks the shape of mig_list's reply {total, item...}; MIG_EPROTO when it is not one. */
+/* Checks the shape of mig_list's reply {total, examined, next_cursor, item...}; MIG_EPROTO
+ * when it is not one. */
 static int page_shape(const redisReply *r) {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < PAGE_HEAD || r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_INTEGER || r->element[2]->type != REDIS_REPLY_STRING ||
+        r->element[2]->len > STORE_CURSOR_MAX)
         return MIG_EPROTO;
     return 0;
 }
 
-/* Copies the keys of a page reply into `k` (replacing what it held). */
+/* The head of a page reply of page_shape. */
+static void info_of(const redisReply *r, store_list_info_t *info) {
+    info->total = r->element[0]->integer;
+    info->examined = r->element[1]->integer;
+    memcpy(info->next_cursor, r->element[2]->str, r->element[2]->len + 1);
+}
+
+/* Copies the head and the keys of a page reply into `k` (replacing what it held). */
 static int keys_of(const redisReply *r, page_keys_t *k) {
-    size_t n = r->elements - 1, bytes = n * sizeof(char *);
+    size_t n = r->elements - PAGE_HEAD, bytes = n * sizeof(char *);
     for (size_t i = 0; i < n; i++) {
-        if (r->element[i + 1]->type != REDIS_REPLY_STRING) return MIG_EPROTO;
-        bytes += r->element[i + 1]->len + 1;
+        if (r->element[i + PAGE_HEAD]->type != REDIS_REPLY_STRING) return MIG_EPROTO;
+        bytes += r->element[i + PAGE_HEAD]->len + 1;
     }
     char **v = malloc(bytes ? bytes : 1);
     if (v == NULL) return MIG_ENOMEM;
     char *t = (char *)(v + n);
     for (size_t i = 0; i < n; i++) {
-        memcpy(t, r->element[i + 1]->str, r->element[i + 1]->len + 1);
+        memcpy(t, r->element[i + PAGE_HEAD]->str, r->element[i + PAGE_HEAD]->len + 1);
         v[i] = t;
-        t += r->element[i + 1]->len + 1;
+        t += r->element[i + PAGE_HEAD]->len + 1;
     }
     free(k->keys);
     k->keys = v;
     k->n = n;
-    k->total = r->element[0]->integer;
+    info_of(r, &k->info);
     return 0;
 }
 
-/* True when the page reply `r` names exactly the keys and total of `k`. */
+/* True when the page reply `r` names exactly the keys, total and next cursor of `k`. */
 static bool same_keys(const redisReply *r, const page_keys_t *k) {
-    if (page_shape(r) != 0 || r->element[0]->integer != k->total || r->elements - 1 != k->n) return false;
+    if (page_shape(r) != 0 || r->element[0]->integer != k->info.total || r->elements - PAGE_HEAD != k->n ||
+        strcmp(r->element[2]->str, k->info.next_cursor) != 0)
+        return false;
     for (size_t i = 0; i < k->n; i++) {
-        const redisReply *e = r->element[i + 1];
+        const redisReply *e = r->element[i + PAGE_HEAD];
         if (e->type != REDIS_REPLY_STRING || strcmp(e->str, k->keys[i]) != 0) return false;
     }
     return true;
@@ -276,6 +291,7 @@ static int page_round(rconn_t *rc, const args_t *a, page_keys_t *k, store_record
         snprintf(rc->err, sizeof rc->err, "%.*s", (int)l->len, l->str);
         rv = err_from_reply(l->str, l->len);
     } else if (same_keys(l, k)) {
+        k->info.examined = l->element[1]->integer;
         rv = each_of(e->element + 1, k->n, fn, arg);
     } else {
         rv = page_shape(l) ? MIG_EPROTO : keys_of(l, k);
@@ -292,16 +308,19 @@ out:
  * in Lua and handing them back through it cost Redis 60% of a page (bench/RESULTS.md,
  * list); this way Redis only copies the hashes out. The repeated query makes the page
  * exact: if a record entered or left the page between the two round trips, the
- * transaction names other keys, and the next round reads those. After list_tries
- * rounds (a page changing under every read) the records come from mig_list itself, in
- * one atomic call. */
-int store_list_each(rconn_t *rc, const store_query_t *q, long long *total, store_record_fn fn, void *arg) {
+ * transaction names other keys (or another total or cursor), and the next round reads
+ * those. After list_tries rounds (a page changing under every read) the records come
+ * from mig_list itself, in one atomic call. */
+int store_list_each(rconn_t *rc, const store_query_t *q, const char *cursor, store_list_info_t *info,
+                    store_record_fn fn, void *arg) {
     args_t a = {.n = 0};
     arg_s(&a, q->statuses);
     arg_s(&a, q->server_id);
     arg_s(&a, q->reason);
     arg_i(&a, q->limit);
     arg_i(&a, q->offset);
+    arg_s(&a, "keys");
+    arg_s(&a, cursor);
     int code, rv;
     page_keys_t k = {0};
     redisReply *r = rconn_fcall_ro(rc, "mig_list", a.n, a.v, &code);
@@ -313,21 +332,21 @@ int store_list_each(rconn_t *rc, const store_query_t *q, long long *total, store
     for (int round = 0; rv == 0 && round < list_tries; round++) {
         rv = page_round(rc, &a, &k, fn, arg);
         if (rv == 0) {
-            *total = k.total;
+            *info = k.info;
             goto out;
         }
         if (rv == PAGE_CHANGED) rv = 0;
     }
     if (rv != 0) goto out;
-    arg_s(&a, "records");
+    a.v[5] = "records"; /* the shape */
     if ((r = rconn_fcall_ro(rc, "mig_list", a.n, a.v, &code)) == NULL) {
         rv = code;
         goto out;
     }
     rv = page_shape(r);
     if (rv == 0) {
-        *total = r->element[0]->integer;
-        rv = each_of(r->element + 1, r->elements - 1, fn, arg);
+        info_of(r, info);
+        rv = each_of(r->element + PAGE_HEAD, r->elements - PAGE_HEAD, fn, arg);
     }
 out:
     if (r) freeReplyObject(r);
@@ -347,10 +366,21 @@ static int add_to_page(void *arg, const char *const *pairs, size_t n) {
 }
 
 int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page) {
+    return store_list_after(rc, q, NULL, page);
+}
+
+int store_list_after(rconn_t *rc, const store_query_t *q, const char *cursor, store_page_t *page) {
     memset(page, 0, sizeof *page);
-    int rv = store_list_each(rc, q, &page->total, add_to_page, page);
-    if (rv != 0) store_page_free(page);
-    return rv;
+    store_list_info_t info;
+    int rv = store_list_each(rc, q, cursor, &info, add_to_page, page);
+    if (rv != 0) {
+        store_page_free(page);
+        return rv;
+    }
+    page->total = info.total;
+    page->examined = info.examined;
+    memcpy(page->next_cursor, info.next_cursor, sizeof page->next_cursor);
+    return 0;
 }
 
 void store_page_free(store_page_t *page) {

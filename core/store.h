@@ -33,34 +33,67 @@ int store_get_migration(rconn_t *rc, const char *id, migration_t *out);
  * MIG_ENO_SERVER for an unknown server. */
 int store_get_active_migration(rconn_t *rc, const char *server_id, migration_t *out);
 
+/* The most index entries one list query with two or more filters examines in one call
+ * to Redis (mig_list, lua-scripts/query.lua, which gets this value from core/lualib.c).
+ * Each is a record checked inside Redis, a few microseconds of its one thread, so a call
+ * holds every other client of Redis for a few milliseconds at most however large the
+ * indexes; a page read makes two such calls. Without the bound one call at 150,000
+ * migrations took 1.46 s (issue 12, finding 9; bench/RESULTS.md, list). Past it a page
+ * answers what it found and a cursor to go on from. */
+#define STORE_LIST_EXAMINE_MAX 2000
+/* Longest cursor of a list page (bytes): "<score>:<id>:<skip>". */
+#define STORE_CURSOR_MAX 80
+
 /* A list query; NULL or "" strings mean any. */
 typedef struct {
     const char *statuses; /* comma-separated set of statuses */
     const char *server_id;
     const char *reason;
     long limit;  /* 0..500 */
-    long offset; /* >= 0 */
+    long offset; /* >= 0: matches skipped (after the cursor, when there is one) */
 } store_query_t;
+
+/* What a page says about the list beyond its items. */
+typedef struct {
+    long long total;    /* matches in all; -1 when the read did not count them: a query with
+                         * two or more filters whose smallest index is larger than
+                         * STORE_LIST_EXAMINE_MAX */
+    long long examined; /* index entries the query read in Redis, at most
+                         * STORE_LIST_EXAMINE_MAX when it has two or more filters */
+    char next_cursor[STORE_CURSOR_MAX + 1]; /* where the next page starts; "" when no
+                                             * match follows this page */
+} store_list_info_t;
 
 /* A page of records, newest first. Free with store_page_free(). */
 typedef struct {
     migration_t *items;
-    size_t n;
-    long long total; /* matches in all, not only on this page */
+    size_t n; /* may be fewer than the limit, even 0, when next_cursor is set: the bound
+               * on the entries a query examines stopped it */
+    long long total; /* matches in all, not only on this page; -1 when not counted */
+    long long examined;
+    char next_cursor[STORE_CURSOR_MAX + 1];
 } store_page_t;
 
 /* Reads a page exactly as it was at one instant (two round trips; see store.c). Returns
  * 0 with `page` filled (free with store_page_free), or a MIG_E* code. */
 int store_list_migrations(rconn_t *rc, const store_query_t *q, store_page_t *page);
 
+/* The same from `cursor`, a next_cursor of an earlier page of the same filters: the page
+ * starts after it (q->offset matches further on); NULL or "" reads from the start. An
+ * unknown cursor is MIG_EINVALID. */
+int store_list_after(rconn_t *rc, const store_query_t *q, const char *cursor, store_page_t *page);
+
 /* Called with each record of a page as `n` field/value pairs, valid during the call
  * only; returns 0 to go on, or a MIG_E* code that ends the listing with it. */
 typedef int (*store_record_fn)(void *arg, const char *const *pairs, size_t n);
 
 /* The same read, handing each record to `fn` in page order without building a
- * migration_t (the API writes the page's JSON straight from the pairs). *total gets the
- * matches in all. Returns 0 or a MIG_E* code; `fn` may have seen part of the page then. */
-int store_list_each(rconn_t *rc, const store_query_t *q, long long *total, store_record_fn fn, void *arg);
+ * migration_t (the API writes the page's JSON straight from the pairs), from `cursor` as
+ * store_list_after reads. `info` gets the
+ * total, the entries examined and the next cursor. Returns 0 or a MIG_E* code; `fn` may
+ * have seen part of the page then. */
+int store_list_each(rconn_t *rc, const store_query_t *q, const char *cursor, store_list_info_t *info,
+                    store_record_fn fn, void *arg);
 void store_page_free(store_page_t *page);
 
 /* Rounds of the two-round-trip read before the one-call read (3). For tests, which set 0

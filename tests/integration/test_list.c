@@ -1,5 +1,7 @@
 /* test_list.c - mig_list against a reference computed in the test: every combination of
- * filters, and the page edges; a page read while migrations change is one instant. */
+ * filters, and the page edges; a page read while migrations change is one instant; at
+ * 200,000 entries one call examines at most STORE_LIST_EXAMINE_MAX of them, its cursor
+ * pages through every match once, and Redis answers others between its calls. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -193,6 +195,183 @@ START_TEST(test_list_page_is_one_instant_while_migrations_enter_and_leave_it) {
 }
 END_TEST
 
+/* ---- large indexes: the bound on one call, and the cursor ------------------------------- */
+
+#define BIG 200000 /* entries of the large indexes: a whole walk is 100 times the bound */
+#define BIG_T0 1700000000000LL /* created_at of entry 0; entry i at BIG_T0 + i / 2, so two share each ms */
+
+/* The entry i of the large population, as the Lua below writes it: status, reason. */
+static const char *big_status(long i) {
+    return i % 10 == 0 ? "scheduled" : i % 7 == 0 ? "failed" : "completed";
+}
+static const char *big_reason(long i) {
+    return i % 4 == 3 || i % 1001 == 0 ? "maintenance" : i % 4 == 0 ? "manual" : "cost-optimization";
+}
+
+/* BIG records "t<i, 7 digits>" with their status and reason indexes, written by a Lua
+ * loop in chunks (each well within the connection's timeout): the keys and fields
+ * mig_list reads for these filters, and enough of a record for a page. The id order
+ * within a millisecond is i's. */
+#define BIG_CHUNK 25000
+static void populate_big(void) {
+    static const char *lua =
+        "local p, t0 = KEYS[1], tonumber(ARGV[2])\n"
+        "for i = tonumber(ARGV[1]), tonumber(ARGV[1]) + tonumber(ARGV[3]) - 1 do\n"
+        "  local st = i % 10 == 0 and 'scheduled' or (i % 7 == 0 and 'failed' or 'completed')\n"
+        "  local re = (i % 4 == 3 or i % 1001 == 0) and 'maintenance' or (i % 4 == 0 and 'manual' or 'cost-optimization')\n"
+        "  local id, t = string.format('t%07d', i), t0 + math.floor(i / 2)\n"
+        "  redis.call('HSET', p .. 'm:' .. id, 'id', id, 'status', st, 'reason', re)\n"
+        "  redis.call('ZADD', p .. 'idx:status:' .. st, t, id)\n"
+        "  redis.call('ZADD', p .. 'idx:reason:' .. re, t, id)\n"
+        "end\n"
+        "return 1\n";
+    for (long i = 0; i < BIG; i += BIG_CHUNK) {
+        redisReply *r = fx_cmd("EVAL %s 1 mig: %ld %lld %d", lua, i, BIG_T0, BIG_CHUNK);
+        ck_assert_msg(r->type == REDIS_REPLY_INTEGER, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+        freeReplyObject(r);
+    }
+}
+
+/* The matches of (statuses, reason) newest first: i descending. Returns their count. */
+static long big_matches(const char *statuses, const char *reason, long *out) {
+    long n = 0;
+    for (long i = BIG - 1; i >= 0; i--) {
+        char want[32], set[128];
+        snprintf(want, sizeof want, ",%s,", big_status(i));
+        snprintf(set, sizeof set, ",%s,", statuses);
+        if (strstr(set, want) && (reason[0] == '\0' || strcmp(reason, big_reason(i)) == 0)) out[n++] = i;
+    }
+    return n;
+}
+
+/* Reads the pages of the query from `offset` on by following next_cursor, `limit` at a
+ * time through the store, checking each page's bound, until the cursor ends or `until`
+ * items are read; the items must be want[offset..], each once, in order. Answers the
+ * pages read. */
+static long page_through(const char *statuses, const char *reason, long limit, long offset, const long *want,
+                         long nwant, long until, bool exact_total) {
+    char cursor[STORE_CURSOR_MAX + 1] = "";
+    long got = offset, pages = 0;
+    do {
+        store_query_t q = {statuses, "", reason, limit, pages == 0 ? offset : 0};
+        store_page_t page;
+        ck_assert_int_eq(store_list_after(fx_rc, &q, cursor, &page), 0);
+        ck_assert_msg(page.examined <= STORE_LIST_EXAMINE_MAX, "page %ld examined %lld", pages, page.examined);
+        ck_assert_int_le((long)page.n, limit);
+        if (exact_total) ck_assert_int_eq(page.total, nwant);
+        else ck_assert_int_eq(page.total, -1);
+        for (size_t i = 0; i < page.n; i++) {
+            char id[16];
+            ck_assert_msg(got < nwant, "page %ld: more items than matches", pages);
+            snprintf(id, sizeof id, "t%07ld", want[got]);
+            ck_assert_msg(strcmp(page.items[i].id, id) == 0, "page %ld item %zu: %s, want %s", pages, i,
+                          page.items[i].id, id);
+            got++;
+        }
+        snprintf(cursor, sizeof cursor, "%s", page.next_cursor);
+        store_page_free(&page);
+        ck_assert_msg(++pages <= 2 * BIG / STORE_LIST_EXAMINE_MAX + nwant / (limit ? limit : 1) + 2,
+                      "the cursor does not end");
+    } while (cursor[0] && got < until);
+    if (until < nwant) ck_assert_int_ge(got, until);
+    else ck_assert_int_eq(got, nwant);
+    return pages;
+}
+
+START_TEST(test_list_two_filters_examine_at_most_the_bound_and_page_by_cursor) {
+    populate_big();
+    long *want = malloc(BIG * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+
+    /* sparse: 20,000 scheduled, of which a handful are maintenance. One call stops at the
+     * bound, with no item and a cursor; following it finds each match once. */
+    long n = big_matches("scheduled", "maintenance", want);
+    ck_assert_int_gt(n, 5);
+    ck_assert_int_lt(n, 50);
+    redisReply *r = fx_cmd("FCALL_RO mig_list 1 mig: %s %s %s 50 0", "scheduled", "", "maintenance");
+    ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+    ck_assert_int_eq(r->element[0]->integer, -1);
+    ck_assert_int_eq(r->element[1]->integer, STORE_LIST_EXAMINE_MAX);
+    ck_assert_str_ne(r->element[2]->str, "");
+    freeReplyObject(r);
+    long pages = page_through("scheduled", "maintenance", 50, 0, want, n, n, false);
+    ck_assert_int_ge(pages, 20000 / STORE_LIST_EXAMINE_MAX);
+
+    /* dense, two statuses and a reason: 40,000 matches, full pages, in order */
+    n = big_matches("completed,failed", "manual", want);
+    ck_assert_int_gt(n, 30000);
+    page_through("completed,failed", "manual", 500, 0, want, n, n, false);
+    /* an offset deeper than one call can skip goes on through the cursor */
+    page_through("failed,completed", "manual", 7, 5000, want, n, 5000 + 30, false);
+
+    /* one filter: exact totals, and a deep page costs what the first does */
+    n = big_matches("completed,failed", "", want);
+    store_query_t q = {"completed,failed", "", "", 20, 150001};
+    store_page_t page;
+    ck_assert_int_eq(store_list_migrations(fx_rc, &q, &page), 0);
+    ck_assert_int_eq(page.total, n);
+    ck_assert_int_lt(page.examined, 100);
+    ck_assert_int_eq((long)page.n, 20);
+    for (size_t i = 0; i < page.n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "t%07ld", want[150001 + (long)i]);
+        ck_assert_str_eq(page.items[i].id, id);
+    }
+    store_page_free(&page);
+    /* and its cursor goes on exactly where an offset would */
+    page_through("completed,failed", "", 500, 179000, want, n, n, true);
+    free(want);
+}
+END_TEST
+
+START_TEST(test_list_redis_answers_another_client_between_two_calls_of_a_walk) {
+    /* A viewer walks the sparse query to its end, one bounded call after another; before
+     * each next call another connection's PING is answered. Without the bound the walk
+     * was one call, and that PING would have waited for all of it. */
+    populate_big();
+    rconn_t *other = fx_new_conn();
+    ck_assert_int_eq(rconn_ensure(other), 0);
+    char cursor[STORE_CURSOR_MAX + 1] = "";
+    long calls = 0, pongs = 0, examined = 0;
+    do {
+        redisReply *r = fx_cmd("FCALL_RO mig_list 1 mig: %s %s %s 50 0 keys %s", "scheduled", "", "maintenance", cursor);
+        ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+        ck_assert_int_le(r->element[1]->integer, STORE_LIST_EXAMINE_MAX);
+        examined += r->element[1]->integer;
+        snprintf(cursor, sizeof cursor, "%s", r->element[2]->str);
+        freeReplyObject(r);
+        calls++;
+        if (cursor[0] == '\0') break;
+        redisReply *pong = redisCommand(other->ctx, "PING");
+        ck_assert_ptr_nonnull(pong);
+        ck_assert_str_eq(pong->str, "PONG");
+        freeReplyObject(pong);
+        pongs++;
+    } while (calls < BIG);
+    ck_assert_int_eq(examined, BIG / 10); /* the whole scheduled index, once */
+    ck_assert_int_ge(calls, BIG / 10 / STORE_LIST_EXAMINE_MAX);
+    ck_assert_int_eq(pongs, calls - 1);
+    rconn_free(other);
+}
+END_TEST
+
+START_TEST(test_list_refuses_a_cursor_that_is_not_one) {
+    populate();
+    store_query_t q = {"scheduled", "", "manual", 10, 0};
+    store_page_t page;
+    const char *bad[] = {"x", "1:a", "1:a:b", "-1:a:0", "1:a:0:", "1:a b:0", "99999999999999999999:a:9999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(store_list_after(fx_rc, &q, bad[i], &page), MIG_EINVALID);
+        ck_assert_msg(strstr(fx_rc->err, "cursor") != NULL, "%s: %s", bad[i], fx_rc->err);
+    }
+    /* a cursor past everything is an empty page, not an error */
+    ck_assert_int_eq(store_list_after(fx_rc, &q, "1:a:0", &page), 0);
+    ck_assert_int_eq((long)page.n, 0);
+    ck_assert_str_eq(page.next_cursor, "");
+    store_page_free(&page);
+}
+END_TEST
+
 Suite *suite_list(void) {
     Suite *s = suite_create("list");
     TCase *tc = tcase_create("list");
@@ -203,6 +382,9 @@ Suite *suite_list(void) {
     tcase_add_test(tc, test_list_page_edges_offset_past_end_and_limit_zero);
     tcase_add_test(tc, test_list_one_call_read_matches_reference_too);
     tcase_add_test(tc, test_list_page_is_one_instant_while_migrations_enter_and_leave_it);
+    tcase_add_test(tc, test_list_two_filters_examine_at_most_the_bound_and_page_by_cursor);
+    tcase_add_test(tc, test_list_redis_answers_another_client_between_two_calls_of_a_walk);
+    tcase_add_test(tc, test_list_refuses_a_cursor_that_is_not_one);
     suite_add_tcase(s, tc);
     return s;
 }
