@@ -59,6 +59,10 @@ AGENT_PURE += $(patsubst %,$(B)/agent/%.o,manifest fsx)
 AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest fsx sync sync_source)
 SYNC_PKGS = libxxhash libcrypto
 SYNC_LIBS = $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null)
+# bin/migrate-agent: the node agent (agent/main.c and the modules around the sync).
+AGENT_OBJS = $(patsubst %,$(B)/agent/%.o,main http state routes sync_routes peer runtime_process rcon slp)
+AGENT_OBJS += $(AGENT_SYNC)
+PROGRAMS += migrate-agent
 
 UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan test_lease
 UNIT += test_sim_model test_fence test_optimizer
@@ -80,6 +84,7 @@ INTEG += test_soak
 INTEG += test_security
 INTEG += test_untrusted
 INTEG += test_sync
+INTEG += test_agent
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
@@ -118,6 +123,17 @@ $(B)/bin/migrate-worker: $(WORKER_OBJS) $(B)/lib/libmigcore.a
 $(B)/bin/fleet-sim: $(SIM_OBJS) $(B)/lib/libmigcore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) -lcivetweb
+
+$(B)/bin/migrate-agent: $(AGENT_OBJS) $(B)/lib/libmigcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) -lcivetweb
+
+# The game server of the agent's tests: a world writer that speaks RCON (tests/support/
+# mcfake.c). Not sanitized: the agent runs it under RLIMIT_AS, which ASan's shadow
+# memory would not fit.
+$(B)/tests/support/mcfake: tests/support/mcfake.c agent/rcon.c core/err.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(WARN) -O1 -g $(INC) -o $@ $^
 
 $(B)/bin/migratectl: $(CLI_OBJS) $(B)/lib/libmigcore.a
 	@mkdir -p $(dir $@)
@@ -186,7 +202,7 @@ test: deps
 test-unit: $(B)/tests/unit/run
 	$(Q)$(B)/tests/unit/run
 
-test-integration: $(B)/tests/integration/run $(patsubst %,$(B)/bin/%,$(PROGRAMS))
+test-integration: $(B)/tests/integration/run $(patsubst %,$(B)/bin/%,$(PROGRAMS)) $(B)/tests/support/mcfake
 	$(Q)MIG_BIN_DIR=$(B)/bin $(B)/tests/integration/run
 
 # A seeded randomized fault soak (tests/integration/test_soak.c), long, in the sanitized

@@ -22,5 +22,6 @@ Suite *suite_soak(void);
 Suite *suite_security(void); /* test_security.c: the API under hostile input (issue 12) */
 Suite *suite_untrusted(void); /* test_untrusted.c: Redis, sentinels and agents under hostile input */
 Suite *suite_sync(void);      /* test_sync.c: the world sync between two directories */
+Suite *suite_agent(void);     /* test_agent.c: bin/migrate-agent with real processes and syncs */
 
 #endif

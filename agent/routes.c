@@ -1,0 +1,399 @@
+/* routes.c - the node agent's health and container calls of docs/DRIVERS.md, against
+ * real directories and processes (agent/runtime_process.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+
+#include "agent/agent.h"
+#include "agent/fsx.h"
+#include "agent/rcon.h"
+#include "agent/runtime.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timefmt.h"
+
+#define FLUSH_POLL_MS 20 /* how often the console log is read for the flush confirmation */
+#define SAVED_TEXT "Saved the game" /* vanilla's answer to save-all, on RCON and the console */
+
+/* ------------------------------------------------------------------------ capacity */
+
+static long long meminfo_total_mb(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    long long kb = 0;
+    char line[128];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemTotal: %lld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb / 1024;
+}
+
+/* RAM and disk a new container may still take, MB: the configured limits (else the
+ * machine's RAM, and the free space of the servers' file system) minus what every
+ * container holds. a->lock held. */
+static void capacity(agent_t *a, long long *ram_free, long long *disk_free) {
+    long long ram = a->ram_mb > 0 ? a->ram_mb : meminfo_total_mb(), disk = a->disk_mb;
+    if (disk <= 0) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/servers", a->dir);
+        struct statvfs sv;
+        disk = statvfs(path, &sv) == 0 ? (long long)((unsigned long long)sv.f_bavail * sv.f_frsize >> 20) : 0;
+    }
+    for (int i = 0; i < AGENT_SERVERS_MAX; i++)
+        if (a->servers[i].in_use) ram -= a->servers[i].ram_mb, disk -= a->servers[i].disk_mb;
+    *ram_free = ram > 0 ? ram : 0;
+    *disk_free = disk > 0 ? disk : 0;
+}
+
+/* GET /v1/health */
+static void health(agent_t *a, agent_req_t *r) {
+    long long ram, disk;
+    pthread_mutex_lock(&a->lock);
+    capacity(a, &ram, &disk);
+    pthread_mutex_unlock(&a->lock);
+    char path[600];
+    snprintf(path, sizeof path, "%s/state", a->dir);
+    bool healthy = access(path, W_OK) == 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "healthy", healthy);
+    cJSON_AddNumberToObject(o, "ram_free_mb", (double)ram);
+    cJSON_AddNumberToObject(o, "disk_free_mb", (double)disk);
+    http_reply(r, healthy ? 200 : 503, o);
+}
+
+/* ------------------------------------------------------------------------ containers */
+
+static cJSON *state_body(const char *server_id, srv_state_t st) {
+    cJSON *o = cJSON_CreateObject();
+    if (server_id) cJSON_AddStringToObject(o, "server_id", server_id);
+    cJSON_AddStringToObject(o, "state", state_name(st));
+    return o;
+}
+
+/* A size member in MB into *out (`def` when absent); false after answering 400. */
+static bool size_or_reply(agent_req_t *r, const char *name, long long def, long long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->body, name);
+    if (v == NULL || cJSON_IsNull(v)) {
+        *out = def;
+        return true;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e9) {
+        http_error(r, 400, "bad_request", "%s: a number of MB from 0", name);
+        return false;
+    }
+    *out = (long long)v->valuedouble;
+    return true;
+}
+
+/* The server of the path's {server_id}, or NULL after answering 404. a->lock held. */
+static agent_server_t *server_or_reply(agent_t *a, agent_req_t *r) {
+    agent_server_t *s = state_id_ok(r->params[0]) ? state_find_server(a, r->params[0]) : NULL;
+    if (s == NULL) http_error(r, 404, "not_found", "no container of server %s", r->params[0]);
+    return s;
+}
+
+/* Empties a server's sync state (staging tree, record) for a new migration into it. */
+static void reset_sync_state(agent_t *a, const char *id) {
+    char path[600];
+    const char *base;
+    state_staging_dir(a, id, path, sizeof path);
+    int pfd = fsx_open_parent(path, &base);
+    if (pfd >= 0) fsx_remove_tree(pfd, base), close(pfd);
+    state_sync_dir(a, id, path, sizeof path);
+    pfd = fsx_open_parent(path, &base);
+    if (pfd >= 0) fsx_remove_tree(pfd, base), close(pfd);
+    mkdir(path, 0700);
+}
+
+/* POST /v1/containers */
+static void container_create(agent_t *a, agent_req_t *r) {
+    const char *id = http_str(r, "server_id"), *mid = http_migration_of(r);
+    long long ram, disk;
+    if (!state_id_ok(id)) {
+        http_error(r, 400, "bad_request", "server_id: 1-127 bytes of A-Z a-z 0-9 _ . - (not starting with .)");
+        return;
+    }
+    if (!size_or_reply(r, "ram_mb", 1024, &ram) || !size_or_reply(r, "disk_mb", 1024, &disk)) return;
+    pthread_mutex_lock(&a->lock);
+    if (!http_fence_or_reply(a, r)) goto out;
+    agent_server_t *s = state_find_server(a, id);
+    if (s) {
+        if (*mid && strcmp(s->migration_id, mid) == 0) http_reply(r, 200, state_body(id, s->state));
+        else
+            http_error(r, 409, "exists", "server %s has a container here (%s)", id,
+                       s->migration_id[0] ? "of another migration" : "its own");
+        goto out;
+    }
+    long long ram_free, disk_free;
+    capacity(a, &ram_free, &disk_free);
+    if (ram > ram_free) {
+        http_error(r, 507, "insufficient_ram", "%lld MB of RAM asked, %lld MB free", ram, ram_free);
+        goto out;
+    }
+    if (disk > disk_free) {
+        http_error(r, 507, "disk_full", "%lld MB of disk asked, %lld MB free", disk, disk_free);
+        goto out;
+    }
+    char dir[600];
+    state_server_dir(a, id, dir, sizeof dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        http_error(r, 500, "io", "cannot create %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    if ((s = state_new_server(a, id)) == NULL) {
+        http_error(r, 507, "too_many_servers", "the agent holds %d containers", AGENT_SERVERS_MAX);
+        goto out;
+    }
+    snprintf(s->migration_id, sizeof s->migration_id, "%s", mid);
+    s->ram_mb = ram;
+    s->disk_mb = disk;
+    s->state = SRV_CREATED;
+    reset_sync_state(a, id);
+    state_save(a);
+    log_at(LOG_INFO, "agent.container_created", "server_id", id, "migration_id", mid, NULL);
+    http_reply(r, 201, state_body(id, s->state));
+out:
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* POST /v1/containers/{server_id}/start */
+static void container_start(agent_t *a, agent_req_t *r) {
+    pthread_mutex_lock(&a->lock);
+    agent_server_t *s;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
+    if (s->state == SRV_RUNNING || s->state == SRV_STARTING) {
+        http_reply(r, s->state == SRV_RUNNING ? 200 : 202, state_body(NULL, s->state));
+        goto out;
+    }
+    if (s->state == SRV_STOPPING) {
+        http_error(r, 409, "stopping", "server %s is stopping", s->id);
+        goto out;
+    }
+    char dir[600], props[640], err[256];
+    state_server_dir(a, s->id, dir, sizeof dir);
+    int rv = runtime_start(a, s, dir, err, sizeof err);
+    if (rv != 0) {
+        http_error(r, 500, "start_failed", "%s", err);
+        goto out;
+    }
+    /* a server with no server.properties has no port to wait for: running at once */
+    snprintf(props, sizeof props, "%s/server.properties", dir);
+    s->state = access(props, R_OK) == 0 ? SRV_STARTING : SRV_RUNNING;
+    s->quiesced = false;
+    state_save(a);
+    http_reply(r, s->state == SRV_RUNNING ? 200 : 202, state_body(NULL, s->state));
+out:
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* The players of a running server: RCON `list`, else -1 (unknown). */
+static int players_of(const runtime_props_t *p) {
+    char *text = NULL;
+    int n = -1;
+    if (p->rcon && runtime_rcon(p, "list", &text) == 0) {
+        rcon_list_t l;
+        if (rcon_parse_list(text, strlen(text), &l) == 0) {
+            n = l.online;
+            rcon_list_free(&l);
+        }
+    }
+    free(text);
+    return n;
+}
+
+/* GET /v1/containers/{server_id} */
+static void container_get(agent_t *a, agent_req_t *r) {
+    pthread_mutex_lock(&a->lock);
+    agent_server_t *s;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) {
+        pthread_mutex_unlock(&a->lock);
+        return;
+    }
+    srv_state_t st = s->state;
+    bool alive = s->pid > 0 && kill(s->pid, 0) == 0;
+    char id[AGENT_ID_MAX], dir[600];
+    snprintf(id, sizeof id, "%s", s->id);
+    state_server_dir(a, id, dir, sizeof dir);
+    pthread_mutex_unlock(&a->lock);
+    runtime_props_t p;
+    runtime_read_props(dir, &p);
+    int players = st == SRV_RUNNING && alive ? players_of(&p) : 0;
+    char addr[AGENT_ADDR_MAX];
+    snprintf(addr, sizeof addr, "%s:%d", a->public_host, p.port);
+    cJSON *o = state_body(id, st);
+    cJSON_AddBoolToObject(o, "healthy", st == SRV_RUNNING && alive);
+    cJSON_AddNumberToObject(o, "players", players < 0 ? 0 : players);
+    cJSON_AddStringToObject(o, "address", addr);
+    http_reply(r, 200, o);
+}
+
+/* POST /v1/containers/{server_id}/stop */
+static void container_stop(agent_t *a, agent_req_t *r) {
+    pthread_mutex_lock(&a->lock);
+    agent_server_t *s;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
+    if (s->state == SRV_STARTING || s->state == SRV_RUNNING) {
+        s->state = SRV_STOPPING;
+        s->stop_stage = 0;
+        s->stage_at_ms = timefmt_mono_ms();
+        state_save(a);
+        log_at(LOG_INFO, "agent.server_stopping", "server_id", s->id, NULL);
+    } else if (s->state == SRV_CREATED) {
+        s->state = SRV_STOPPED;
+        state_save(a);
+    }
+    http_reply(r, s->state == SRV_STOPPED ? 200 : 202, state_body(NULL, s->state));
+out:
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* DELETE /v1/containers/{server_id} */
+static void container_delete(agent_t *a, agent_req_t *r) {
+    pthread_mutex_lock(&a->lock);
+    agent_server_t *s;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
+    char id[AGENT_ID_MAX];
+    snprintf(id, sizeof id, "%s", s->id);
+    if (s->pid > 0) {
+        /* the worker stops a server before it deletes it; one still running goes now */
+        kill(-s->pid, SIGKILL);
+        log_at(LOG_WARN, "agent.server_killed", "server_id", id, "why", "deleted while running", NULL);
+    }
+    if (s->stdin_fd >= 0) close(s->stdin_fd);
+    s->in_use = false; /* the monitor reaps the process; no server has its pid any more */
+    sync_routes_cancel_server(a, id);
+    char path[600];
+    const char *base;
+    state_server_dir(a, id, path, sizeof path);
+    int pfd = fsx_open_parent(path, &base);
+    if (pfd >= 0) fsx_remove_tree(pfd, base), close(pfd);
+    reset_sync_state(a, id);
+    state_sync_dir(a, id, path, sizeof path);
+    rmdir(path);
+    state_save(a);
+    log_at(LOG_INFO, "agent.container_deleted", "server_id", id, NULL);
+    http_reply(r, 204, NULL);
+out:
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Waits for "Saved the game" in the console log after byte `from`. 0 or MIG_ETIMEOUT. */
+static int wait_console_flush(const char *dir, off_t from) {
+    char path[640];
+    snprintf(path, sizeof path, "%s/%s", dir, RUNTIME_CONSOLE_LOG);
+    int64_t end = timefmt_mono_ms() + RUNTIME_RCON_TIMEOUT_MS;
+    char buf[8192];
+    while (timefmt_mono_ms() < end) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+            close(fd);
+            if (n > 0) {
+                buf[n] = '\0';
+                if (strstr(buf, SAVED_TEXT)) return 0;
+            }
+        }
+        struct timespec ts = {0, FLUSH_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return MIG_ETIMEOUT;
+}
+
+/* Autosave off and every chunk flushed (`off`), or autosave on: RCON when the server has
+ * it, else its console. 0, or MIG_E* with the reason in `err`. a->lock held. */
+static int quiesce(agent_server_t *s, const char *dir, bool off, char *err, size_t errlen) {
+    runtime_props_t p;
+    runtime_read_props(dir, &p);
+    char *text = NULL;
+    int rv;
+    bool already;
+    if (p.rcon) {
+        rv = runtime_rcon(&p, off ? "save-off" : "save-on", &text);
+        if (rv == 0) rv = rcon_parse_saving(text, strlen(text), !off, &already);
+        if (rv == 0 && off) {
+            free(text);
+            text = NULL;
+            rv = runtime_rcon(&p, "save-all flush", &text);
+            if (rv == 0) rv = rcon_parse_save_all(text, strlen(text));
+        }
+        snprintf(err, errlen, "RCON: %s%s%s", mig_strerror(rv), text ? ": " : "", text ? text : "");
+        free(text);
+        return rv;
+    }
+    struct stat sb;
+    char log[640];
+    snprintf(log, sizeof log, "%s/%s", dir, RUNTIME_CONSOLE_LOG);
+    off_t from = stat(log, &sb) == 0 ? sb.st_size : 0;
+    rv = runtime_console(s, off ? "save-off" : "save-on");
+    if (rv == 0 && off) rv = runtime_console(s, "save-all flush");
+    if (rv == 0 && off) rv = wait_console_flush(dir, from);
+    snprintf(err, errlen, "console: %s", rv == MIG_ETIMEOUT ? "no \"" SAVED_TEXT "\" in the console log"
+                                                           : mig_strerror(rv));
+    return rv;
+}
+
+/* POST /v1/containers/{server_id}/quiesce */
+static void container_quiesce(agent_t *a, agent_req_t *r) {
+    const char *save = http_str(r, "save");
+    if (save == NULL || (strcmp(save, "off") != 0 && strcmp(save, "on") != 0)) {
+        http_error(r, 400, "bad_request", "save: \"off\" or \"on\"");
+        return;
+    }
+    bool off = strcmp(save, "off") == 0;
+    pthread_mutex_lock(&a->lock);
+    agent_server_t *s;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
+    if (s->state != SRV_RUNNING) {
+        http_error(r, 409, "not_running", "server %s is %s", s->id, state_name(s->state));
+        goto out;
+    }
+    char dir[600], err[512];
+    state_server_dir(a, s->id, dir, sizeof dir);
+    int rv = quiesce(s, dir, off, err, sizeof err);
+    if (rv != 0) {
+        http_error(r, rv == MIG_EUNREACHABLE || rv == MIG_ETIMEOUT ? 503 : 500, "quiesce_failed", "%s", err);
+        goto out;
+    }
+    s->quiesced = off;
+    state_save(a);
+    log_at(LOG_INFO, "agent.quiesced", "server_id", s->id, "save", save, NULL);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "flushed", off);
+    cJSON_AddStringToObject(o, "save", save);
+    http_reply(r, 200, o);
+out:
+    pthread_mutex_unlock(&a->lock);
+}
+
+bool routes_handle(agent_t *a, agent_req_t *r) {
+    static const struct {
+        const char *method, *pattern;
+        void (*fn)(agent_t *, agent_req_t *);
+    } routes[] = {
+        {"GET", "/v1/health", health},
+        {"POST", "/v1/containers", container_create},
+        {"GET", "/v1/containers/{server_id}", container_get},
+        {"POST", "/v1/containers/{server_id}/start", container_start},
+        {"POST", "/v1/containers/{server_id}/stop", container_stop},
+        {"DELETE", "/v1/containers/{server_id}", container_delete},
+        {"POST", "/v1/containers/{server_id}/quiesce", container_quiesce},
+    };
+    bool known = false;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (http_route(r, routes[i].method, routes[i].pattern)) {
+            routes[i].fn(a, r);
+            return true;
+        }
+        if (path_match(routes[i].pattern, r->path, NULL, 0)) known = true;
+    }
+    if (known) http_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
+    return known;
+}

@@ -1,0 +1,389 @@
+/* runtime_process.c - the `process` runtime: a server is a directory and a command run
+ * as a child in its own process group, with a memory limit, its console in a log file
+ * and a pipe on its stdin; a monitor thread notices exits, starts and stops. */
+#include "agent/runtime.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/rcon.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timefmt.h"
+
+#define PROPS_MAX (64 * 1024)   /* bytes of server.properties read: it is a few KiB */
+#define COMMAND_MAX 4096        /* bytes of a command after its template is filled */
+#define PROBE_MS 200            /* one connect to a starting server's game port */
+/* RLIMIT_AS beyond the server's RAM: a JVM reserves address space (class space, code
+ * cache, thread stacks) well past its heap, so the limit is 2 x ram_mb + this. */
+#define AS_SLACK_MB 512
+
+/* ------------------------------------------------------------------ server.properties */
+
+void runtime_read_props(const char *dir, runtime_props_t *p) {
+    memset(p, 0, sizeof *p);
+    p->port = RUNTIME_DEFAULT_PORT;
+    char path[600];
+    snprintf(path, sizeof path, "%s/server.properties", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return;
+    char line[512];
+    bool enabled = false;
+    size_t total = 0;
+    while (fgets(line, sizeof line, f) && total < PROPS_MAX) {
+        total += strlen(line);
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (line[0] == '#' || eq == NULL) continue;
+        *eq = '\0';
+        const char *k = line, *v = eq + 1;
+        if (strcmp(k, "server-port") == 0) p->port = atoi(v);
+        else if (strcmp(k, "enable-rcon") == 0) enabled = strcmp(v, "true") == 0;
+        else if (strcmp(k, "rcon.port") == 0) p->rcon_port = atoi(v);
+        else if (strcmp(k, "rcon.password") == 0) snprintf(p->rcon_password, sizeof p->rcon_password, "%s", v);
+    }
+    fclose(f);
+    if (p->port <= 0 || p->port > 65535) p->port = RUNTIME_DEFAULT_PORT;
+    p->rcon = enabled && p->rcon_port > 0 && p->rcon_port <= 65535 && p->rcon_password[0];
+}
+
+/* ------------------------------------------------------------------------ starting */
+
+/* Fills the template `t` into `out`: {ram_mb}, {server_id}, {dir}, {port}. Ids are
+ * checked (state_id_ok) and the directory is the agent's, so nothing needs quoting
+ * but the directory, which is given single-quoted. Returns false when it does not fit. */
+static bool fill_command(const char *t, const agent_server_t *s, const char *dir, int port, char *out, size_t cap) {
+    size_t n = 0;
+    while (*t) {
+        char val[700];
+        const char *rep = NULL;
+        size_t skip = 0;
+        if (strncmp(t, "{ram_mb}", 8) == 0) snprintf(val, sizeof val, "%lld", s->ram_mb), rep = val, skip = 8;
+        else if (strncmp(t, "{server_id}", 11) == 0) rep = s->id, skip = 11;
+        else if (strncmp(t, "{dir}", 5) == 0) snprintf(val, sizeof val, "'%s'", dir), rep = val, skip = 5;
+        else if (strncmp(t, "{port}", 6) == 0) snprintf(val, sizeof val, "%d", port), rep = val, skip = 6;
+        if (rep) {
+            size_t l = strlen(rep);
+            if (n + l >= cap) return false;
+            memcpy(out + n, rep, l);
+            n += l;
+            t += skip;
+        } else {
+            if (n + 1 >= cap) return false;
+            out[n++] = *t++;
+        }
+    }
+    out[n] = '\0';
+    return true;
+}
+
+int runtime_start(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen) {
+    runtime_props_t p;
+    runtime_read_props(dir, &p);
+    char cmd[COMMAND_MAX], logpath[600];
+    if (!fill_command(a->command, s, dir, p.port, cmd, sizeof cmd)) {
+        snprintf(err, errlen, "the command is over %d bytes", COMMAND_MAX);
+        return MIG_EINVALID;
+    }
+    snprintf(logpath, sizeof logpath, "%s/%s", dir, RUNTIME_CONSOLE_LOG);
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (logfd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
+        return MIG_EIO;
+    }
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        close(logfd);
+        return MIG_EIO;
+    }
+    struct rlimit lim = {RLIM_INFINITY, RLIM_INFINITY};
+    if (a->memory_rlimit) lim.rlim_cur = lim.rlim_max = (rlim_t)(2 * s->ram_mb + AS_SLACK_MB) << 20;
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* the child: only async-signal-safe calls until exec */
+        setpgid(0, 0);
+        dup2(pfd[0], 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        if (chdir(dir) != 0) _exit(126);
+        if (a->memory_rlimit) setrlimit(RLIMIT_AS, &lim);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int saved = errno;
+    close(pfd[0]);
+    close(logfd);
+    if (pid < 0) {
+        close(pfd[1]);
+        snprintf(err, errlen, "fork: %s", strerror(saved));
+        return MIG_EIO;
+    }
+    setpgid(pid, pid); /* also here, so that a signal to the group never precedes the child's call */
+    s->pid = pid;
+    s->adopted = false;
+    s->stdin_fd = pfd[1];
+    char pids[16];
+    snprintf(pids, sizeof pids, "%d", (int)pid);
+    log_at(LOG_INFO, "agent.server_started", "server_id", s->id, "pid", pids, "command", cmd, NULL);
+    return 0;
+}
+
+int runtime_console(agent_server_t *s, const char *line) {
+    if (s->stdin_fd < 0) return MIG_EIO;
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "%s\n", line);
+    if (n <= 0 || (size_t)n >= sizeof buf) return MIG_EINVALID;
+    /* a console that does not read must not block the caller: non-blocking, and a full
+     * pipe counts as a failure */
+    int fl = fcntl(s->stdin_fd, F_GETFL);
+    fcntl(s->stdin_fd, F_SETFL, fl | O_NONBLOCK);
+    ssize_t w = write(s->stdin_fd, buf, (size_t)n);
+    return w == n ? 0 : MIG_EIO;
+}
+
+/* ------------------------------------------------------------------------ RCON */
+
+/* A TCP connection to 127.0.0.1:port within `ms`, or -1. */
+static int connect_local(int port, int ms) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (errno != EINPROGRESS) goto fail;
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, ms) != 1) goto fail;
+        int e = 0;
+        socklen_t el = sizeof e;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+bool runtime_port_open(int port, int ms) {
+    int fd = connect_local(port, ms);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
+}
+
+/* Sends all of `p`; 0 or MIG_EUNREACHABLE. */
+static int send_all(int fd, const uint8_t *p, size_t n, int64_t end) {
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w, n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR) return MIG_EUNREACHABLE;
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        int left = (int)(end - timefmt_mono_ms());
+        if (left <= 0 || poll(&pf, 1, left) != 1) return MIG_EUNREACHABLE;
+    }
+    return 0;
+}
+
+/* Reads until buf holds one whole packet (decoded into *pkt, its length in *used).
+ * Returns 0 or MIG_EUNREACHABLE / MIG_EPROTO. */
+static int read_packet(int fd, uint8_t *buf, size_t cap, size_t *have, rcon_packet_t *pkt, size_t *used,
+                       int64_t end) {
+    for (;;) {
+        int n = rcon_decode(buf, *have, RCON_RESPONSE_PAYLOAD_MAX, pkt);
+        if (n < 0) return MIG_EPROTO;
+        if (n > 0) {
+            *used = (size_t)n;
+            return 0;
+        }
+        if (*have == cap) return MIG_EPROTO;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int left = (int)(end - timefmt_mono_ms());
+        if (left <= 0 || poll(&pf, 1, left) != 1) return MIG_EUNREACHABLE;
+        ssize_t r = recv(fd, buf + *have, cap - *have, 0);
+        if (r == 0) return MIG_EUNREACHABLE;
+        if (r < 0 && errno != EAGAIN && errno != EINTR) return MIG_EUNREACHABLE;
+        if (r > 0) *have += (size_t)r;
+    }
+}
+
+int runtime_rcon(const runtime_props_t *p, const char *cmd, char **reply) {
+    *reply = NULL;
+    if (!p->rcon) return MIG_EUNREACHABLE;
+    int64_t end = timefmt_mono_ms() + RUNTIME_RCON_TIMEOUT_MS;
+    int fd = connect_local(p->rcon_port, RUNTIME_RCON_TIMEOUT_MS);
+    if (fd < 0) return MIG_EUNREACHABLE;
+    size_t cap = RCON_HEADER + RCON_TRAILER + RCON_RESPONSE_PAYLOAD_MAX + 64;
+    uint8_t *buf = malloc(cap), out[RCON_REQUEST_MAX];
+    rcon_reply_t rep;
+    rcon_reply_init(&rep, 2, 3, 1 << 20);
+    int rv = MIG_ENOMEM;
+    size_t have = 0, used;
+    rcon_packet_t pkt;
+    if (buf == NULL) goto out;
+    int n = rcon_encode(1, RCON_TYPE_LOGIN, p->rcon_password, strlen(p->rcon_password), out, sizeof out);
+    rv = n < 0 ? n : send_all(fd, out, (size_t)n, end);
+    for (int lr = 1; rv == 0 && lr == 1;) {
+        if ((rv = read_packet(fd, buf, cap, &have, &pkt, &used, end)) != 0) break;
+        lr = rcon_login_result(&pkt, 1);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        if (lr < 0) rv = lr;
+    }
+    if (rv != 0) goto out;
+    n = rcon_encode(2, RCON_TYPE_COMMAND, cmd, strlen(cmd), out, sizeof out);
+    if (n < 0 || (rv = send_all(fd, out, (size_t)n, end)) != 0) {
+        rv = n < 0 ? n : rv;
+        goto out;
+    }
+    n = rcon_encode(3, RCON_TYPE_PROBE, "", 0, out, sizeof out);
+    if (n < 0 || (rv = send_all(fd, out, (size_t)n, end)) != 0) {
+        rv = n < 0 ? n : rv;
+        goto out;
+    }
+    for (int fr = 0; rv == 0 && fr == 0;) {
+        if ((rv = read_packet(fd, buf, cap, &have, &pkt, &used, end)) != 0) break;
+        fr = rcon_reply_feed(&rep, &pkt);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        if (fr < 0) rv = fr;
+    }
+    if (rv == 0) {
+        *reply = rep.text ? rep.text : strdup("");
+        rep.text = NULL;
+        if (*reply == NULL) rv = MIG_ENOMEM;
+    }
+out:
+    rcon_reply_free(&rep);
+    free(buf);
+    close(fd);
+    return rv;
+}
+
+/* ------------------------------------------------------------------------ monitor */
+
+/* A server whose process is gone: stopped, console closed, persisted. a->lock held. */
+static void mark_exited(agent_t *a, agent_server_t *s, const char *how) {
+    s->state = SRV_STOPPED;
+    s->pid = 0;
+    s->adopted = false;
+    s->quiesced = false;
+    if (s->stdin_fd >= 0) close(s->stdin_fd);
+    s->stdin_fd = -1;
+    log_at(LOG_INFO, "agent.server_exited", "server_id", s->id, "how", how, NULL);
+    state_save(a);
+}
+
+/* A request to stop, sent once: RCON `stop` when configured, else `stop` on stdin. */
+typedef struct {
+    char id[AGENT_ID_MAX];
+    char dir[600];
+    int stdin_fd;
+    pid_t pid;
+    int port;
+} monitor_job_t;
+
+static void monitor_pass(agent_t *a) {
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        pthread_mutex_lock(&a->lock);
+        for (int i = 0; i < AGENT_SERVERS_MAX; i++) {
+            agent_server_t *s = &a->servers[i];
+            if (s->in_use && s->pid == pid) {
+                char how[32];
+                if (WIFEXITED(st)) snprintf(how, sizeof how, "exit %d", WEXITSTATUS(st));
+                else snprintf(how, sizeof how, "signal %d", WTERMSIG(st));
+                mark_exited(a, s, how);
+            }
+        }
+        pthread_mutex_unlock(&a->lock);
+    }
+    static monitor_job_t asks[AGENT_SERVERS_MAX], probes[AGENT_SERVERS_MAX];
+    int nask = 0, nprobe = 0;
+    int64_t now = timefmt_mono_ms();
+    pthread_mutex_lock(&a->lock);
+    for (int i = 0; i < AGENT_SERVERS_MAX; i++) {
+        agent_server_t *s = &a->servers[i];
+        if (!s->in_use || s->pid <= 0) continue;
+        if (s->adopted && kill(s->pid, 0) != 0 && errno == ESRCH) {
+            mark_exited(a, s, "gone");
+            continue;
+        }
+        monitor_job_t j = {.stdin_fd = s->stdin_fd, .pid = s->pid};
+        snprintf(j.id, sizeof j.id, "%s", s->id);
+        state_server_dir(a, s->id, j.dir, sizeof j.dir);
+        if (s->state == SRV_STARTING) probes[nprobe++] = j;
+        if (s->state != SRV_STOPPING || now < s->stage_at_ms) continue;
+        if (s->stop_stage == 0) {
+            asks[nask++] = j;
+            s->stop_stage = 1;
+        } else if (s->stop_stage == 1) {
+            kill(-s->pid, SIGTERM);
+            s->stop_stage = 2;
+            log_at(LOG_WARN, "agent.server_sigterm", "server_id", s->id, "why", "it did not stop when asked", NULL);
+        } else if (s->stop_stage == 2) {
+            kill(-s->pid, SIGKILL);
+            s->stop_stage = 3;
+            log_at(LOG_WARN, "agent.server_sigkill", "server_id", s->id, "why", "it ignored SIGTERM", NULL);
+        }
+        s->stage_at_ms = now + a->stop_timeout_ms;
+    }
+    pthread_mutex_unlock(&a->lock);
+    for (int i = 0; i < nask; i++) {
+        runtime_props_t p;
+        runtime_read_props(asks[i].dir, &p);
+        char *reply = NULL;
+        int rv = p.rcon ? runtime_rcon(&p, "stop", &reply) : MIG_EUNREACHABLE;
+        free(reply);
+        if (rv != 0) {
+            /* the console: the stdin_fd copy may have been closed meanwhile only if the
+             * process exited, and then a failed write is harmless */
+            pthread_mutex_lock(&a->lock);
+            agent_server_t *s = state_find_server(a, asks[i].id);
+            if (s && s->pid == asks[i].pid) runtime_console(s, "stop");
+            pthread_mutex_unlock(&a->lock);
+        }
+    }
+    for (int i = 0; i < nprobe; i++) {
+        runtime_props_t p;
+        runtime_read_props(probes[i].dir, &p);
+        if (!runtime_port_open(p.port, PROBE_MS)) continue;
+        pthread_mutex_lock(&a->lock);
+        agent_server_t *s = state_find_server(a, probes[i].id);
+        if (s && s->pid == probes[i].pid && s->state == SRV_STARTING) {
+            s->state = SRV_RUNNING;
+            log_at(LOG_INFO, "agent.server_running", "server_id", s->id, NULL);
+            state_save(a);
+        }
+        pthread_mutex_unlock(&a->lock);
+    }
+}
+
+void *runtime_monitor(void *arg) {
+    agent_t *a = arg;
+    while (!a->stopping) {
+        monitor_pass(a);
+        struct timespec ts = {0, RUNTIME_MONITOR_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}

@@ -1,0 +1,555 @@
+/* test_agent.c - bin/migrate-agent as a process on loopback addresses, each with its own
+ * directory, running tests/support/mcfake (a world writer speaking RCON) as its servers:
+ * the container calls, capacity, the tokens and fencing (across a kill -9), a live
+ * sync (passes while the source writes, quiesce over RCON, the final pass leaving the
+ * target byte-identical), and a pass resumed after a kill -9 of the target. Every wait
+ * polls against a deadline. */
+#include <check.h>
+#include <stdbool.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "suites.h"
+#include "tests/support/http_client.h"
+#include "tests/support/redis_harness.h"
+
+#define TIMEOUT_S 120   /* a case moves a few MiB between two sanitized agents */
+#define WAIT_MS 30000   /* longest wait for a state the agent reaches in well under a second */
+#define TOKEN "agent-secret"
+#define PEER "peer-secret"
+#define AGENTS_MAX 3
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char host[32];
+    char dir[300];
+    char log[340];
+    char base[64];
+    char addr[64];  /* host:port, a node's address */
+    const char *extra[8];
+} agent_proc_t;
+
+static char top[64];
+static agent_proc_t agents[AGENTS_MAX];
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static const char *bindir(void) {
+    return getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
+}
+
+/* A TCP port free on 127.0.0.1 now. */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &l);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Starts agent `i` (again, after a kill, keeping its directory) and waits for its port.
+ * 127.0.0.1x when it binds, else 127.0.0.1. */
+static void agent_start(int i) {
+    agent_proc_t *a = &agents[i];
+    if (a->dir[0] == '\0') {
+        snprintf(a->dir, sizeof a->dir, "%s/agent%d", top, i);
+        snprintf(a->host, sizeof a->host, "127.0.0.%d", 11 + i);
+    }
+    static int starts;
+    snprintf(a->log, sizeof a->log, "%s/agent%d-%d.log", top, i, starts++);
+    char bin[300], listen[64], dir[320], cmd[400];
+    snprintf(bin, sizeof bin, "%s/migrate-agent", bindir());
+    snprintf(listen, sizeof listen, "--agent-listen=%s:%d", a->host, a->port);
+    snprintf(dir, sizeof dir, "--agent-dir=%s", a->dir);
+    char *cwd = getcwd(NULL, 0);
+    snprintf(cmd, sizeof cmd, "--agent-command=exec %s/%s/../tests/support/mcfake", cwd, bindir());
+    if (bindir()[0] == '/') snprintf(cmd, sizeof cmd, "--agent-command=exec %s/../tests/support/mcfake", bindir());
+    free(cwd);
+    const char *argv[24] = {bin, listen, dir, cmd, "--agent-token=" TOKEN, "--agent-peer-token=" PEER,
+                            "--agent-stop-timeout-ms=2000", "--log-level=debug", "--agent-disk-mb=100000",
+                            "--agent-ram-mb=100000"};
+    int n = 10;
+    for (int k = 0; a->extra[k] && n < 23; k++) argv[n++] = a->extra[k];
+    argv[n] = NULL;
+    a->pid = harness_spawn(argv, a->log);
+    ck_assert_int_gt(a->pid, 0);
+    int port;
+    for (int waited = 0; (port = proc_port_from_log(a->log, "agent.started")) == 0; waited += 10) {
+        if (harness_wait(a->pid, 0) != -1 && a->port == 0 && strcmp(a->host, "127.0.0.1") != 0) {
+            /* this machine does not route 127.0.0.1x: fall back to 127.0.0.1 */
+            snprintf(a->host, sizeof a->host, "127.0.0.1");
+            agent_start(i);
+            return;
+        }
+        ck_assert_msg(harness_wait(a->pid, 0) == -1, "migrate-agent exited; see %s", a->log);
+        ck_assert_msg(waited < WAIT_MS, "migrate-agent did not start; see %s", a->log);
+        sleep_ms(10);
+    }
+    a->port = port; /* the same port after a restart: the worker and peers know it */
+    char host[32];
+    memcpy(host, a->host, sizeof host);
+    snprintf(a->base, sizeof a->base, "http://%s:%d", host, port);
+    snprintf(a->addr, sizeof a->addr, "%s:%d", host, port);
+}
+
+/* kill -9 of agent `i`, reaped. */
+static void agent_kill(int i) {
+    kill(agents[i].pid, SIGKILL);
+    harness_wait(agents[i].pid, WAIT_MS);
+    agents[i].pid = 0;
+}
+
+/* Kills the servers an agent left running (they outlive it by design: own process
+ * groups), from the pids in its state file. */
+static void kill_servers(const agent_proc_t *a) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/state/agent.json", a->dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *o = cJSON_Parse(buf), *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "servers")) {
+        int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
+        if (pid > 0) kill(-pid, SIGKILL);
+    }
+    cJSON_Delete(o);
+}
+
+static void setup(void) {
+    snprintf(top, sizeof top, "/tmp/mig-agent-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    memset(agents, 0, sizeof agents);
+}
+
+static void teardown(void) {
+    char bad[512] = "";
+    for (int i = 0; i < AGENTS_MAX; i++) {
+        if (agents[i].pid > 0) {
+            int st;
+            int hung = harness_stop_pid(agents[i].pid, &st) != 0;
+            if (hung || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                char how[64];
+                size_t l = strlen(bad);
+                snprintf(bad + l, sizeof bad - l, "agent %d: %s; ", i,
+                         hung ? "hung" : harness_status_text(st, how, sizeof how));
+            }
+        }
+        if (agents[i].dir[0]) kill_servers(&agents[i]);
+    }
+    harness_rmtree(top);
+    ck_assert_msg(bad[0] == '\0', "not a clean exit on SIGTERM: %s", bad);
+}
+
+/* ------------------------------------------------------------------------ calls */
+
+typedef struct {
+    char *data;
+    size_t len;
+} buf_t;
+
+static size_t on_body(char *p, size_t s, size_t n, void *ctx) {
+    buf_t *b = ctx;
+    b->data = realloc(b->data, b->len + s * n + 1);
+    memcpy(b->data + b->len, p, s * n);
+    b->len += s * n;
+    b->data[b->len] = '\0';
+    return s * n;
+}
+
+/* Calls agent `i`: `mid` and `token` (as text; NULL: none) go as Idempotency-Key and
+ * Fencing-Token, `auth` as the bearer (NULL: none). Returns the status; *out the parsed
+ * body (caller frees) when `out` is not NULL. */
+static long call_full(int i, const char *method, const char *path, const char *body, const char *mid,
+                      const char *token, const char *auth, cJSON **out) {
+    CURL *c = curl_easy_init();
+    char url[256], h1[200], h2[64], h3[128];
+    snprintf(url, sizeof url, "%s%s", agents[i].base, path);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (mid) snprintf(h1, sizeof h1, "Idempotency-Key: %s", mid), h = curl_slist_append(h, h1);
+    if (token) snprintf(h2, sizeof h2, "Fencing-Token: %s", token), h = curl_slist_append(h, h2);
+    if (auth) snprintf(h3, sizeof h3, "Authorization: Bearer %s", auth), h = curl_slist_append(h, h3);
+    buf_t b = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    ck_assert_msg(cc == CURLE_OK, "%s %s%s: %s", method, agents[i].base, path, curl_easy_strerror(cc));
+    if (out) *out = b.data ? cJSON_Parse(b.data) : NULL;
+    free(b.data);
+    return status;
+}
+
+/* A call of migration `mid` with token 1 (or none when mid is NULL). */
+static long call(int i, const char *method, const char *path, const char *body, const char *mid, cJSON **out) {
+    return call_full(i, method, path, body, mid, mid ? "1" : NULL, TOKEN, out);
+}
+
+static const char *str_of(const cJSON *o, const char *name) {
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, name));
+    return s ? s : "";
+}
+
+static const char *error_code(const cJSON *o) {
+    return str_of(cJSON_GetObjectItem(o, "error"), "code");
+}
+
+/* Polls GET /v1/containers/{id} until its state is `want`. */
+static void wait_state(int i, const char *id, const char *mid, const char *want) {
+    char path[128];
+    snprintf(path, sizeof path, "/v1/containers/%s", id);
+    for (int waited = 0;; waited += 20) {
+        cJSON *o;
+        ck_assert_int_eq(call(i, "GET", path, NULL, mid, &o), 200);
+        bool ok = strcmp(str_of(o, "state"), want) == 0;
+        char got[32];
+        snprintf(got, sizeof got, "%s", str_of(o, "state"));
+        cJSON_Delete(o);
+        if (ok) return;
+        ck_assert_msg(waited < WAIT_MS, "server %s on agent %d is %s, not %s", id, i, got, want);
+        sleep_ms(20);
+    }
+}
+
+/* Writes server.properties with a free game port and RCON into agent i's server dir. */
+static int write_props(int i, const char *id) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/servers/%s/server.properties", agents[i].dir, id);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    int port = free_port();
+    fprintf(f, "server-port=%d\nenable-rcon=true\nrcon.port=%d\nrcon.password=pw\n", port, free_port());
+    fclose(f);
+    return port;
+}
+
+/* Writes `mb` MiB of world into agent i's server dir (region files of 1 MiB). */
+static void write_world(int i, const char *id, int mb) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/servers/%s/world", agents[i].dir, id);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/servers/%s/world/region", agents[i].dir, id);
+    mkdir(path, 0755);
+    static unsigned char block[1 << 20];
+    for (int k = 0; k < mb; k++) {
+        for (size_t j = 0; j < sizeof block; j++) block[j] = (unsigned char)(j * 31 + (size_t)k * 7 + j / 4096);
+        snprintf(path, sizeof path, "%s/servers/%s/world/region/r.%d.1.mca", agents[i].dir, id, k);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fwrite(block, 1, sizeof block, f);
+        fclose(f);
+    }
+}
+
+/* Provisions server `id` on agent i (no migration: the server's own container) with a
+ * world of `mb` MiB, and starts it. */
+static void provision_running(int i, const char *id, int mb) {
+    char body[200];
+    snprintf(body, sizeof body, "{\"server_id\":\"%s\",\"ram_mb\":512,\"disk_mb\":1000}", id);
+    ck_assert_int_eq(call(i, "POST", "/v1/containers", body, NULL, NULL), 201);
+    write_props(i, id);
+    write_world(i, id, mb);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/containers/%s/start", id);
+    long st = call(i, "POST", path, NULL, NULL, NULL);
+    ck_assert_msg(st == 202 || st == 200, "start: %ld", st);
+    wait_state(i, id, NULL, "running");
+}
+
+/* ------------------------------------------------------------------------ containers */
+
+START_TEST(test_agent_container_lifecycle_with_a_real_process) {
+    agent_start(0);
+    cJSON *o;
+    const char *body = "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"ram_mb\":512,\"disk_mb\":100}";
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", body, "m1", &o), 201);
+    ck_assert_str_eq(str_of(o, "state"), "created");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", body, "m1", NULL), 200); /* idempotent */
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"s1\",\"migration_id\":\"m2\"}", "m2", &o),
+                     409);
+    cJSON_Delete(o);
+    int port = write_props(0, "s1");
+    long st = call(0, "POST", "/v1/containers/s1/start", NULL, "m1", NULL);
+    ck_assert_msg(st == 202 || st == 200, "start: %ld", st);
+    wait_state(0, "s1", "m1", "running");
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s1", NULL, "m1", &o), 200);
+    char addr[64];
+    snprintf(addr, sizeof addr, "%s:%d", agents[0].host, port);
+    ck_assert_str_eq(str_of(o, "address"), addr);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "healthy")));
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "players")), 0);
+    cJSON_Delete(o);
+    /* quiesce over RCON */
+    ck_assert_int_eq(call(0, "POST", "/v1/containers/s1/quiesce", "{\"save\":\"off\"}", "m1", &o), 200);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "flushed")));
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers/s1/quiesce", "{\"save\":\"on\"}", "m1", NULL), 200);
+    st = call(0, "POST", "/v1/containers/s1/stop", NULL, "m1", NULL);
+    ck_assert_msg(st == 202 || st == 200, "stop: %ld", st);
+    wait_state(0, "s1", "m1", "stopped");
+    ck_assert_int_eq(call(0, "POST", "/v1/containers/s1/quiesce", "{\"save\":\"off\"}", "m1", &o), 409);
+    ck_assert_str_eq(error_code(o), "not_running");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "DELETE", "/v1/containers/s1", NULL, "m1", NULL), 204);
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s1", NULL, "m1", NULL), 404);
+    ck_assert_int_eq(call(0, "DELETE", "/v1/containers/s1", NULL, "m1", NULL), 404);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/servers/s1", agents[0].dir);
+    ck_assert_int_ne(access(dir, F_OK), 0);
+    ck_assert_int_eq(call(0, "GET", "/v1/nothing", NULL, NULL, NULL), 404);
+    ck_assert_int_eq(call(0, "PUT", "/v1/health", NULL, NULL, NULL), 405);
+}
+END_TEST
+
+START_TEST(test_agent_refuses_a_container_that_does_not_fit_with_507) {
+    agents[0].extra[0] = "--agent-ram-mb=1000";
+    agents[0].extra[1] = "--agent-disk-mb=2000";
+    agent_start(0);
+    cJSON *o;
+    ck_assert_int_eq(call(0, "GET", "/v1/health", NULL, NULL, &o), 200);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "ram_free_mb")), 1000);
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"a\",\"ram_mb\":800,\"disk_mb\":500}", "m1",
+                          NULL), 201);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"b\",\"ram_mb\":300,\"disk_mb\":500}", "m2",
+                          &o), 507);
+    ck_assert_str_eq(error_code(o), "insufficient_ram");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"b\",\"ram_mb\":100,\"disk_mb\":1600}", "m2",
+                          &o), 507);
+    ck_assert_str_eq(error_code(o), "disk_full");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "GET", "/v1/health", NULL, NULL, &o), 200);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "ram_free_mb")), 200);
+    ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "disk_free_mb")), 1500);
+    cJSON_Delete(o);
+    /* deleting frees the reservation */
+    ck_assert_int_eq(call(0, "DELETE", "/v1/containers/a", NULL, "m1", NULL), 204);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"b\",\"ram_mb\":300,\"disk_mb\":500}", "m2",
+                          NULL), 201);
+}
+END_TEST
+
+START_TEST(test_agent_tokens_and_fencing_survive_a_kill_9) {
+    agent_start(0);
+    cJSON *o;
+    const char *body = "{\"server_id\":\"s1\",\"migration_id\":\"m1\"}";
+    ck_assert_int_eq(call_full(0, "GET", "/v1/health", NULL, NULL, NULL, NULL, &o), 401);
+    ck_assert_str_eq(error_code(o), "unauthorized");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call_full(0, "POST", "/v1/containers", body, "m1", "5", "wrong", NULL), 401);
+    ck_assert_int_eq(call_full(0, "POST", "/v1/containers", body, "m1", NULL, TOKEN, &o), 400);
+    ck_assert_str_eq(error_code(o), "missing_token");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call_full(0, "POST", "/v1/containers", body, "m1", "7x", TOKEN, NULL), 400);
+    ck_assert_int_eq(call_full(0, "POST", "/v1/containers", body, "m1", "18446744073709551616", TOKEN, NULL), 400);
+    ck_assert_int_eq(call_full(0, "GET", "/v1/containers/s1", NULL, "m1", "7", TOKEN, NULL), 404); /* raises to 7 */
+    ck_assert_int_eq(call_full(0, "POST", "/v1/containers", body, "m1", "5", TOKEN, &o), 409);
+    ck_assert_str_eq(error_code(o), "stale_token");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call_full(0, "GET", "/v1/containers/s1", NULL, "m1", "5", TOKEN, NULL), 409);
+    /* the peer routes take the peer token, not the worker's */
+    ck_assert_int_eq(call_full(0, "GET", "/v1/sync-source/s1/manifest", NULL, NULL, NULL, TOKEN, NULL), 401);
+    ck_assert_int_eq(call_full(0, "GET", "/v1/sync-source/s1/manifest", NULL, NULL, NULL, PEER, NULL), 404);
+    agent_kill(0);
+    agent_start(0);
+    ck_assert_int_eq(call_full(0, "POST", "/v1/containers", body, "m1", "6", TOKEN, &o), 409);
+    ck_assert_str_eq(error_code(o), "stale_token");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call_full(0, "POST", "/v1/containers", body, "m1", "7", TOKEN, NULL), 201);
+    char path[400];
+    snprintf(path, sizeof path, "%s/servers/s1", agents[0].dir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ sync */
+
+/* Starts pass `n` of m1 of server s1 on agent `t` from agent `s`, and polls it until done.
+ * Returns its last answer (caller frees). */
+static cJSON *run_pass(int t, int s, int n, bool final) {
+    char body[400], path[128];
+    snprintf(body, sizeof body,
+             "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"source_node_id\":\"n%d\",\"source_address\":\"%s\","
+             "\"pass\":%d,\"final\":%s}",
+             s, agents[s].addr, n, final ? "true" : "false");
+    cJSON *o;
+    ck_assert_int_eq(call(t, "POST", "/v1/sync", body, "m1", &o), 202);
+    char id[64];
+    snprintf(id, sizeof id, "m1.%d", n);
+    ck_assert_str_eq(str_of(o, "sync_id"), id);
+    cJSON_Delete(o);
+    snprintf(path, sizeof path, "/v1/sync/%s", id);
+    for (int waited = 0;; waited += 20) {
+        ck_assert_int_eq(call(t, "GET", path, NULL, "m1", &o), 200);
+        const cJSON *err = cJSON_GetObjectItem(o, "error");
+        ck_assert_msg(cJSON_IsNull(err), "pass %d: %s", n, cJSON_GetStringValue(err));
+        if (cJSON_IsTrue(cJSON_GetObjectItem(o, "done"))) return o;
+        cJSON_Delete(o);
+        ck_assert_msg(waited < WAIT_MS * 2, "pass %d did not finish", n);
+        sleep_ms(20);
+    }
+}
+
+static double num(const cJSON *o, const char *name) {
+    return cJSON_GetNumberValue(cJSON_GetObjectItem(o, name));
+}
+
+/* True when the two server directories hold the same tree, byte for byte. */
+static bool same_tree(int a, int b) {
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "diff -r %s/servers/s1 %s/servers/s1 >%s/diff.txt 2>&1", agents[a].dir, agents[b].dir,
+             top);
+    return system(cmd) == 0;
+}
+
+START_TEST(test_agent_live_sync_ends_byte_identical_after_quiesce) {
+    agent_start(0);
+    agent_start(1);
+    provision_running(0, "s1", 4);
+    cJSON *o;
+    /* the sync needs the target's container */
+    char body[300];
+    snprintf(body, sizeof body,
+             "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"source_node_id\":\"n0\",\"source_address\":\"%s\"}",
+             agents[0].addr);
+    ck_assert_int_eq(call(1, "POST", "/v1/sync", body, "m1", &o), 409);
+    ck_assert_str_eq(error_code(o), "no_container");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(1, "POST", "/v1/containers",
+                          "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"ram_mb\":512,\"disk_mb\":2}", "m1", NULL),
+                     201);
+    /* a world of 4 MiB does not fit 2 MB of disk */
+    ck_assert_int_eq(call(1, "POST", "/v1/sync", body, "m1", &o), 507);
+    ck_assert_str_eq(error_code(o), "disk_full");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(1, "DELETE", "/v1/containers/s1", NULL, "m1", NULL), 204);
+    ck_assert_int_eq(call(1, "POST", "/v1/containers",
+                          "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"ram_mb\":512,\"disk_mb\":100}", "m1", NULL),
+                     201);
+    o = run_pass(1, 0, 1, false);
+    ck_assert_double_ge(num(o, "bytes_total"), 4 << 20);
+    ck_assert_int_eq((int)num(o, "progress"), 100);
+    cJSON_Delete(o);
+    /* the source keeps writing: dirty_bytes of pass 1 grows above 0 */
+    for (int waited = 0;; waited += 50) {
+        ck_assert_int_eq(call(1, "GET", "/v1/sync/m1.1", NULL, "m1", &o), 200);
+        double d = num(o, "dirty_bytes");
+        cJSON_Delete(o);
+        if (d > 0) break;
+        ck_assert_msg(waited < WAIT_MS, "dirty_bytes stayed 0 while the source writes");
+        sleep_ms(50);
+    }
+    o = run_pass(1, 0, 2, false);
+    ck_assert_double_lt(num(o, "bytes_total"), 4 << 20); /* a delta, not the world */
+    cJSON_Delete(o);
+    /* a lower pass number is refused */
+    snprintf(body, sizeof body,
+             "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"source_node_id\":\"n0\",\"source_address\":\"%s\","
+             "\"pass\":1}",
+             agents[0].addr);
+    ck_assert_int_eq(call(1, "POST", "/v1/sync", body, "m1", NULL), 202); /* pass 1 exists: its id again */
+    ck_assert_int_eq(call(0, "POST", "/v1/containers/s1/quiesce", "{\"save\":\"off\"}", NULL, &o), 200);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "flushed")));
+    cJSON_Delete(o);
+    o = run_pass(1, 0, 1000, true);
+    cJSON_Delete(o);
+    /* dirty_bytes of the final pass is not checked to be 0 here: the engine counts a
+     * file's short last block as dirty once it changed (agent/sync.c, see issue 15's
+     * notes); the byte comparison below is the proof that nothing was missed */
+    ck_assert_msg(same_tree(0, 1), "the target differs from the quiesced source; see %s/diff.txt", top);
+    /* the target runs the migrated server; same ports in its server.properties, so the
+     * source stops first (on separate nodes they would not share them) */
+    ck_assert_int_eq(call(0, "POST", "/v1/containers/s1/stop", NULL, NULL, NULL), 202);
+    wait_state(0, "s1", NULL, "stopped");
+    long st = call(1, "POST", "/v1/containers/s1/start", NULL, "m1", NULL);
+    ck_assert_msg(st == 202 || st == 200, "start: %ld", st);
+    wait_state(1, "s1", "m1", "running");
+}
+END_TEST
+
+START_TEST(test_agent_pass_resumes_after_kill_9_of_the_target) {
+    agent_start(0);
+    agents[1].extra[0] = "--agent-sync-rate-mbps=8";
+    agents[1].extra[1] = "--agent-sync-checkpoint-mb=1";
+    agent_start(1);
+    provision_running(0, "s1", 24);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers/s1/quiesce", "{\"save\":\"off\"}", NULL, NULL), 200);
+    ck_assert_int_eq(call(1, "POST", "/v1/containers",
+                          "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"ram_mb\":512,\"disk_mb\":100}", "m1", NULL),
+                     201);
+    char body[300];
+    snprintf(body, sizeof body,
+             "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"source_node_id\":\"n0\",\"source_address\":\"%s\","
+             "\"pass\":1,\"final\":true}",
+             agents[0].addr);
+    ck_assert_int_eq(call(1, "POST", "/v1/sync", body, "m1", NULL), 202);
+    cJSON *o;
+    for (int waited = 0;; waited += 20) {
+        ck_assert_int_eq(call(1, "GET", "/v1/sync/m1.1", NULL, "m1", &o), 200);
+        double done = num(o, "bytes_done");
+        cJSON_Delete(o);
+        if (done >= 2 << 20) break;
+        ck_assert_msg(waited < WAIT_MS, "the pass copied nothing");
+        sleep_ms(20);
+    }
+    agent_kill(1);
+    agent_start(1);
+    for (int waited = 0;; waited += 50) {
+        ck_assert_int_eq(call(1, "GET", "/v1/sync/m1.1", NULL, "m1", &o), 200);
+        bool done = cJSON_IsTrue(cJSON_GetObjectItem(o, "done"));
+        const cJSON *err = cJSON_GetObjectItem(o, "error");
+        ck_assert_msg(cJSON_IsNull(err), "resumed pass: %s", cJSON_GetStringValue(err));
+        cJSON_Delete(o);
+        if (done) break;
+        ck_assert_msg(waited < WAIT_MS * 2, "the resumed pass did not finish");
+        sleep_ms(50);
+    }
+    ck_assert_msg(same_tree(0, 1), "the target differs from the source; see %s/diff.txt", top);
+    ck_assert_msg(proc_log_has(agents[1].log, "agent.pass_resumed"), "the restarted agent did not resume");
+}
+END_TEST
+
+Suite *suite_agent(void) {
+    Suite *s = suite_create("agent");
+    TCase *tc = tcase_create("agent");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, TIMEOUT_S);
+    tcase_add_test(tc, test_agent_container_lifecycle_with_a_real_process);
+    tcase_add_test(tc, test_agent_refuses_a_container_that_does_not_fit_with_507);
+    tcase_add_test(tc, test_agent_tokens_and_fencing_survive_a_kill_9);
+    tcase_add_test(tc, test_agent_live_sync_ends_byte_identical_after_quiesce);
+    tcase_add_test(tc, test_agent_pass_resumes_after_kill_9_of_the_target);
+    suite_add_tcase(s, tc);
+    return s;
+}
