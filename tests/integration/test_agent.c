@@ -484,9 +484,11 @@ START_TEST(test_agent_live_sync_ends_byte_identical_after_quiesce) {
     cJSON_Delete(o);
     o = run_pass(1, 0, 1000, true);
     cJSON_Delete(o);
-    /* dirty_bytes of the final pass is not checked to be 0 here: the engine counts a
-     * file's short last block as dirty once it changed (agent/sync.c, see issue 15's
-     * notes); the byte comparison below is the proof that nothing was missed */
+    /* dirty_bytes of the final pass is not checked to be 0 here, as docs/DRIVERS.md
+     * asks: with these trees byte-identical, sync_pass_dirty_bytes still reported a few
+     * blocks (16 KiB of world/region/r.0.0.mca and world/level.log, both rewritten within
+     * the last 2 s, i.e. "racy"). Open question in agent/sync.c; the byte comparison
+     * below is the proof that the pass missed nothing. */
     ck_assert_msg(same_tree(0, 1), "the target differs from the quiesced source; see %s/diff.txt", top);
     /* the target runs the migrated server; same ports in its server.properties, so the
      * source stops first (on separate nodes they would not share them) */
