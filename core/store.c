@@ -542,6 +542,7 @@ void store_report_init(store_report_t *r) {
     r->phase_step = NULL;
     r->warning = NULL;
     r->cleanup_node = NULL;
+    r->cleanup_room = NULL;
 }
 
 static void arg_report(args_t *a, const store_report_t *r) {
@@ -554,6 +555,7 @@ static void arg_report(args_t *a, const store_report_t *r) {
     arg_pair_s(a, "phase_step", r->phase_step);
     arg_pair_s(a, "warning", r->warning);
     arg_pair_s(a, "cleanup_node", r->cleanup_node);
+    arg_pair_s(a, "cleanup_room", r->cleanup_room);
 }
 
 /* The number in a string element of a reply; 0 when it is none. */
@@ -579,10 +581,11 @@ int store_cleanup_claim(rconn_t *rc, const char *worker, int64_t lease_ms, store
     int rv = MIG_EPROTO;
     if (r->type == REDIS_REPLY_NIL) {
         rv = MIG_EEMPTY;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 5 &&
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 6 &&
                str_into(r->element[0], out->migration_id, sizeof out->migration_id) &&
                str_into(r->element[1], out->server_id, sizeof out->server_id) &&
-               str_into(r->element[2], out->node_id, sizeof out->node_id) && r->element[3]->type == REDIS_REPLY_STRING) {
+               str_into(r->element[2], out->node_id, sizeof out->node_id) && r->element[3]->type == REDIS_REPLY_STRING &&
+               str_into(r->element[5], out->room, sizeof out->room)) {
         out->token = strtoull(r->element[3]->str, NULL, 10);
         out->attempts = ll_of(r->element[4]);
         rv = 0;

@@ -159,6 +159,7 @@ typedef struct {
     const char *phase_step;
     const char *warning;
     const char *cleanup_node; /* mig_complete only: the node whose old container is left */
+    const char *cleanup_room; /* mig_complete only: the waiting room the proxy still has */
 } store_report_t;
 
 /* Sets every field absent. */
@@ -166,12 +167,14 @@ void store_report_init(store_report_t *r);
 
 /* ---- clean-ups of old containers (lua-scripts/cleanup.lua) -------------------------- */
 
-/* A claimed clean-up: the old container of `server_id` on `node_id`, left by migration
- * `migration_id`, to remove under `token`. */
+/* A claimed clean-up of migration `migration_id`, to carry out under `token`: the old
+ * container of `server_id` on `node_id` ("" when none) and the waiting room `room` at
+ * the proxy ("" when none). */
 typedef struct {
     char migration_id[MIG_ID_MAX + 1];
     char server_id[MIG_ID_MAX + 1];
     char node_id[MIG_ID_MAX + 1];
+    char room[MIG_ID_MAX + 16];
     uint64_t token;
     long long attempts;       /* tries that failed before this one */
 } store_cleanup_t;

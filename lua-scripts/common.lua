@@ -313,6 +313,7 @@ local REPORTABLE = {
     data_sync_progress = {0, 100, true}, player_count_at_start = {0, 1e6, true},
     players_transferred = {0, 1e6, true}, player_downtime_ms = {0, 1e12, true},
     progress_message = 'text', phase_step = 'text', warning = 'text', cleanup_node = 'text',
+    cleanup_room = 'text',
 }
 local function reported(args, from, changes)
     for i = from, #args, 2 do

@@ -123,7 +123,7 @@ local function mig_progress(keys, args)
     local h = own(p, check_id('id', args[1]), args[2], PROGRESS_FIELDS)
     local now = now_ms()
     local ch = reported(args, 3, {updated_at = now})
-    if ch.cleanup_node then raise('INVALID', 'cleanup_node: only with mig_complete') end
+    if ch.cleanup_node or ch.cleanup_room then raise('INVALID', 'cleanup_*: only with mig_complete') end
     apply(p, h.id, h, ch)
     progress_event(p, h, now)
     return 1
@@ -178,6 +178,9 @@ local function mig_complete(keys, args)
     local now = now_ms()
     local ch = reported(args, 4, {})
     if ch.cleanup_node then check_id('cleanup_node', ch.cleanup_node) end
+    -- the room is the clean-up item's, not a field of the record
+    local room = ch.cleanup_room
+    ch.cleanup_room = nil
     local started = tonumber(h.started_at or now)
     local dur = now - started
     ch.duration_seconds = string.format('%.3f', dur / 1000)
@@ -189,7 +192,9 @@ local function mig_complete(keys, args)
     lease_clear(p, h, ch)
     release_server(p, h, cooldown)
     transition(p, h, 'completed', now, ch)
-    if ch.cleanup_node then cleanup_add(p, h, ch.cleanup_node, ch.warning or 'the old container was not removed', now) end
+    if ch.cleanup_node or room then
+        cleanup_add(p, h, ch.cleanup_node, room, ch.warning or 'left after completion', now)
+    end
     stat(p, 'completed_total', 1)
     stat(p, 'duration_ms_sum', dur)
     redis.call('HINCRBYFLOAT', k_stats(p), 'savings_eur_hour_sum', h.savings_eur_hour or '0')

@@ -67,6 +67,7 @@ typedef struct {
      * that never went out cannot fail to be undone. A recovered run knows nothing of
      * what its lost predecessor did, and undoes everything (every undo is idempotent). */
     bool touched_room, touched_players, touched_quiesce, touched_register;
+    bool room_left;         /* the waiting room's deletion failed: completing tries again */
     /* the failure, once there is one */
     char err[600];
     const char *why;        /* fail_reason */
@@ -353,8 +354,9 @@ static int finish_transfer(job_t *j) {
     if ((rv = driver_transfer(j->drv, j->attempt, j->id, name, name, "Willkommen zurueck!", false, &stragglers)) != 0)
         return driver_failed(j, rv, "proxy");
     j->moved += stragglers;
-    if (j->players != 0 && driver_room_delete(j->drv, j->id, j->room) != 0) {
-        if (!held(j)) return MIG_ELOST;
+    if (j->players != 0 && (rv = driver_room_delete(j->drv, j->id, j->room)) != 0) {
+        if (rv == MIG_ELOST) return rv;
+        j->room_left = true; /* empty now; completing tries again, then a clean-up item */
         log_at(LOG_WARN, "worker.room_left", "migration_id", j->id, "error", driver_error(j->drv), NULL);
     }
     return report_facts(j, "transfer.done");
@@ -409,6 +411,12 @@ static int complete(job_t *j) {
     if (rv == MIG_ELOST) return rv;
     bool left = rv != 0;
     if (left) warn(j, "old container not removed", driver_error(j->drv));
+    /* a room whose deletion failed, or one a lost predecessor may have left (404: gone) */
+    if (j->room_left || j->m->recovering) {
+        if ((rv = driver_room_delete(j->drv, j->id, j->room)) == MIG_ELOST) return rv;
+        j->room_left = rv != 0;
+        if (j->room_left) warn(j, "waiting room not removed", driver_error(j->drv));
+    }
     store_report_t rep;
     store_report_init(&rep);
     rep.players_transferred = j->moved;
@@ -417,6 +425,7 @@ static int complete(job_t *j) {
     rep.phase_step = "complete.done";
     if (j->warning[0]) rep.warning = j->warning;
     if (left) rep.cleanup_node = j->from.id; /* a clean-up item removes it later (worker/main.c) */
+    if (j->room_left) rep.cleanup_room = j->room;
     if (!held(j)) return MIG_ELOST;
     rv = stale(j, store_complete(j->rc, j->id, j->token, j->cfg->cooldown_ms, &rep, j->m));
     if (rv == MIG_ELOST) return rv;

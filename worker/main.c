@@ -145,15 +145,18 @@ static void nap(int64_t ms) {
     for (int64_t slept = 0; slept < ms && !stopping; slept += 50) sleep_ms(ms - slept < 50 ? ms - slept : 50);
 }
 
-/* Removes one old container left by a completed migration (lua-scripts/cleanup.lua):
- * gone already, or stopped and deleted now, ends the item; anything else is tried again
- * after a doubling backoff. Every call carries the item's own fencing token. */
+/* Removes what a completed migration left (lua-scripts/cleanup.lua): its old container,
+ * gone already or stopped and deleted now, and its waiting room at the proxy. Both done
+ * ends the item; anything else is tried again after a doubling backoff. Every call
+ * carries the item's own fencing token. */
 static void cleanup_one(rconn_t *rc, driver_t *drv, lease_t *lease, const store_cleanup_t *c) {
     node_t n;
     inventory_node_init(&n);
-    int rv = store_get_node(rc, c->node_id, &n);
+    int rv = c->node_id[0] ? store_get_node(rc, c->node_id, &n) : 0;
     char err[DRIVER_ERR_MAX] = "";
-    if (rv == MIG_ENO_NODE) {
+    if (c->node_id[0] == '\0') {
+        /* only a room is left */
+    } else if (rv == MIG_ENO_NODE) {
         log_at(LOG_WARN, "worker.cleanup_node_gone", "migration_id", c->migration_id, "node_id", c->node_id, NULL);
     } else if (rv != 0) {
         snprintf(err, sizeof err, "reading node %s: %.400s", c->node_id, rc->err);
@@ -167,6 +170,8 @@ static void cleanup_one(rconn_t *rc, driver_t *drv, lease_t *lease, const store_
         if (rv != 0) snprintf(err, sizeof err, "%s", driver_error(drv));
     }
     inventory_node_clear(&n);
+    if (err[0] == '\0' && c->room[0] && driver_room_delete(drv, c->migration_id, c->room) != 0)
+        snprintf(err, sizeof err, "%s", driver_error(drv));
     if (lease_left_ms(lease, timefmt_mono_ms(), NULL) <= 0) {
         log_at(LOG_WARN, "worker.cleanup_lost", "migration_id", c->migration_id, NULL);
         return; /* the item is due again when the claim expires; another try repeats it */

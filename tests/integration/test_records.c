@@ -3,7 +3,8 @@
  * while its events keep the failed attempt; a worker killed in completing leaves its
  * measured downtime to the one that completes; a worker lost after the players reached
  * the new server is finished forward, and no player is dropped; an old container whose
- * stop keeps failing is removed later by its clean-up item, and the server runs once. The real scheduler and
+ * stop keeps failing, or a waiting room whose deletion does, is removed later by its
+ * clean-up item, and the server runs once. The real scheduler and
  * workers against fleet-sim and a real redis-server; every wait polls with a deadline. */
 #include <signal.h>
 #include <stdio.h>
@@ -192,39 +193,52 @@ START_TEST(test_worker_killed_after_the_players_moved_is_finished_forward_with_i
 }
 END_TEST
 
-START_TEST(test_old_container_whose_stop_keeps_failing_is_removed_later_by_its_cleanup_item) {
-    flow_stack_t st;
-    stack_start(&st, FLEET, ZERO, NULL, 1);
-    /* the completing phase's 4 tries fail, and so do the clean-up's first 4: it is
-     * tried again after its backoff, and then the agent answers */
-    cJSON_Delete(stack_sim(&st, "POST", "/control/faults",
-                           "{\"node_id\":\"n1\",\"call\":\"POST /v1/containers/{x}/stop\",\"mode\":\"fail\","
-                           "\"times\":8,\"status\":500}"));
-    migration_t m;
-    migration_init(&m);
-    create_s1(3, &m);
-    stack_wait_status(m.id, DONE, 3, WAIT_MS, &m);
-    ck_assert_int_eq(m.status, MIG_COMPLETED);
-    ck_assert_int_eq(m.players_transferred, 3);
-    ck_assert_msg(m.warning && strstr(m.warning, "old container not removed"), "warning: %s",
-                  m.warning ? m.warning : "(none)");
-    /* it completed at once, with the old copy still to remove */
-    ck_assert_int_eq(events_with(m.id, "\"type\":\"migration.completed\"", "\"cleanup_node\":\"n1\""), 1);
-    int64_t end = timefmt_mono_ms() + WAIT_MS;
-    while (events_with(m.id, "\"type\":\"migration.cleanup\"", "\"done\":true") < 1) {
-        ck_assert_msg(timefmt_mono_ms() < end, "the old container was never removed");
-        sleep_ms(20);
+/* What completing may fail to remove: the old container, the waiting room. */
+static const struct {
+    const char *what, *target, *call, *warning, *completed_has;
+} LEFT[] = {
+    {"old container", "n1", "POST /v1/containers/{x}/stop", "old container not removed", "\"cleanup_node\":\"n1\""},
+    {"waiting room", "proxy", "DELETE /v1/waiting-rooms/{x}", "waiting room not removed", "\"cleanup_node\":null"},
+};
+
+START_TEST(test_what_completing_could_not_remove_is_removed_later_by_its_cleanup_item) {
+    for (size_t i = 0; i < sizeof LEFT / sizeof LEFT[0]; i++) {
+        freeReplyObject(fx_cmd("FLUSHALL"));
+        flow_stack_t st;
+        stack_start(&st, FLEET, ZERO, NULL, 1);
+        /* every try of the transfer and of completing fails (the driver tries a call 4
+         * times), and so do the clean-up's first 4: it is tried again after its backoff,
+         * and then the agent answers */
+        char body[256];
+        snprintf(body, sizeof body, "{\"node_id\":\"%s\",\"call\":\"%s\",\"mode\":\"fail\",\"times\":%d,\"status\":500}",
+                 LEFT[i].target, LEFT[i].call, i == 0 ? 8 : 12);
+        cJSON_Delete(stack_sim(&st, "POST", "/control/faults", body));
+        migration_t m;
+        migration_init(&m);
+        create_s1(3, &m);
+        stack_wait_status(m.id, DONE, 3, WAIT_MS, &m);
+        ck_assert_int_eq(m.status, MIG_COMPLETED);
+        ck_assert_int_eq(m.players_transferred, 3);
+        ck_assert_msg(m.warning && strstr(m.warning, LEFT[i].warning), "%s: warning %s", LEFT[i].what,
+                      m.warning ? m.warning : "(none)");
+        /* it completed at once, with what is left to remove */
+        ck_assert_int_eq(events_with(m.id, "\"type\":\"migration.completed\"", LEFT[i].completed_has), 1);
+        int64_t end = timefmt_mono_ms() + WAIT_MS;
+        while (events_with(m.id, "\"type\":\"migration.cleanup\"", "\"done\":true") < 1) {
+            ck_assert_msg(timefmt_mono_ms() < end, "%s: never removed", LEFT[i].what);
+            sleep_ms(20);
+        }
+        ck_assert_int_ge(events_with(m.id, "\"type\":\"migration.cleanup\"", "\"done\":false"), 1);
+        ck_assert_int_eq(store_get_migration(fx_rc, m.id, &m), 0);
+        ck_assert_ptr_null(m.cleanup_node);
+        store_stats_t stats;
+        ck_assert_int_eq(store_get_stats(fx_rc, &stats), 0);
+        ck_assert_int_eq(stats.cleanups_pending, 0);
+        store_stats_free(&stats);
+        assert_moved_whole(&st, LEFT[i].what);
+        stack_stop(&st);
+        migration_clear(&m);
     }
-    ck_assert_int_ge(events_with(m.id, "\"type\":\"migration.cleanup\"", "\"done\":false"), 1);
-    ck_assert_int_eq(store_get_migration(fx_rc, m.id, &m), 0);
-    ck_assert_ptr_null(m.cleanup_node);
-    store_stats_t stats;
-    ck_assert_int_eq(store_get_stats(fx_rc, &stats), 0);
-    ck_assert_int_eq(stats.cleanups_pending, 0);
-    store_stats_free(&stats);
-    assert_moved_whole(&st, "stop failing");
-    stack_stop(&st);
-    migration_clear(&m);
 }
 END_TEST
 
@@ -236,7 +250,7 @@ Suite *suite_records(void) {
     tcase_add_checked_fixture(tc, fx_connect, fx_disconnect);
     tcase_add_test(tc, test_retry_in_each_phase_counts_each_player_once_and_completes_without_an_error);
     tcase_add_test(tc, test_worker_killed_after_the_players_moved_is_finished_forward_with_its_downtime);
-    tcase_add_test(tc, test_old_container_whose_stop_keeps_failing_is_removed_later_by_its_cleanup_item);
+    tcase_add_test(tc, test_what_completing_could_not_remove_is_removed_later_by_its_cleanup_item);
     suite_add_tcase(s, tc);
     return s;
 }
