@@ -72,6 +72,7 @@ UNIT += test_redisurl test_reply
 UNIT += test_manifest
 UNIT += test_mcproto test_rcon test_slp
 UNIT += test_utf8
+UNIT += test_query
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
 INTEG += test_sim
@@ -169,8 +170,9 @@ $(B)/lib/libmigcore.a: $(CORE_OBJS)
 	$(Q)ar rcs $@ $^
 
 # Unit tests link the pure modules only: they run without Redis or sockets by construction.
-$(B)/tests/unit/run: $(UNIT_OBJS) $(PURE_OBJS) $(PROG_PURE_OBJS)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) $(TESTLIBS)
+# api/query.c is pure too; it takes civetweb's query-string decoder.
+$(B)/tests/unit/run: $(UNIT_OBJS) $(PURE_OBJS) $(PROG_PURE_OBJS) $(B)/api/query.o
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) $(TESTLIBS) -lcivetweb
 
 $(B)/tests/integration/run: $(INTEG_OBJS) $(B)/lib/libmigcore.a
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) $(TESTLIBS) -lcivetweb
@@ -191,6 +193,27 @@ $(B)/bench/sync: LIBS += $(SYNC_LIBS)
 bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))
 	$(Q)for b in $(BENCH); do $(B)/bench/$$b || exit 1; done
 	$(Q)$(MAKE) --no-print-directory bench-dashboard
+
+# Fuzzing (tests/fuzz/, not part of `make test`): a libFuzzer target per parser of outside
+# input, built with clang into build/fuzz and run FUZZ_SECONDS each, one at a time, from
+# the seed corpus of tests/fuzz/corpus/<name>/ (new inputs go to build/fuzz/corpus/, crashes
+# to build/fuzz/crashes/). Installs clang when it is missing, as tools/deps.sh does.
+FUZZ = jsonbody query ws_frame reply sentinel mcproto rcon slp manifest
+FUZZ_SECONDS ?= 60
+FUZZ_B = build/fuzz
+FUZZ_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/%.o,api/query api/ws_frame worker/reply agent/rcon agent/slp agent/manifest agent/fsx)
+.PHONY: fuzz fuzz-build
+fuzz: deps
+	$(Q)command -v clang >/dev/null 2>&1 || { S=; [ "$$(id -u)" -eq 0 ] || S=sudo; \
+		$$S apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq --no-install-recommends clang; }
+	$(Q)$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang SANITIZE=fuzzer-no-link,address,undefined OPT="-O1 -g" fuzz-build
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ)
+
+fuzz-build: $(patsubst %,$(B)/tests/fuzz/%,$(FUZZ))
+.SECONDARY: $(patsubst %,$(B)/tests/fuzz/%.o,$(FUZZ))
+
+$(B)/tests/fuzz/%: $(B)/tests/fuzz/%.o $(FUZZ_OBJS)
+	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS) $(SYNC_LIBS) -lcivetweb
 
 # The test build: the same sources, sanitized, in their own tree.
 TEST_MAKE = $(MAKE) --no-print-directory B=build/test SANITIZE=address,undefined OPT="-O1 -g"

@@ -119,6 +119,7 @@ static int rfc3339_time(const cJSON *body, const char *k, int64_t *ms, char *err
 
 int query_parse_start(const cJSON *body, int64_t *not_before, char *err, size_t errlen) {
     *not_before = 0;
+    if (!cJSON_IsObject(body)) return bad(err, errlen, "the body must be a JSON object");
     for (const cJSON *f = body->child; f; f = f->next)
         if (strcmp(f->string, "not_before") != 0) return bad(err, errlen, "%s: unknown field", f->string);
     return rfc3339_time(body, "not_before", not_before, err, errlen);
@@ -126,6 +127,8 @@ int query_parse_start(const cJSON *body, int64_t *not_before, char *err, size_t 
 
 int query_parse_create(const cJSON *body, role_t role, migration_create_t *c, char *err, size_t errlen) {
     migration_create_init(c);
+    /* the members of anything else have no names (found by tests/fuzz/query.c: "[[]]") */
+    if (!cJSON_IsObject(body)) return bad(err, errlen, "the body must be a JSON object");
     for (const cJSON *f = body->child; f; f = f->next) {
         size_t i, n = sizeof create_fields / sizeof create_fields[0];
         for (i = 0; i < n; i++)

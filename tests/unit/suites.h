@@ -32,6 +32,7 @@ Suite *suite_arena(void);      /* tests/unit/test_arena.c: the allocator of a pa
 Suite *suite_utf8(void);       /* tests/unit/test_utf8.c: UTF-8 checked, cut and repaired */
 Suite *suite_jsonbody(void);   /* tests/unit/test_jsonbody.c: request bodies' nesting bound and parse */
 Suite *suite_redisurl(void);   /* tests/unit/test_redisurl.c: MIG_REDIS_URL parsed, its password masked */
+Suite *suite_query(void);      /* tests/unit/test_query.c: the API's query strings and bodies */
 Suite *suite_reply(void);      /* tests/unit/test_reply.c: node addresses and agents' answers */
 Suite *suite_manifest(void);   /* tests/unit/test_manifest.c: world sync manifests, hostile ones refused */
 Suite *suite_slp(void);        /* tests/unit/test_slp.c: Server List Ping */
