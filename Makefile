@@ -25,6 +25,7 @@ endif
 PURE = err states migration ids timefmt log config inventory sentinel path jsonw arena jsonbody redisurl
 PURE += mcproto
 PURE += utf8
+PURE += envelope
 PURE_OBJS = $(patsubst %,$(B)/core/%.o,$(PURE))
 CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen/lua_source.o
 # httpbody needs civetweb: only the programs that serve HTTP (API, fleet-sim) pull it in.
@@ -72,9 +73,11 @@ UNIT += test_redisurl test_reply
 UNIT += test_manifest
 UNIT += test_mcproto test_rcon test_slp
 UNIT += test_utf8
+UNIT += test_envelope
 UNIT += test_query
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
+INTEG += test_envelope
 INTEG += test_sim
 INTEG += test_cli
 INTEG += test_sentinel

@@ -87,7 +87,7 @@ int query_parse_list(const char *qs, store_query_t *q, query_list_buf_t *b, char
 
 static const char *const create_fields[] = {
     "server_id", "to_node_id", "from_node_id", "reason", "notes", "savings_eur_hour",
-    "savings_eur_month", "max_retries", "level", "start_now", "not_before",
+    "savings_eur_month", "max_retries", "level", "start_now", "not_before", "triggered_by",
 };
 
 static int text(const cJSON *body, const char *k, const char **out, char *err, size_t errlen) {
@@ -180,5 +180,12 @@ int query_parse_create(const cJSON *body, role_t role, migration_create_t *c, ch
         c->status = MIG_SCHEDULED;
         if (reason == NULL) c->reason = MIG_REASON_MANUAL;
     }
+    /* The trigger is the token's role (optimizer: system, operator: admin), never the
+     * caller's word: a body may repeat it (a record copied back) but not change it. */
+    const char *trig = NULL;
+    if ((rv = text(body, "triggered_by", &trig, err, errlen)) != 0) return rv;
+    if (trig && migration_trigger_parse(trig) != (int)c->triggered_by)
+        return bad(err, errlen, "triggered_by: set from the token's role (\"%s\" for this token); leave it out",
+                   migration_trigger_name(c->triggered_by));
     return migration_create_validate(c, err, errlen);
 }

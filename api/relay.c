@@ -167,7 +167,7 @@ static int parse_filter(const char *qs, size_t qlen, const char *name, char *out
     return 0;
 }
 
-/* Reads ?since=, ?server_id= and ?migration_id=. Returns 0 or MIG_EINVALID with the
+/* Reads ?since=, ?format=, ?server_id= and ?migration_id=. Returns 0 or MIG_EINVALID with the
  * problem in `err`. */
 static int parse_request(const char *qs, relay_request_t *req, char *err, size_t errlen) {
     memset(req, 0, sizeof *req);
@@ -181,6 +181,15 @@ static int parse_request(const char *qs, relay_request_t *req, char *err, size_t
             return MIG_EINVALID;
         }
         req->has_since = 1;
+    }
+    char format[16];
+    n = mg_get_var(qs, qlen, "format", format, sizeof format);
+    if (n != -1) {
+        if (n < 0 || (strcmp(format, "flat") != 0 && strcmp(format, "envelope") != 0)) {
+            snprintf(err, errlen, "format: must be envelope (the default) or flat");
+            return MIG_EINVALID;
+        }
+        req->flat = strcmp(format, "flat") == 0;
     }
     if (parse_filter(qs, qlen, "server_id", req->server_id, err, errlen) != 0) return MIG_EINVALID;
     return parse_filter(qs, qlen, "migration_id", req->migration_id, err, errlen);

@@ -5,7 +5,10 @@
  * Redis for it. A client connecting with ?since=<event_id> first receives every event
  * after that id from the capped stream, then the live ones, with no gap and no duplicate
  * at the seam; an id older than the stream's first entry gets a {"type":"resync"}
- * message. Optional filters ?server_id= and ?migration_id=. A ping every 30 s; a client
+ * message. Each event goes out in the seed's envelope, {"type","event_id","data":{"id",...}}
+ * (core/envelope.h), built once per event; ?format=flat sends the stream's flat JSON
+ * instead, for older clients. Optional filters ?server_id= and ?migration_id=. A ping
+ * every 30 s; a client
  * whose queued frames (events, and the answers to its own pings) pass `max_pending` bytes
  * is closed; when Redis drops, the relay
  * reconnects with backoff and resumes from the last event id it relayed.

@@ -18,6 +18,7 @@
 
 #include "api/relay_private.h"
 #include "api/ws_frame.h"
+#include "core/envelope.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timefmt.h"
@@ -71,6 +72,7 @@ relay_frame_t *relay_frame_new(int opcode, relay_id_t id, const char *prefix, si
     f->refs = 1;
     f->id = id;
     f->parsed = 0;
+    f->env = NULL;
     f->server_id[0] = f->migration_id[0] = '\0';
     f->len = hl + prefix_len + body_len;
     f->payload_off = hl;
@@ -81,7 +83,30 @@ relay_frame_t *relay_frame_new(int opcode, relay_id_t id, const char *prefix, si
 }
 
 void relay_frame_unref(relay_frame_t *f) {
-    if (f && --f->refs == 0) free(f);
+    if (f && --f->refs == 0) {
+        relay_frame_unref(f->env);
+        free(f);
+    }
+}
+
+relay_frame_t *relay_frame_for(const relay_client_t *c, relay_frame_t *f) {
+    if (c->req.flat || f->id.ms == 0) return f; /* not an event: sent as it is */
+    if (f->env) return f->env;
+    char *text = NULL;
+    size_t n = 0;
+    int rc = envelope_from_flat((const char *)f->data + f->payload_off, f->len - f->payload_off, &text, &n);
+    if (rc == MIG_EINVALID) {
+        /* the relay only passes on events that begin with an event_id; one that is not
+         * a JSON object with a type still goes out, flat, rather than leave a gap */
+        char id[RELAY_ID_TEXT_MAX];
+        log_at(LOG_WARN, "relay.bad_event", "event_id", relay_id_format(f->id, id), "error",
+               "not a JSON object with a type; sent flat", NULL);
+        return f;
+    }
+    if (rc != 0) return NULL;
+    f->env = relay_frame_new(WS_OP_TEXT, f->id, text, n, NULL, 0);
+    free(text);
+    return f->env;
 }
 
 /* Copies a string member of `o` into `out` (RELAY_FILTER_MAX + 1 bytes); "" when it is
@@ -333,7 +358,10 @@ static void client_push_events(relay_client_t *c, relay_frame_t *const *fs, size
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (relay_id_cmp(fs[i]->id, c->last) <= 0 || !client_wants(c, fs[i])) continue;
-        want[k++] = fs[i];
+        if ((want[k++] = relay_frame_for(c, fs[i])) == NULL) {
+            relay_client_kill(c, "out of memory", 1);
+            return;
+        }
     }
     if (k == 0) return;
     c->last = want[k - 1]->id;
@@ -397,7 +425,10 @@ void relay_client_replayed(relay_client_t *c, relay_frame_t *f) {
     if (c->dead || relay_id_cmp(f->id, c->last) <= 0) return;
     if (has_filter(c)) relay_frame_parse(f);
     c->last = f->id; /* filtered out or not, the replay has passed it */
-    if (client_wants(c, f)) relay_client_send(c, f);
+    if (!client_wants(c, f)) return;
+    relay_frame_t *g = relay_frame_for(c, f);
+    if (g == NULL) relay_client_kill(c, "out of memory", 1);
+    else relay_client_send(c, g);
 }
 
 void relay_client_replay_done(relay_client_t *c) {
@@ -429,11 +460,17 @@ void relay_client_resync(relay_client_t *c, const char *reason) {
         c->ticket = NULL;
     }
     c->state = CLIENT_LIVE; /* before sending: a drain on the way must not resume a replay */
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "resync");
-    cJSON_AddStringToObject(o, "reason", reason);
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
+    char *text = NULL;
+    size_t n;
+    if (c->req.flat) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "type", "resync");
+        cJSON_AddStringToObject(o, "reason", reason);
+        text = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+    } else if (envelope_notice("resync", reason, &text, &n) != 0) {
+        text = NULL;
+    }
     if (text == NULL) {
         relay_client_kill(c, "out of memory", 1);
         return;

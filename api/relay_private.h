@@ -64,6 +64,9 @@ typedef struct relay_frame {
     int refs;              /* queue entries and builders holding it; freed at 0 */
     relay_id_t id;         /* the event's stream id; {0,0} for control frames and resync */
     int parsed;            /* server_id and migration_id below were read from the JSON */
+    struct relay_frame *env; /* an event's frame in the seed's envelope (core/envelope.h),
+                              * built from this flat one when a client first needs it and
+                              * freed with it; NULL until then, and for other frames */
     char server_id[RELAY_FILTER_MAX + 1];    /* "" when the event has none (or a longer one) */
     char migration_id[RELAY_FILTER_MAX + 1];
     size_t len;            /* bytes of data */
@@ -102,6 +105,7 @@ struct relay_ticket;
 /* What a client asked for in its query string. */
 typedef struct {
     int has_since;
+    int flat;                                /* ?format=flat: events as the stream holds them */
     relay_id_t since;                        /* replay the events after this one */
     char server_id[RELAY_FILTER_MAX + 1];    /* filters; "" for none */
     char migration_id[RELAY_FILTER_MAX + 1];
@@ -232,6 +236,10 @@ void relay_stop_if_idle(struct relay *r);
 relay_frame_t *relay_frame_new(int opcode, relay_id_t id, const char *prefix, size_t prefix_len,
                                const char *body, size_t body_len);
 void relay_frame_unref(relay_frame_t *f);
+
+/* The frame of event `f` that client `c` is sent: `f` itself for a ?format=flat client,
+ * else its envelope, built on first use. Borrowed from `f`; NULL when out of memory. */
+relay_frame_t *relay_frame_for(const relay_client_t *c, relay_frame_t *f);
 
 /* Reads the event's server_id and migration_id once, for the filters. */
 void relay_frame_parse(relay_frame_t *f);

@@ -8,7 +8,13 @@
  * servers, one migration per server, most of them run to completed or cancelled, some
  * left scheduled and some preparing.
  *
- *   build/rel/bench/list [migrations]
+ *   build/rel/bench/list [migrations] [two-filters]
+ *
+ * Then two filters at once (issue 12, finding 9): the per-call time of a status and
+ * reason page, and Redis's PING round trip from another connection while two clients
+ * ask it in a loop, before (the unbounded walk of LUALIB_VERSION 4, sent as EVAL_RO) and
+ * after (the page read of today), in the same run on the same data. "two-filters" skips
+ * the wrk and one-filter runs.
  *
  * Needs wrk (Debian's package `wrk`) and the release migrate-api (from $MIG_BIN_DIR,
  * default build/rel/bin); run from the repository's root. */
@@ -455,6 +461,144 @@ static figures_t api_run(const char *url, long long want_total, size_t *body_byt
     return f;
 }
 
+/* ---- two filters: the bound on one call ------------------------------------------------ */
+
+/* mig_list's two-filter walk as it was before the bound (LUALIB_VERSION 4, a status and a
+ * reason): the whole smaller index read, each entry checked against its record, the total
+ * counted; answers the total and the page's keys. Sent as EVAL_RO, the "before". */
+static const char *const unbounded_lua =
+    "local p, st, re, limit = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local a, b = p .. 'idx:status:' .. st, p .. 'idx:reason:' .. re\n"
+    "local drive, field, want = a, 'reason', re\n"
+    "if redis.call('ZCARD', b) < redis.call('ZCARD', a) then drive, field, want = b, 'status', st end\n"
+    "local r = redis.call('ZREVRANGE', drive, 0, -1, 'WITHSCORES')\n"
+    "local total, out = 0, {0}\n"
+    "for j = 1, #r, 2 do\n"
+    "  local v = redis.call('HMGET', p .. 'm:' .. r[j], field)\n"
+    "  if v[1] == want then\n"
+    "    total = total + 1\n"
+    "    if #out <= limit then out[#out + 1] = p .. 'm:' .. r[j] end\n"
+    "  end\n"
+    "end\n"
+    "out[1] = total\n"
+    "return out\n";
+
+typedef struct {
+    const char *status, *reason;
+    int unbounded;      /* 1: the EVAL_RO above; 0: store_list_migrations */
+    uint64_t until_ns;
+    uint64_t *ns;       /* each call's time */
+    size_t n, cap;
+    long long examined; /* of the last call (0 for the unbounded one) */
+} two_client_t;
+
+static void record_ns(uint64_t **v, size_t *n, size_t *cap, uint64_t x) {
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 4096;
+        *v = realloc(*v, *cap * sizeof **v);
+        if (*v == NULL) die("out of memory");
+    }
+    (*v)[(*n)++] = x;
+}
+
+static void *two_client(void *arg) {
+    two_client_t *c = arg;
+    rconn_t *rc = conn();
+    store_query_t q = {.statuses = c->status, .reason = c->reason, .limit = PAGE};
+    while (mono_ns() < c->until_ns) {
+        uint64_t t0 = mono_ns();
+        if (c->unbounded) {
+            redisReply *r = redisCommand(rc->ctx, "EVAL_RO %s 1 mig: %s %s %d", unbounded_lua, c->status, c->reason, PAGE);
+            if (r == NULL || r->type != REDIS_REPLY_ARRAY) die("EVAL_RO of the unbounded walk failed");
+            freeReplyObject(r);
+        } else {
+            store_page_t page;
+            must(store_list_migrations(rc, &q, &page), rc, "store_list_migrations");
+            c->examined = page.examined;
+            store_page_free(&page);
+        }
+        record_ns(&c->ns, &c->n, &c->cap, mono_ns() - t0);
+    }
+    rconn_free(rc);
+    return NULL;
+}
+
+typedef struct {
+    uint64_t until_ns;
+    uint64_t *ns;
+    size_t n, cap;
+} pinger_t;
+
+/* PING from a connection of its own, back to back: how long any other client of Redis
+ * (a worker, the scheduler) waits while the list is read. */
+static void *pinger(void *arg) {
+    pinger_t *p = arg;
+    rconn_t *rc = conn();
+    while (mono_ns() < p->until_ns) {
+        uint64_t t0 = mono_ns();
+        redisReply *r = redisCommand(rc->ctx, "PING");
+        if (r == NULL) die("PING failed");
+        freeReplyObject(r);
+        record_ns(&p->ns, &p->n, &p->cap, mono_ns() - t0);
+    }
+    rconn_free(rc);
+    return NULL;
+}
+
+/* p in [0, 100] of `n` sorted times, nearest rank, in ms. */
+static double pct_ms(const uint64_t *v, size_t n, int p) {
+    if (n == 0) return -1;
+    size_t k = (n * (size_t)p + 99) / 100;
+    return (double)v[k ? k - 1 : 0] / 1e6;
+}
+
+/* Two clients ask the page in a loop for RUN_S seconds while a third pings. */
+static void two_filters_run(const char *label, const char *status, const char *reason, int unbounded) {
+    two_client_t c[2] = {{0}};
+    pthread_t t[2], pt;
+    pinger_t pg = {0};
+    uint64_t until = mono_ns() + (uint64_t)RUN_S * 1000000000ull;
+    for (int i = 0; i < 2; i++) {
+        c[i] = (two_client_t){.status = status, .reason = reason, .unbounded = unbounded, .until_ns = until};
+        pthread_create(&t[i], NULL, two_client, &c[i]);
+    }
+    pg.until_ns = until;
+    pthread_create(&pt, NULL, pinger, &pg);
+    size_t n = 0;
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    pthread_join(pt, NULL);
+    uint64_t *all = malloc((c[0].n + c[1].n + 1) * sizeof *all);
+    if (all == NULL) die("out of memory");
+    for (int i = 0; i < 2; i++) {
+        memcpy(all + n, c[i].ns, c[i].n * sizeof *all);
+        n += c[i].n;
+        free(c[i].ns);
+    }
+    qsort(all, n, sizeof *all, cmp_u64);
+    qsort(pg.ns, pg.n, sizeof *pg.ns, cmp_u64);
+    printf("    %-34s list p50 %8.2f ms  p99 %8.2f ms  (%5zu calls)   PING p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms",
+           label, pct_ms(all, n, 50), pct_ms(all, n, 99), n, pct_ms(pg.ns, pg.n, 50), pct_ms(pg.ns, pg.n, 99),
+           pct_ms(pg.ns, pg.n, 100));
+    if (!unbounded) printf("  examined %lld", c[0].examined);
+    printf("\n");
+    free(all);
+    free(pg.ns);
+}
+
+/* A dense pair (most completed migrations are in every reason) and a sparse one (no
+ * migration left preparing has that reason, so a page is never filled). */
+static void two_filters(void) {
+    static const struct {
+        const char *status, *reason;
+    } q[] = {{"completed", "manual"}, {"preparing", "manual"}};
+    printf("  two filters, two clients in a loop, PING from a third; %d s per run\n", RUN_S);
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        printf("  GET /api/migrations?status=%s&reason=%s&limit=%d\n", q[i].status, q[i].reason, PAGE);
+        two_filters_run("before (unbounded walk, EVAL_RO):", q[i].status, q[i].reason, 1);
+        two_filters_run("after (store_list_migrations):", q[i].status, q[i].reason, 0);
+    }
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static void print_figures(const char *what, const figures_t *f) {
@@ -488,7 +632,7 @@ static const char *verdict(int met) {
 int main(int argc, char **argv) {
     if (argc > 1) migrations = atoi(argv[1]);
     if (migrations < MIX_PERIOD * POP_THREADS) {
-        fprintf(stderr, "usage: list [migrations >= %d]\n", MIX_PERIOD * POP_THREADS);
+        fprintf(stderr, "usage: list [migrations >= %d] [two-filters]\n", MIX_PERIOD * POP_THREADS);
         return 2;
     }
     log_init("bench", LOG_WARN);
@@ -512,6 +656,12 @@ int main(int argc, char **argv) {
            "the rest on cpu %d\n",
            migrations, PAGE, CONNS, RUN_S, CPU_REDIS, CPU_LOAD);
     populate();
+    if (argc > 2 && strcmp(argv[2], "two-filters") == 0) {
+        two_filters();
+        stop_all();
+        rmdir(tmpdir);
+        return 0;
+    }
     api_start(); /* inherits this process's core */
 
     figures_t fr, fh, ur, uh;
@@ -521,6 +671,7 @@ int main(int argc, char **argv) {
     char uq[64];
     snprintf(uq, sizeof uq, "limit=%d", PAGE);
     measure("unfiltered", "", uq, &ur, &uh);
+    two_filters();
     stop_all();
 
     int f1 = fh.p99_ms < 5.0, f2 = fh.p99_ms <= 2 * fr.p99_ms, u1 = uh.p99_ms < 5.0, u2 = uh.p99_ms <= 2 * ur.p99_ms;

@@ -408,21 +408,27 @@ static void event_details(sb_t *b, const char *type, const cJSON *ev) {
     }
 }
 
-char *format_event(const cJSON *ev) {
+char *format_event(const cJSON *msg) {
     sb_t b = {0};
     char when[40];
-    const char *type = str_of(ev, "type");
+    const char *type = str_of(msg, "type");
     if (type && strcmp(type, "resync") == 0) {
         sb_puts(&b, "resync: events were trimmed before they could be replayed; "
                     "reload the state with `migratectl list`, watching live from here");
         return sb_done(&b);
     }
+    /* the envelope's fields are in `data`, its id the migration's; a flat event (an API
+     * before the envelope, or ?format=flat) has them beside its type */
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(msg, "data");
+    int flat = !cJSON_IsObject(ev);
+    if (flat) ev = msg;
     sb_puts(&b, format_time(when, sizeof when, cJSON_GetObjectItemCaseSensitive(ev, "timestamp")));
     sb_puts(&b, " ");
     sb_text(&b, type ? type : "?");
     if (type && strncmp(type, "migration.", 10) == 0) {
+        const char *id = flat ? "migration_id" : "id";
         sb_puts(&b, " ");
-        sb_text(&b, name_or_id(ev, "migration_id", "migration_id"));
+        sb_text(&b, name_or_id(ev, id, id));
         sb_puts(&b, " ");
         sb_text(&b, name_or_id(ev, "server_id", "server_id")); /* every migration event has it */
         event_details(&b, type, ev);

@@ -43,7 +43,8 @@ char *format_record(const cJSON *m);
 /* The stats answer as a few lines for people. Caller frees; NULL when out of memory. */
 char *format_stats(const cJSON *s);
 
-/* One line (no newline) for an event of docs/EVENTS.md: its time, type and what
+/* One line (no newline) for a message of GET /api/ws (docs/EVENTS.md: the envelope, or a
+ * flat event): its time, type and what
  * happened; an unknown type prints its fields as key=value. Caller frees with free();
  * NULL when out of memory. */
 char *format_event(const cJSON *ev);

@@ -53,7 +53,8 @@ const rec = (over) => ({
   id: 'm1', server_id: 's1', server_name: 'Server-XYZ', from_node_id: 'n1', to_node_id: 'n2', status: 'scheduled',
   data_sync_progress: null, created_at: T(0), updated_at: T(10), started_at: null, completed_at: null, ...over,
 });
-const ev = (type, s, over) => ({ type, event_id: `${Date.parse(T(s))}-0`, timestamp: T(s), migration_id: 'm1', server_id: 's1', ...over });
+// A message of /api/ws: the seed's envelope, data.id the migration's id.
+const ev = (type, s, over) => ({ type, event_id: `${Date.parse(T(s))}-0`, data: { id: 'm1', timestamp: T(s), server_id: 's1', ...over } });
 
 test('the store skips events older than the record it holds and applies the newer ones', () => {
   const st = new Store();
@@ -83,7 +84,7 @@ test('the store ignores a REST record older than what events brought', () => {
 test('the store keeps the times, the blocked reason and the end of a migration from its events', () => {
   const st = new Store();
   st.load({ nodes: [], servers: [], migrations: [] });
-  st.apply(ev('migration.created', 1, { status: 'suggested', server_name: 'Server-XYZ', from_node_id: 'n1', to_node_id: 'n2', savings_eur_hour: 0.15, savings_eur_month: 109.5 }));
+  st.apply(ev('migration.created', 1, { status: 'suggested', server_name: 'Server-XYZ', from_node_id: 'n1', from_node: 'n1', to_node_id: 'n2', to_node: 'n2', savings_eur_hour: 0.15, savings_eur_month: 109.5 }));
   st.apply(ev('migration.status_changed', 2, { old_status: 'suggested', new_status: 'approved' }));
   st.apply(ev('migration.status_changed', 3, { old_status: 'approved', new_status: 'scheduled' }));
   st.apply(ev('migration.progress', 4, { status: 'scheduled', progress: null, message: '3 players online' }));
@@ -109,12 +110,12 @@ test('the store counts servers per node as they move and go', () => {
   const st = new Store();
   st.load({ nodes: [{ id: 'n1' }, { id: 'n2' }], servers: [{ id: 's1', node_id: 'n1' }, { id: 's2', node_id: 'n1' }], migrations: [] });
   assert.equal(st.perNode.get('n1'), 2);
-  st.apply({ type: 'server.updated', event_id: '1-0', timestamp: T(1), server_id: 's1', node_id: 'n2', players: 0 });
+  st.apply({ type: 'server.updated', event_id: '1-0', data: { id: 's1', timestamp: T(1), node_id: 'n2', players: 0 } });
   assert.equal(st.perNode.get('n1'), 1);
   assert.equal(st.perNode.get('n2'), 1);
-  st.apply({ type: 'server.deleted', event_id: '2-0', timestamp: T(2), server_id: 's2', migrations_deleted: 0 });
+  st.apply({ type: 'server.deleted', event_id: '2-0', data: { id: 's2', timestamp: T(2), migrations_deleted: 0 } });
   assert.equal(st.perNode.get('n1'), 0);
-  st.apply({ type: 'node.updated', event_id: '3-0', timestamp: T(3), node_id: 'n3', name: 'Node-C', healthy: true });
+  st.apply({ type: 'node.updated', event_id: '3-0', data: { id: 'n3', timestamp: T(3), name: 'Node-C', healthy: true } });
   assert.equal(st.nodes.get('n3').name, 'Node-C');
   assert.equal(st.dirty.layout, true, 'a new node needs a new layout');
 });

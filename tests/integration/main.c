@@ -14,6 +14,7 @@ int main(void) {
     srunner_add_suite(sr, suite_fencing());
     srunner_add_suite(sr, suite_records());
     srunner_add_suite(sr, suite_relay());
+    srunner_add_suite(sr, suite_envelope());
     srunner_add_suite(sr, suite_sim());
     srunner_add_suite(sr, suite_cli());
     srunner_add_suite(sr, suite_sentinel());

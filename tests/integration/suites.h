@@ -13,6 +13,7 @@ Suite *suite_flow(void);
 Suite *suite_fencing(void);
 Suite *suite_records(void);
 Suite *suite_relay(void);
+Suite *suite_envelope(void);  /* test_envelope.c: /api/ws in the seed's envelope, live and resumed */
 Suite *suite_sim(void);
 Suite *suite_cli(void);
 Suite *suite_sentinel(void);

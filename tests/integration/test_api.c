@@ -92,11 +92,17 @@ START_TEST(test_create_manual_migration_answers_201_with_location_and_record) {
 END_TEST
 
 START_TEST(test_optimizer_creates_suggestions_and_operator_approves_then_cancels) {
-    fx_fleet(1);
+    fx_fleet(2);
     http_resp_t r;
+    /* triggered_by is derived from the role, never taken from the body: another value is
+     * refused with the reason, the role's own is accepted (a record copied back) */
+    expect_error("POST", "/api/migrations", OPTIMIZER,
+                 "{\"server_id\":\"s1\",\"to_node_id\":\"n2\",\"savings_eur_hour\":0.2,\"triggered_by\":\"admin\"}",
+                 400, "bad_request", "triggered_by: set from the token's role (\"system\"");
     ck_assert_int_eq(call(&r, "POST", "/api/migrations", OPTIMIZER,
-                          "{\"server_id\":\"s1\",\"to_node_id\":\"n2\",\"savings_eur_hour\":0.2,\"triggered_by\":\"admin\"}"),
-                     400); /* triggered_by is derived from the role, never taken from the body */
+                          "{\"server_id\":\"s2\",\"to_node_id\":\"n2\",\"triggered_by\":\"system\"}"),
+                     201);
+    ck_assert_str_eq(cJSON_GetObjectItem(r.json, "triggered_by")->valuestring, "system");
     http_resp_free(&r);
     ck_assert_int_eq(call(&r, "POST", "/api/migrations", OPTIMIZER,
                           "{\"server_id\":\"s1\",\"to_node_id\":\"n2\",\"savings_eur_hour\":0.2}"),

@@ -500,7 +500,7 @@ START_TEST(test_watch_json_prints_events_as_they_happen_and_resumes_after_api_re
     out = slurp(w.out);
     cJSON *ev = cJSON_Parse(out);
     ck_assert_str_eq(cJSON_GetObjectItem(ev, "type")->valuestring, "migration.created");
-    ck_assert_str_eq(cJSON_GetObjectItem(ev, "migration_id")->valuestring, id);
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "data"), "id")->valuestring, id); /* the envelope */
     cJSON_Delete(ev);
     free(out);
 

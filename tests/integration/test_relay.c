@@ -113,8 +113,26 @@ static const char *jstr(const cJSON *j, const char *k) {
     return v->valuestring;
 }
 
-static long jnum(const cJSON *j, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+/* The `data` of a message in the seed's envelope, {"type","event_id","data"}: what /api/ws
+ * sends by default. */
+static const cJSON *data_of(const cJSON *j) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    ck_assert_msg(cJSON_IsObject(d), "a message without data");
+    return d;
+}
+
+static const char *dstr(const cJSON *j, const char *k) {
+    return jstr(data_of(j), k);
+}
+
+/* The server a message is about: data.server_id, or data.id for a server's own events. */
+static const char *server_of(const cJSON *j) {
+    return strncmp(jstr(j, "type"), "server.", 7) == 0 ? dstr(j, "id") : dstr(j, "server_id");
+}
+
+/* A number in the message's data. */
+static long dnum(const cJSON *j, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(data_of(j), k);
     if (!cJSON_IsNumber(v)) {
         char *text = cJSON_PrintUnformatted(j);
         ck_assert_msg(0, "%s is not a number in %s", k, text);
@@ -153,7 +171,7 @@ static void expect_next_is_marker(ws_t *w, int players) {
     put_players(fx_rc, "s1", players);
     cJSON *ev = ws_next_json(w);
     ck_assert_str_eq(jstr(ev, "type"), "server.updated");
-    ck_assert_int_eq(jnum(ev, "players"), players);
+    ck_assert_int_eq(dnum(ev, "players"), players);
     cJSON_Delete(ev);
 }
 
@@ -173,11 +191,13 @@ static void id_of_players(int players, char *out, size_t cap) {
 
 /* ---- tests ----------------------------------------------------------------------------- */
 
+/* ?format=flat: each event exactly as the stream holds it, event_id first (the envelope
+ * of the same events is test_envelope.c's). */
 START_TEST(test_every_event_type_arrives_with_its_fields_and_event_id_in_order) {
     fx_fleet(2);
     relay_up(NULL, 0, 0);
     ws_t w;
-    ck_assert_int_eq(ws_open(&w, port, "/api/ws", NULL, 0), 101);
+    ck_assert_int_eq(ws_open(&w, port, "/api/ws?format=flat", NULL, 0), 101);
     wait_clients(1);
     char start[64];
     stream_end(start, sizeof start);
@@ -232,7 +252,11 @@ START_TEST(test_every_event_type_arrives_with_its_fields_and_event_id_in_order) 
     }
     for (int t = 0; t < 9; t++) ck_assert_msg(seen[t] > 0, "no %s event", types[t]);
     freeReplyObject(x);
-    expect_next_is_marker(&w, 999);
+    put_players(fx_rc, "s1", 999); /* nothing more: the next message is this one, flat too */
+    cJSON *marker = ws_next_json(&w);
+    ck_assert_str_eq(jstr(marker, "type"), "server.updated");
+    ck_assert_int_eq(cJSON_GetObjectItem(marker, "players")->valueint, 999);
+    cJSON_Delete(marker);
     ws_close(&w);
     migration_clear(&m);
     migration_clear(&f);
@@ -247,7 +271,7 @@ START_TEST(test_resume_with_since_replays_the_100_missed_events_once_in_order) {
     wait_clients(1);
     put_players(fx_rc, "s1", 1);
     cJSON *ev = ws_next_json(&w);
-    ck_assert_int_eq(jnum(ev, "players"), 1);
+    ck_assert_int_eq(dnum(ev, "players"), 1);
     char since[64];
     snprintf(since, sizeof since, "%s", jstr(ev, "event_id"));
     cJSON_Delete(ev);
@@ -262,8 +286,8 @@ START_TEST(test_resume_with_since_replays_the_100_missed_events_once_in_order) {
     snprintf(last, sizeof last, "%s", since);
     for (int i = 2; i <= 101; i++) {
         ev = ws_next_json(&w);
-        ck_assert_str_eq(ev->child->string, "event_id"); /* replayed as live: the id first */
-        ck_assert_int_eq(jnum(ev, "players"), i);
+        ck_assert_str_eq(ev->child->next->string, "event_id"); /* replayed as live: type, event_id, data */
+        ck_assert_int_eq(dnum(ev, "players"), i);
         ck_assert_int_gt(id_cmp(jstr(ev, "event_id"), last), 0);
         snprintf(last, sizeof last, "%s", jstr(ev, "event_id"));
         cJSON_Delete(ev);
@@ -309,7 +333,7 @@ START_TEST(test_resume_while_events_keep_coming_has_no_gap_and_no_duplicate_at_t
     ck_assert_int_eq(ws_open(&w, port, path, NULL, 0), 101);
     for (int i = 51; i <= SEAM_EVENTS; i++) {
         cJSON *ev = ws_next_json(&w);
-        ck_assert_int_eq(jnum(ev, "players"), i);
+        ck_assert_int_eq(dnum(ev, "players"), i);
         cJSON_Delete(ev);
     }
     pthread_join(t, NULL);
@@ -334,12 +358,12 @@ START_TEST(test_since_older_than_the_stream_start_gets_resync_then_live_events) 
         ck_assert_int_eq(ws_open(&w, port, path, NULL, 0), 101);
         cJSON *ev = ws_next_json(&w);
         ck_assert_str_eq(jstr(ev, "type"), "resync");
-        ck_assert_msg(strstr(jstr(ev, "reason"), "reload") != NULL, "reason: %s", jstr(ev, "reason"));
-        ck_assert_ptr_null(cJSON_GetObjectItem(ev, "event_id"));
+        ck_assert_msg(strstr(dstr(ev, "reason"), "reload") != NULL, "reason: %s", dstr(ev, "reason"));
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItem(ev, "event_id"))); /* not an event: nothing to resume from */
         cJSON_Delete(ev);
         put_players(fx_rc, "s1", 100 + k);
         ev = ws_next_json(&w);
-        ck_assert_int_eq(jnum(ev, "players"), 100 + k);
+        ck_assert_int_eq(dnum(ev, "players"), 100 + k);
         cJSON_Delete(ev);
         ws_close(&w);
     }
@@ -350,7 +374,7 @@ START_TEST(test_malformed_since_or_filter_is_refused_with_400_json) {
     relay_up(NULL, 0, 0);
     const char *bad[] = {"/api/ws?since=yesterday", "/api/ws?since=1-2-3", "/api/ws?since=-5",
                          "/api/ws?since=99999999999999999999999-0", "/api/ws?server_id=",
-                         "/api/ws?migration_id=a%20b"};
+                         "/api/ws?migration_id=a%20b", "/api/ws?format=xml"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ws_t w;
         ck_assert_int_eq(ws_open(&w, port, bad[i], NULL, 0), 400);
@@ -360,6 +384,7 @@ START_TEST(test_malformed_since_or_filter_is_refused_with_400_json) {
         ck_assert_str_eq(jstr(e, "code"), "bad_request");
         const char *want = strstr(bad[i], "since")       ? "since"
                            : strstr(bad[i], "server_id") ? "server_id"
+                           : strstr(bad[i], "format")    ? "format"
                                                          : "migration_id";
         ck_assert_msg(strstr(jstr(e, "message"), want) != NULL, "%s: %s", bad[i], jstr(e, "message"));
         cJSON_Delete(j);
@@ -384,7 +409,7 @@ static void *read_flood(void *arg) {
         if (n < 0) break;
         if (op != WS_OP_TEXT) continue;
         cJSON *j = cJSON_Parse(msg);
-        const cJSON *p = cJSON_GetObjectItem(j, "players");
+        const cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "players");
         int ok = cJSON_IsNumber(p) && p->valueint == rd->got + 1;
         cJSON_Delete(j);
         if (!ok) break;
@@ -464,13 +489,13 @@ START_TEST(test_filters_deliver_only_the_matching_server_or_migration) {
         for (int i = 0; i < 3; i++) {
             cJSON *ev = ws_next_json(server_filtered[k]);
             ck_assert_str_eq(jstr(ev, "type"), want_a[i]);
-            ck_assert_str_eq(jstr(ev, "server_id"), "s2");
+            ck_assert_str_eq(server_of(ev), "s2");
             cJSON_Delete(ev);
         }
     for (int i = 1; i < 3; i++) {
         cJSON *ev = ws_next_json(&b);
         ck_assert_str_eq(jstr(ev, "type"), want_a[i]);
-        ck_assert_str_eq(jstr(ev, "migration_id"), m.id);
+        ck_assert_str_eq(dstr(ev, "id"), m.id);
         cJSON_Delete(ev);
     }
     const char *want_d[] = {"server.updated", "server.updated", "migration.status_changed", "node.updated",
@@ -493,7 +518,7 @@ START_TEST(test_filters_deliver_only_the_matching_server_or_migration) {
         for (int i = 0; i < 4; i++) {
             cJSON *ev = ws_next_json(matching[i]);
             ck_assert_str_eq(jstr(ev, "type"), "migration.progress");
-            ck_assert_int_eq(jnum(ev, "progress"), 20 + k);
+            ck_assert_int_eq(dnum(ev, "progress"), 20 + k);
             cJSON_Delete(ev);
         }
     }
@@ -623,7 +648,7 @@ START_TEST(test_more_clients_than_civetweb_threads_all_get_every_event) {
     for (int i = 0; i < N; i++)
         for (int k = 1; k <= 3; k++) {
             cJSON *ev = ws_next_json(&w[i]);
-            ck_assert_int_eq(jnum(ev, "players"), k);
+            ck_assert_int_eq(dnum(ev, "players"), k);
             cJSON_Delete(ev);
         }
     for (int i = 0; i < N; i++) ws_close(&w[i]);
@@ -638,7 +663,7 @@ static void open_live(ws_t *w) {
     wait_clients(1);
     put_players(fx_rc, "s1", 1);
     cJSON *ev = ws_next_json(w);
-    ck_assert_int_eq(jnum(ev, "players"), 1);
+    ck_assert_int_eq(dnum(ev, "players"), 1);
     cJSON_Delete(ev);
 }
 
@@ -732,7 +757,7 @@ START_TEST(test_events_published_while_redis_is_unreachable_are_caught_up_in_ord
     for (int i = 2; i <= 51; i++) {
         ev = ws_next_json(&w);
         ck_assert_msg(strcmp(jstr(ev, "type"), "server.updated") == 0, "got %s", jstr(ev, "type"));
-        ck_assert_int_eq(jnum(ev, "players"), i);
+        ck_assert_int_eq(dnum(ev, "players"), i);
         cJSON_Delete(ev);
     }
     ck_assert(relay_connected(relay));
@@ -796,7 +821,7 @@ START_TEST(test_relay_reconnects_after_a_redis_restart_and_clients_get_later_eve
     for (int i = 0; i < 5; i++) {
         ev = ws_next_json(&w);
         ck_assert_str_eq(jstr(ev, "type"), want[i]);
-        if (i == 4) ck_assert_int_eq(jnum(ev, "players"), 7);
+        if (i == 4) ck_assert_int_eq(dnum(ev, "players"), 7);
         cJSON_Delete(ev);
     }
     ws_close(&w);

@@ -23,6 +23,7 @@ int main(void) {
     srunner_add_suite(sr, suite_arena());
     srunner_add_suite(sr, suite_jsonbody());
     srunner_add_suite(sr, suite_utf8());
+    srunner_add_suite(sr, suite_envelope());
     srunner_add_suite(sr, suite_redisurl());
     srunner_add_suite(sr, suite_query());
     srunner_add_suite(sr, suite_reply());

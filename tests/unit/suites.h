@@ -30,6 +30,7 @@ Suite *suite_sentinel(void);   /* tests/unit/test_sentinel.c: the sentinel list 
 Suite *suite_jsonw(void);      /* tests/unit/test_jsonw.c: JSON text as cJSON prints it */
 Suite *suite_arena(void);      /* tests/unit/test_arena.c: the allocator of a page's replies */
 Suite *suite_utf8(void);       /* tests/unit/test_utf8.c: UTF-8 checked, cut and repaired */
+Suite *suite_envelope(void);   /* tests/unit/test_envelope.c: events in the seed's WebSocket envelope */
 Suite *suite_jsonbody(void);   /* tests/unit/test_jsonbody.c: request bodies' nesting bound and parse */
 Suite *suite_redisurl(void);   /* tests/unit/test_redisurl.c: MIG_REDIS_URL parsed, its password masked */
 Suite *suite_query(void);      /* tests/unit/test_query.c: the API's query strings and bodies */

@@ -359,6 +359,25 @@ START_TEST(test_each_event_type_has_its_line) {
 }
 END_TEST
 
+/* What /api/ws sends by default: the seed's envelope, fields in data, data.id the migration. */
+START_TEST(test_events_in_the_envelope_read_as_the_flat_ones) {
+    expect_event("{\"type\":\"migration.created\",\"event_id\":\"1-0\",\"data\":{\"id\":\"m1\","
+                 "\"timestamp\":\"2026-11-28T13:25:42.628Z\",\"server_id\":\"s1\",\"from_node_id\":\"n1\","
+                 "\"from_node_name\":\"Node-A\",\"from_node\":\"n1\",\"to_node_id\":\"n2\",\"to_node_name\":\"Node-B\","
+                 "\"to_node\":\"n2\",\"status\":\"suggested\",\"reason\":\"cost-optimization\","
+                 "\"savings_eur_hour\":0.15,\"savings_eur_month\":109.5}}",
+                 "2026-11-28 13:25:42 migration.created m1 s1 Node-A → Node-B suggested cost-optimization "
+                 "€0.15/h (€109.50/mo)");
+    expect_event("{\"type\":\"migration.failed\",\"event_id\":\"2-0\",\"data\":{\"id\":\"m1\","
+                 "\"timestamp\":\"2026-11-28T13:26:10.000Z\",\"server_id\":\"s1\",\"error\":\"disk full\","
+                 "\"fail_reason\":\"sync\",\"rollback_success\":true}}",
+                 "2026-11-28 13:26:10 migration.failed m1 s1 (sync) disk full; rolled back");
+    expect_event("{\"type\":\"node.updated\",\"event_id\":\"3-0\",\"data\":{\"id\":\"n3\","
+                 "\"timestamp\":\"2026-11-28T13:26:10.000Z\",\"healthy\":true}}",
+                 "2026-11-28 13:26:10 node.updated id=n3 healthy=true");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ handshake */
 
 static void hex(const unsigned char *d, size_t n, char *out) {
@@ -486,6 +505,7 @@ Suite *suite_cli(void) {
     tcase_add_test(tc, test_record_prints_aligned_key_value_lines_with_null_as_dash);
     tcase_add_test(tc, test_stats_read_as_sentences);
     tcase_add_test(tc, test_each_event_type_has_its_line);
+    tcase_add_test(tc, test_events_in_the_envelope_read_as_the_flat_ones);
     tcase_add_test(tc, test_sha1_and_base64_match_the_published_vectors);
     tcase_add_test(tc, test_handshake_accepts_only_a_proper_101);
     tcase_add_test(tc, test_upgrade_request_carries_key_token_and_refuses_newlines);

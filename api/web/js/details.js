@@ -134,10 +134,11 @@ export class Details {
   }
 }
 
-// One event of a migration as a timeline entry: {ts, kind, text}.
-function timelineEntry(ev) {
-  const e = { ts: ev.timestamp, kind: 'status', text: ev.type };
-  switch (ev.type) {
+// One message of a migration (the envelope of events.js) as a timeline entry: {ts, kind, text}.
+function timelineEntry(msg) {
+  const ev = msg.data;
+  const e = { ts: ev.timestamp, kind: 'status', text: msg.type };
+  switch (msg.type) {
     case 'migration.created':
       e.text = `Created ${statusLabel(ev.status).toLowerCase()} by ${ev.triggered_by} (${ev.reason})`;
       break;

@@ -1,7 +1,9 @@
 // events.js - the WebSocket of events (GET /api/ws, docs/EVENTS.md) with resume: the
 // stream keeps the id of the last event it passed on, reconnects with backoff after any
 // close, and asks for `?since=<that id>`, so the relay replays what was missed from the
-// Redis stream. An event whose id is not after the last one is dropped, so nothing is
+// Redis stream. Each message is the seed's envelope, {type, event_id, data} with data.id
+// the migration's (node's, server's) id (docs/EVENTS.md). An event whose id is not
+// after the last one is dropped, so nothing is
 // passed on twice. A `resync` message (the id was trimmed from the stream) is passed up:
 // the page reloads its state over REST.
 

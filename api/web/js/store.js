@@ -88,116 +88,122 @@ export class Store {
     this.dirty.nodes.add(nodeId);
   }
 
-  // Applies one event (docs/EVENTS.md). Unknown types are ignored: the relay may grow
-  // new ones before the page learns them.
-  apply(ev) {
-    if (ev.migration_id && ev.type !== 'migration.deleted') this.remember(ev);
-    switch (ev.type) {
-      case 'node.updated': return this.applyNode(ev);
-      case 'server.updated': return this.applyServer(ev);
-      case 'server.deleted': return this.applyServerDeleted(ev);
-      case 'migration.created': return this.applyCreated(ev);
-      case 'migration.deleted': return this.drop(ev.migration_id);
+  // Applies one message of /api/ws in the seed's envelope (docs/EVENTS.md): `type`,
+  // `event_id` and `data`, whose `id` is the migration's (the node's, the server's for
+  // their events). Unknown types are ignored: the relay may grow new ones before the page
+  // learns them.
+  apply(msg) {
+    const d = msg && msg.data;
+    if (!d || typeof d !== 'object') return undefined;
+    const type = msg.type;
+    if (type.startsWith('migration.') && type !== 'migration.deleted') this.remember(msg);
+    switch (type) {
+      case 'node.updated': return this.applyNode(d);
+      case 'server.updated': return this.applyServer(d);
+      case 'server.deleted': return this.applyServerDeleted(d);
+      case 'migration.created': return this.applyCreated(d);
+      case 'migration.deleted': return this.drop(d.id);
       case 'migration.status_changed':
       case 'migration.progress':
       case 'migration.completed':
-      case 'migration.failed': return this.applyChange(ev);
+      case 'migration.cleanup':
+      case 'migration.failed': return this.applyChange(type, d);
       default: return undefined;
     }
   }
 
-  applyNode(ev) {
-    const { type, event_id, timestamp, node_id, ...fields } = ev;
-    const old = this.nodes.get(node_id);
-    this.nodes.set(node_id, { ...(old || {}), ...fields, id: node_id });
+  applyNode(d) {
+    const { id, timestamp, ...fields } = d;
+    const old = this.nodes.get(id);
+    this.nodes.set(id, { ...(old || {}), ...fields, id });
     if (!old) this.dirty.layout = true;
-    this.dirty.nodes.add(node_id);
+    this.dirty.nodes.add(id);
   }
 
-  applyServer(ev) {
-    const { type, event_id, timestamp, server_id, ...fields } = ev;
-    this.putServer({ ...fields, id: server_id });
+  applyServer(d) {
+    const { timestamp, ...fields } = d;
+    this.putServer(fields);
   }
 
-  applyServerDeleted(ev) {
-    const old = this.servers.get(ev.server_id);
+  applyServerDeleted(d) {
+    const old = this.servers.get(d.id);
     if (old) {
       this.count(old.node_id, -1);
-      this.servers.delete(ev.server_id);
+      this.servers.delete(d.id);
     }
-    for (const m of [...this.migrations.values()]) if (m.server_id === ev.server_id) this.drop(m.id);
+    for (const m of [...this.migrations.values()]) if (m.server_id === d.id) this.drop(m.id);
   }
 
-  applyCreated(ev) {
-    const have = this.migrations.get(ev.migration_id);
-    if (have && ms(have.updated_at) > ms(ev.timestamp)) return;
-    const { type, event_id, timestamp, migration_id, ...fields } = ev;
+  applyCreated(d) {
+    const have = this.migrations.get(d.id);
+    if (have && ms(have.updated_at) > ms(d.timestamp)) return;
+    // from_node/to_node are the seed's names of from_node_id/to_node_id: the record has those
+    const { timestamp, from_node, to_node, ...fields } = d;
     this.merge({
       data_sync_progress: null, progress_message: null, blocked_reason: null, notes: null,
-      approved_at: null, scheduled_at: ev.status === 'scheduled' ? timestamp : null, started_at: null,
-      completed_at: null, ...(have || {}), ...fields, id: migration_id, created_at: timestamp,
-      updated_at: timestamp,
+      approved_at: null, scheduled_at: d.status === 'scheduled' ? timestamp : null, started_at: null,
+      completed_at: null, ...(have || {}), ...fields, created_at: timestamp, updated_at: timestamp,
     });
     this.dirty.membership = true;
     this.dirty.stats = true;
   }
 
-  applyChange(ev) {
-    const m = this.migrations.get(ev.migration_id);
+  applyChange(type, d) {
+    const m = this.migrations.get(d.id);
     if (!m) {
-      this.missing.add(ev.migration_id);
+      this.missing.add(d.id);
       this.dirty.membership = true;
       this.dirty.stats = true;
       return;
     }
-    const t = ms(ev.timestamp);
+    const t = ms(d.timestamp);
     if (t < ms(m.updated_at)) return; // the record already reflects a later change
-    m.updated_at = ev.timestamp;
-    if (ev.type === 'migration.status_changed') this.changeStatus(m, ev);
-    else if (ev.type === 'migration.progress') {
-      if (ev.progress !== null && ev.progress !== undefined) m.data_sync_progress = ev.progress;
-      m.progress_message = ev.message ?? null;
-      if (ev.phase_step !== undefined) m.phase_step = ev.phase_step;
-      if (ev.status === 'scheduled') m.blocked_reason = ev.message ?? null;
-    } else if (ev.type === 'migration.completed') {
-      m.duration_seconds = ev.duration_seconds;
-      m.players_transferred = ev.players_transferred;
-      m.player_downtime_ms = ev.player_downtime_ms;
-      m.warning = ev.warning;
-      m.cleanup_node = ev.cleanup_node ?? null;
+    m.updated_at = d.timestamp;
+    if (type === 'migration.status_changed') this.changeStatus(m, d);
+    else if (type === 'migration.progress') {
+      if (d.progress !== null && d.progress !== undefined) m.data_sync_progress = d.progress;
+      m.progress_message = d.message ?? null;
+      if (d.phase_step !== undefined) m.phase_step = d.phase_step;
+      if (d.status === 'scheduled') m.blocked_reason = d.message ?? null;
+    } else if (type === 'migration.completed') {
+      m.duration_seconds = d.duration_seconds;
+      m.players_transferred = d.players_transferred;
+      m.player_downtime_ms = d.player_downtime_ms;
+      m.warning = d.warning;
+      m.cleanup_node = d.cleanup_node ?? null;
       this.dirty.stats = true;
-    } else if (ev.type === 'migration.cleanup') {
+    } else if (type === 'migration.cleanup') {
       // the old copy of a completed migration: gone at last, or another try failed
-      m.cleanup_node = ev.done ? null : ev.node_id;
-      m.cleanup_error = ev.done ? null : ev.error;
-    } else if (ev.type === 'migration.failed') {
-      m.error_message = ev.error;
-      m.rollback_success = ev.rollback_success;
-      m.fail_reason = ev.fail_reason;
+      m.cleanup_node = d.done ? null : d.node_id;
+      m.cleanup_error = d.done ? null : d.error;
+    } else if (type === 'migration.failed') {
+      m.error_message = d.error;
+      m.rollback_success = d.rollback_success;
+      m.fail_reason = d.fail_reason;
       this.dirty.stats = true;
     }
     this.dirty.migrations.add(m.id);
   }
 
-  // A status change, with the timestamps the functions set on the record.
-  changeStatus(m, ev) {
-    const to = ev.new_status;
+  // A status change (the event's data), with the timestamps the functions set on the record.
+  changeStatus(m, d) {
+    const to = d.new_status;
     const from = m.status;
     m.status = to;
-    if (to === 'approved') m.approved_at = ev.timestamp;
+    if (to === 'approved') m.approved_at = d.timestamp;
     if (to === 'scheduled') {
-      m.scheduled_at = ev.timestamp;
+      m.scheduled_at = d.timestamp;
       if (from === 'preparing' || from === 'transferring') m.retry_count = (m.retry_count || 0) + 1;
     }
     if (to === 'preparing') {
-      if (!m.started_at) m.started_at = ev.timestamp;
+      if (!m.started_at) m.started_at = d.timestamp;
       m.data_sync_progress = 0;
       m.blocked_reason = null;
       m.progress_message = null;
       m.not_before = null;
     }
     if (TERMINAL.has(to)) {
-      m.completed_at = ev.timestamp;
+      m.completed_at = d.timestamp;
       this.endedAt.set(m.id, Date.now());
     }
     this.dirty.arrows = true;
@@ -205,20 +211,21 @@ export class Store {
     this.dirty.stats = true;
   }
 
-  // Keeps a migration's event for its timeline (details.js). A run of progress events of
-  // one step keeps only the latest: a sync reports every few percent.
-  remember(ev) {
-    let h = this.history.get(ev.migration_id);
+  // Keeps a migration's message (the envelope) for its timeline (details.js). A run of
+  // progress events of one step keeps only the latest: a sync reports every few percent.
+  remember(msg) {
+    const d = msg.data;
+    let h = this.history.get(d.id);
     if (!h) {
       h = [];
-      this.history.set(ev.migration_id, h);
+      this.history.set(d.id, h);
     }
     const prev = h[h.length - 1];
-    if (ev.type === 'migration.progress' && prev?.type === 'migration.progress'
-        && prev.phase_step === ev.phase_step && prev.status === ev.status && ev.status !== 'scheduled') {
-      h[h.length - 1] = ev;
+    if (msg.type === 'migration.progress' && prev?.type === 'migration.progress'
+        && prev.data.phase_step === d.phase_step && prev.data.status === d.status && d.status !== 'scheduled') {
+      h[h.length - 1] = msg;
     } else {
-      h.push(ev);
+      h.push(msg);
       if (h.length > HISTORY_MAX) h.splice(0, h.length - HISTORY_MAX);
     }
   }
