@@ -40,6 +40,10 @@ struct sync_pass {
     sync_progress_t prog;
     enum phase phase;
     uint32_t stored_pass; /* pass number in pass.json when opened (0: none) */
+    /* This pass has scanned the source (planned, or opened done): until then the record
+     * is the previous pass's, and what the source writes goes into this pass, so
+     * dirty_bytes is 0 rather than the delta since the previous pass. Guarded by mu. */
+    int planned;
     uint64_t staging_dev, staging_ino;
 };
 
@@ -212,6 +216,7 @@ int sync_pass_open(const sync_opts_t *o, sync_pass_t **out) {
         goto out;
     if (p->stored_pass == o->pass && (stored == PH_DONE || stored == PH_SWITCH)) {
         p->phase = stored;
+        p->planned = 1; /* the record is this pass's own */
         p->prog.bytes_total = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "bytes_total"));
         p->prog.bytes_done = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "bytes_done"));
         p->prog.done = stored == PH_DONE;
@@ -515,6 +520,7 @@ static int plan_run(sync_pass_t *p, const sync_transport_t *t, int sfd) {
     p->record = next;
     manifest_free(p->plan);
     p->plan = plan;
+    p->planned = 1;
     p->prog.bytes_total = total;
     p->prog.bytes_done = 0;
     p->prog.files_changed = changed;
@@ -856,11 +862,20 @@ out:
 
 /* ---- dirty bytes ------------------------------------------------------------------------- */
 
+/* Counts only blocks whose content differs from what the pass copied or will copy (their
+ * hashes compared): a file merely "racy" (written within 2 s of the scan) is asked about
+ * by hash, never counted for its mtime alone. Before the pass has scanned, nothing
+ * written is missed by it, so the answer is 0 without asking the source. */
 int sync_pass_dirty_bytes(sync_pass_t *p, const sync_transport_t *t, uint64_t *out) {
     *out = 0;
     manifest_t *now = NULL;
     const char **ask = NULL;
     size_t nask = 0;
+    pthread_mutex_lock(&p->mu);
+    int planned = p->planned;
+    pthread_mutex_unlock(&p->mu);
+    if (!planned)
+        return 0;
     int rv = get_manifest(p, t, 0, &now);
     if (rv != 0)
         return rv;

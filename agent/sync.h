@@ -117,8 +117,10 @@ void sync_pass_progress(sync_pass_t *p, sync_progress_t *out);
 /* dirty_bytes of docs/DRIVERS.md: bytes of the blocks the source has written since this
  * pass began (its scan), i.e. what the next pass would copy if it began now: files new
  * since, grown bytes, and changed blocks of changed files against what this pass meant to
- * copy or has copied. Asks the source for its manifest and the changed files' hashes;
- * safe while another thread runs the pass. */
+ * copy or has copied, compared by block hash (a recent mtime alone is not dirty). 0 before
+ * the pass has scanned the source (it will copy what was written until then). Asks the
+ * source for its manifest and the changed files' hashes; safe while another thread runs
+ * the pass. */
 int sync_pass_dirty_bytes(sync_pass_t *p, const sync_transport_t *t, uint64_t *out);
 
 void sync_pass_free(sync_pass_t *p);

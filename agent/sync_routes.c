@@ -71,6 +71,7 @@ static void *pass_thread(void *arg) {
     }
     pthread_mutex_lock(&a->lock);
     sync_pass_progress(p->engine, &p->last);
+    p->dirty_at_ms = 0; /* the first answer saying done computes dirty_bytes after the copy */
     if (rv == 0) {
         p->status = PASS_DONE;
     } else {
