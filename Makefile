@@ -132,10 +132,10 @@ $(B)/bin/migrate-agent: $(AGENT_OBJS) $(B)/lib/libmigcore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) -lcivetweb
 
-# The game server of the agent's tests: a world writer that speaks RCON (tests/support/
-# mcfake.c). Not sanitized: the agent runs it under RLIMIT_AS, which ASan's shadow
-# memory would not fit.
-$(B)/tests/support/mcfake: tests/support/mcfake.c agent/rcon.c core/err.c
+# The game server of the agent's tests: a world writer that speaks RCON and Server List
+# Ping (tests/support/mcfake.c). Not sanitized: the agent runs it under RLIMIT_AS, which
+# ASan's shadow memory would not fit.
+$(B)/tests/support/mcfake: tests/support/mcfake.c agent/rcon.c core/mcproto.c core/err.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(WARN) -O1 -g $(INC) -o $@ $^
 

@@ -194,19 +194,31 @@ out:
     pthread_mutex_unlock(&a->lock);
 }
 
-/* The players of a running server: RCON `list`, else -1 (unknown). */
-static int players_of(const runtime_props_t *p) {
+/* What a running server says of itself: its players from RCON `list`, else (no RCON, or
+ * RCON failed) from a Server List Ping of its game port, which every Minecraft server
+ * answers without a plugin. Returns whether it answered either; a server without
+ * server.properties has nothing to ask and counts as answering, with 0 players. A server
+ * that hides its counts from the ping answers with 0. */
+static bool server_answers(const runtime_props_t *p, int *players) {
+    *players = 0;
+    if (!p->found) return true;
     char *text = NULL;
-    int n = -1;
+    bool ok = false;
     if (p->rcon && runtime_rcon(p, "list", &text) == 0) {
         rcon_list_t l;
         if (rcon_parse_list(text, strlen(text), &l) == 0) {
-            n = l.online;
+            *players = l.online;
+            ok = true;
             rcon_list_free(&l);
         }
     }
     free(text);
-    return n;
+    slp_status_t st;
+    if (!ok && runtime_slp(p->port, RUNTIME_SLP_TIMEOUT_MS, &st) == 0) {
+        *players = st.has_players ? st.online : 0;
+        ok = true;
+    }
+    return ok;
 }
 
 /* GET /v1/containers/{server_id} */
@@ -225,12 +237,14 @@ static void container_get(agent_t *a, agent_req_t *r) {
     pthread_mutex_unlock(&a->lock);
     runtime_props_t p;
     runtime_read_props(dir, &p);
-    int players = st == SRV_RUNNING && alive ? players_of(&p) : 0;
+    int players = 0;
+    /* healthy: running, its process alive, and the game answering RCON or a ping */
+    bool healthy = st == SRV_RUNNING && alive && server_answers(&p, &players);
     char addr[AGENT_ADDR_MAX];
     snprintf(addr, sizeof addr, "%s:%d", a->public_host, p.port);
     cJSON *o = state_body(id, st);
-    cJSON_AddBoolToObject(o, "healthy", st == SRV_RUNNING && alive);
-    cJSON_AddNumberToObject(o, "players", players < 0 ? 0 : players);
+    cJSON_AddBoolToObject(o, "healthy", healthy);
+    cJSON_AddNumberToObject(o, "players", players);
     cJSON_AddStringToObject(o, "address", addr);
     http_reply(r, 200, o);
 }

@@ -39,6 +39,7 @@ void runtime_read_props(const char *dir, runtime_props_t *p) {
     snprintf(path, sizeof path, "%s/server.properties", dir);
     FILE *f = fopen(path, "r");
     if (f == NULL) return;
+    p->found = true;
     char line[512];
     bool enabled = false;
     size_t total = 0;
@@ -274,6 +275,56 @@ int runtime_rcon(const runtime_props_t *p, const char *cmd, char **reply) {
 out:
     rcon_reply_free(&rep);
     free(buf);
+    close(fd);
+    return rv;
+}
+
+/* ------------------------------------------------------------------------ Server List Ping */
+
+int runtime_slp(int port, int ms, slp_status_t *st) {
+    int64_t end = timefmt_mono_ms() + ms;
+    int fd = connect_local(port, ms);
+    if (fd < 0) return MIG_EUNREACHABLE;
+    mcbuf_t out;
+    mcbuf_init(&out);
+    /* the host as a client would send it; a server answers status whatever it says */
+    int rv = slp_write_request(&out, SLP_PROTOCOL_ANY, "127.0.0.1", (uint16_t)port);
+    uint8_t *buf = NULL;
+    size_t have = 0, cap = 0;
+    if (rv == 0) rv = send_all(fd, out.buf, out.len, end);
+    while (rv == 0) {
+        slp_reply_t r;
+        int n = slp_read(buf, have, &r);
+        if (n < 0) {
+            rv = n;
+            break;
+        }
+        if (n > 0) {
+            if (r.kind != SLP_REPLY_STATUS) rv = MIG_EPROTO; /* a pong before any status */
+            else *st = r.status;
+            break;
+        }
+        if (have == cap) { /* the frame's length was checked against SLP_FRAME_MAX */
+            size_t ncap = cap ? cap * 2 : 4096;
+            uint8_t *nb = realloc(buf, ncap);
+            if (nb == NULL) {
+                rv = MIG_ENOMEM;
+                break;
+            }
+            buf = nb, cap = ncap;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int left = (int)(end - timefmt_mono_ms());
+        if (left <= 0 || poll(&pf, 1, left) != 1) {
+            rv = MIG_EUNREACHABLE;
+            break;
+        }
+        ssize_t got = recv(fd, buf + have, cap - have, 0);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) rv = MIG_EUNREACHABLE;
+        else if (got > 0) have += (size_t)got;
+    }
+    free(buf);
+    mcbuf_free(&out);
     close(fd);
     return rv;
 }

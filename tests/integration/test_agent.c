@@ -219,6 +219,10 @@ static const char *str_of(const cJSON *o, const char *name) {
     return s ? s : "";
 }
 
+static double num_of(const cJSON *o, const char *name) {
+    return cJSON_GetNumberValue(cJSON_GetObjectItem(o, name));
+}
+
 static const char *error_code(const cJSON *o) {
     return str_of(cJSON_GetObjectItem(o, "error"), "code");
 }
@@ -393,6 +397,83 @@ START_TEST(test_agent_tokens_and_fencing_survive_a_kill_9) {
 }
 END_TEST
 
+/* Provisions server `id` on agent i with server.properties `props` (a game port is added
+ * first) and no world, starts it, and waits until it runs. */
+static void provision_with_props(int i, const char *id, const char *props) {
+    char body[200], path[400];
+    snprintf(body, sizeof body, "{\"server_id\":\"%s\",\"ram_mb\":512,\"disk_mb\":100}", id);
+    ck_assert_int_eq(call(i, "POST", "/v1/containers", body, NULL, NULL), 201);
+    snprintf(path, sizeof path, "%s/servers/%s/server.properties", agents[i].dir, id);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "server-port=%d\n%s", free_port(), props);
+    fclose(f);
+    snprintf(path, sizeof path, "/v1/containers/%s/start", id);
+    long st = call(i, "POST", path, NULL, NULL, NULL);
+    ck_assert_msg(st == 202 || st == 200, "start: %ld", st);
+    wait_state(i, id, NULL, "running");
+}
+
+/* Sets the players mcfake reports for server `id` on agent i. */
+static void set_players(int i, const char *id, int n) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/servers/%s/mcfake-players", agents[i].dir, id);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%d\n", n);
+    fclose(f);
+}
+
+/* Polls GET /v1/containers/{id} until it says `healthy` and `players`. */
+static void wait_players(int i, const char *id, bool healthy, int players) {
+    char path[128];
+    snprintf(path, sizeof path, "/v1/containers/%s", id);
+    for (int waited = 0;; waited += 20) {
+        cJSON *o;
+        ck_assert_int_eq(call(i, "GET", path, NULL, NULL, &o), 200);
+        bool h = cJSON_IsTrue(cJSON_GetObjectItem(o, "healthy"));
+        int n = (int)num_of(o, "players");
+        cJSON_Delete(o);
+        if (h == healthy && n == players) return;
+        ck_assert_msg(waited < WAIT_MS, "server %s: healthy %d players %d, not %d and %d", id, h, n, healthy, players);
+        sleep_ms(20);
+    }
+}
+
+START_TEST(test_agent_players_by_rcon_list_when_rcon_answers) {
+    agent_start(0);
+    /* the game port answers no ping: the count can only come from RCON */
+    char props[200];
+    snprintf(props, sizeof props, "enable-rcon=true\nrcon.port=%d\nrcon.password=pw\nmcfake-slp=false\n", free_port());
+    provision_with_props(0, "s1", props);
+    set_players(0, "s1", 2);
+    wait_players(0, "s1", true, 2);
+}
+END_TEST
+
+START_TEST(test_agent_players_by_server_list_ping_without_rcon) {
+    agent_start(0);
+    provision_with_props(0, "s1", "");
+    wait_players(0, "s1", true, 0);
+    set_players(0, "s1", 3);
+    wait_players(0, "s1", true, 3);
+    /* RCON configured but failing (nothing listens on its port): the ping answers */
+    char props[200];
+    snprintf(props, sizeof props, "enable-rcon=true\nrcon.port=%d\nrcon.password=pw\nmcfake-rcon=false\n", free_port());
+    provision_with_props(0, "s2", props);
+    set_players(0, "s2", 4);
+    wait_players(0, "s2", true, 4);
+    /* neither RCON nor a ping answers: running, but not healthy */
+    provision_with_props(0, "s3", "mcfake-slp=false\n");
+    set_players(0, "s3", 5);
+    wait_players(0, "s3", false, 0);
+    cJSON *o;
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s3", NULL, NULL, &o), 200);
+    ck_assert_str_eq(str_of(o, "state"), "running");
+    cJSON_Delete(o);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ sync */
 
 /* Starts pass `n` of m1 of server s1 on agent `t` from agent `s`, and polls it until done.
@@ -551,6 +632,8 @@ Suite *suite_agent(void) {
     tcase_add_test(tc, test_agent_container_lifecycle_with_a_real_process);
     tcase_add_test(tc, test_agent_refuses_a_container_that_does_not_fit_with_507);
     tcase_add_test(tc, test_agent_tokens_and_fencing_survive_a_kill_9);
+    tcase_add_test(tc, test_agent_players_by_rcon_list_when_rcon_answers);
+    tcase_add_test(tc, test_agent_players_by_server_list_ping_without_rcon);
     tcase_add_test(tc, test_agent_live_sync_ends_byte_identical_after_quiesce);
     tcase_add_test(tc, test_agent_pass_resumes_after_kill_9_of_the_target);
     suite_add_tcase(s, tc);

@@ -1,9 +1,21 @@
 /* mcfake.c - the game server of the agent's tests: run in a server's directory, it
- * reads server.properties, accepts connections on server-port, speaks RCON on rcon.port
- * (save-off, save-on, save-all flush, list, stop) and, while autosave is on, rewrites a
- * random 4 KiB block of world/region/r.0.0.mca and appends to world/level.log every
- * MCFAKE_TICK_MS, as a Minecraft server saving chunks does. The same commands work on
- * stdin ("Saved the game" is printed on the console). SIGTERM ends it at once. */
+ * reads server.properties, speaks RCON on rcon.port (save-off, save-on, save-all flush,
+ * list, stop) and Server List Ping on server-port (status with the players online, ping),
+ * and, while autosave is on, rewrites a random 4 KiB block of world/region/r.0.0.mca and
+ * appends to world/level.log every MCFAKE_TICK_MS, as a Minecraft server saving chunks
+ * does. The same commands work on stdin ("Saved the game" is printed on the console).
+ * SIGTERM ends it at once.
+ *
+ * What the tests set and read in its directory:
+ *   mcfake-players        a number: the players online that `list` and the ping report
+ *                         (read at each question; 0 when absent)
+ *   mcfake-slp=false      in server.properties: the game port accepts and closes, answering
+ *                         no ping (a hung server)
+ *   mcfake-rcon=false     in server.properties: nothing listens on rcon.port (RCON fails)
+ *   start.sum, save-off.sum  written at start-up (before any write) and at each save-off:
+ *                         "<fnv1a64> <size> <path>" of every file under world/, sorted, so a
+ *                         test can tell that a migrated server started on exactly the world
+ *                         its source had when it was quiesced */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,18 +25,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/rcon.h"
+#include "core/mcproto.h"
 
 #define MCFAKE_TICK_MS 20          /* one world write per tick while saving is on */
 #define MCFAKE_REGION_BYTES (1 << 20) /* the region file rewritten: 256 blocks */
 #define MAX_CLIENTS 8
+#define SUM_FILES_MAX 4096         /* files of world/ listed in a .sum: a test world has a few */
+#define GAME_BUF 1024              /* bytes a ping client may send before its status request */
 
-static int saving = 1, game_fd = -1, rcon_fd = -1, stop_asked;
+static int saving = 1, game_fd = -1, rcon_fd = -1, stop_asked, slp_on = 1, rcon_on = 1;
 static char password[128] = "";
 
 static int listen_on(int port) {
@@ -58,11 +74,70 @@ static void write_world(void) {
     }
 }
 
+/* The players online: the number in ./mcfake-players, read now. */
+static int players_online(void) {
+    FILE *f = fopen("mcfake-players", "r");
+    int n = 0;
+    if (f) {
+        if (fscanf(f, "%d", &n) != 1 || n < 0 || n > 1000) n = 0;
+        fclose(f);
+    }
+    return n;
+}
+
+/* Appends the regular files under `dir` (relative) to `paths`. */
+static void list_files(const char *dir, char **paths, size_t *n) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && *n < SUM_FILES_MAX) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) list_files(path, paths, n);
+        else if (S_ISREG(st.st_mode)) paths[(*n)++] = strdup(path);
+    }
+    closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Writes `name` (atomically): FNV-1a 64 and size of every file under world/, sorted. */
+static void write_sum(const char *name) {
+    static char *paths[SUM_FILES_MAX];
+    size_t n = 0;
+    list_files("world", paths, &n);
+    qsort(paths, n, sizeof *paths, cmp_str);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    FILE *out = fopen(tmp, "w");
+    if (out == NULL) exit(4);
+    for (size_t i = 0; i < n; i++) {
+        FILE *f = fopen(paths[i], "r");
+        uint64_t h = 0xcbf29ce484222325ull, size = 0;
+        unsigned char buf[65536];
+        size_t r;
+        while (f && (r = fread(buf, 1, sizeof buf, f)) > 0) {
+            for (size_t k = 0; k < r; k++) h = (h ^ buf[k]) * 0x100000001b3ull;
+            size += r;
+        }
+        if (f) fclose(f);
+        fprintf(out, "%016llx %llu %s\n", (unsigned long long)h, (unsigned long long)size, paths[i]);
+        free(paths[i]);
+    }
+    if (fclose(out) != 0 || rename(tmp, name) != 0) exit(4);
+}
+
 /* The answer to one command, as a vanilla server words it. */
 static const char *run_command(const char *cmd) {
     if (strcmp(cmd, "save-off") == 0) {
         int was = saving;
         saving = 0;
+        write_sum("save-off.sum");
         return was ? "Automatic saving is now disabled" : "Saving is already turned off";
     }
     if (strcmp(cmd, "save-on") == 0) {
@@ -74,7 +149,13 @@ static const char *run_command(const char *cmd) {
         sync();
         return "Saving the game (this may take a moment!)Saved the game";
     }
-    if (strcmp(cmd, "list") == 0) return "There are 0 of a max of 20 players online: ";
+    if (strcmp(cmd, "list") == 0) {
+        static char text[4096];
+        int n = players_online(), at = snprintf(text, sizeof text, "There are %d of a max of 20 players online: ", n);
+        for (int i = 0; i < n && at < (int)sizeof text - 32; i++)
+            at += snprintf(text + at, sizeof text - (size_t)at, "%sPlayer%d", i ? ", " : "", i + 1);
+        return text;
+    }
     if (strcmp(cmd, "stop") == 0) {
         stop_asked = 1;
         return "Stopping the server";
@@ -93,6 +174,67 @@ static void send_packet(int fd, int32_t id, int32_t type, const char *body) {
     uint8_t out[RCON_REQUEST_MAX];
     int n = rcon_encode(id, type, body, strlen(body), out, sizeof out);
     if (n > 0 && send(fd, out, (size_t)n, MSG_NOSIGNAL) != n) return;
+}
+
+/* A client of the game port: a Server List Ping in progress. */
+typedef struct {
+    int fd;
+    unsigned char buf[GAME_BUF];
+    size_t have;
+    int shook; /* the handshake (intent status) has come */
+} game_client_t;
+
+/* Sends one frame built by `b`; the buffer is reset. */
+static void send_frame(int fd, mcbuf_t *b) {
+    if (mcbuf_status(b) == 0 && send(fd, b->buf, b->len, MSG_NOSIGNAL) != (ssize_t)b->len) {
+        /* the client left: it is closed on its next read */
+    }
+    mcbuf_reset(b);
+}
+
+/* Serves a ping client: handshake, status request (the status JSON with the players
+ * online), ping (echoed, then closed). Returns 0 to keep it, -1 to close it. */
+static int serve_game(game_client_t *c) {
+    ssize_t r = recv(c->fd, c->buf + c->have, sizeof c->buf - c->have, 0);
+    if (r <= 0) return -1;
+    c->have += (size_t)r;
+    for (;;) {
+        mcproto_frame_t f;
+        int n = mcproto_frame_decode(c->buf, c->have, sizeof c->buf, &f);
+        if (n < 0) return -1;
+        if (n == 0) return 0;
+        mcbuf_t b;
+        mcbuf_init(&b);
+        int keep = 0;
+        if (!c->shook) {
+            mcproto_handshake_t hs;
+            if (f.id != 0 || mcproto_handshake_read(f.body, f.body_len, &hs) != 0 ||
+                hs.intent != MCPROTO_INTENT_STATUS)
+                keep = -1; /* a login: this server takes no players */
+            c->shook = 1;
+        } else if (f.id == 0 && mcproto_status_request_read(f.body, f.body_len) == 0) {
+            char json[256];
+            int k = snprintf(json, sizeof json,
+                             "{\"version\":{\"name\":\"mcfake\",\"protocol\":767},"
+                             "\"players\":{\"max\":20,\"online\":%d},\"description\":{\"text\":\"mcfake\"}}",
+                             players_online());
+            mcproto_status_response_write(&b, json, (size_t)k);
+            send_frame(c->fd, &b);
+        } else if (f.id == 1) {
+            int64_t v;
+            if (mcproto_ping_read(f.body, f.body_len, &v) == 0) {
+                mcproto_pong_write(&b, v);
+                send_frame(c->fd, &b);
+            }
+            keep = -1;
+        } else {
+            keep = -1;
+        }
+        mcbuf_free(&b);
+        memmove(c->buf, c->buf + n, c->have - (size_t)n);
+        c->have -= (size_t)n;
+        if (keep != 0) return keep;
+    }
 }
 
 /* Serves what a client sent; returns 0 to keep it, -1 to close it. */
@@ -133,29 +275,39 @@ int main(void) {
         if (strncmp(line, "server-port=", 12) == 0) port = atoi(line + 12);
         if (strncmp(line, "rcon.port=", 10) == 0) rport = atoi(line + 10);
         if (strncmp(line, "rcon.password=", 14) == 0) snprintf(password, sizeof password, "%.100s", line + 14);
+        if (strcmp(line, "mcfake-slp=false") == 0) slp_on = 0;
+        if (strcmp(line, "mcfake-rcon=false") == 0) rcon_on = 0;
     }
     if (f) fclose(f);
     signal(SIGPIPE, SIG_IGN);
     srandom((unsigned)getpid());
+    write_sum("start.sum"); /* the world as this server found it, before it writes */
     game_fd = listen_on(port);
-    if (rport > 0) rcon_fd = listen_on(rport);
+    if (rport > 0 && rcon_on) rcon_fd = listen_on(rport);
     printf("mcfake: listening on %d, rcon %d\n", port, rport);
     fflush(stdout);
-    client_t clients[MAX_CLIENTS];
-    for (int i = 0; i < MAX_CLIENTS; i++) clients[i].fd = -1;
+    static client_t clients[MAX_CLIENTS];
+    static game_client_t games[MAX_CLIENTS];
+    for (int i = 0; i < MAX_CLIENTS; i++) clients[i].fd = games[i].fd = -1;
     char in[512];
     size_t inl = 0;
     int stdin_open = 1;
     while (!stop_asked) {
-        struct pollfd pf[3 + MAX_CLIENTS];
+        struct pollfd pf[3 + 2 * MAX_CLIENTS];
         int n = 0;
         pf[n++] = (struct pollfd){.fd = game_fd, .events = POLLIN};
         pf[n++] = (struct pollfd){.fd = rcon_fd, .events = POLLIN};
         pf[n++] = (struct pollfd){.fd = stdin_open ? 0 : -1, .events = POLLIN};
         for (int i = 0; i < MAX_CLIENTS; i++) pf[n++] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+        for (int i = 0; i < MAX_CLIENTS; i++) pf[n++] = (struct pollfd){.fd = games[i].fd, .events = POLLIN};
         poll(pf, (nfds_t)n, MCFAKE_TICK_MS);
         if (pf[0].revents & POLLIN) {
             int c = accept(game_fd, NULL, NULL);
+            for (int i = 0; c >= 0 && slp_on && i < MAX_CLIENTS; i++)
+                if (games[i].fd < 0) {
+                    games[i].fd = c, games[i].have = 0, games[i].shook = 0;
+                    c = -1;
+                }
             if (c >= 0) close(c);
         }
         if (rcon_fd >= 0 && (pf[1].revents & POLLIN)) {
@@ -186,6 +338,12 @@ int main(void) {
             if (clients[i].fd >= 0 && (pf[3 + i].revents & (POLLIN | POLLHUP)) && serve(&clients[i]) != 0) {
                 close(clients[i].fd);
                 clients[i].fd = -1;
+            }
+        for (int i = 0; i < MAX_CLIENTS; i++)
+            if (games[i].fd >= 0 && (pf[3 + MAX_CLIENTS + i].revents & (POLLIN | POLLHUP)) &&
+                serve_game(&games[i]) != 0) {
+                close(games[i].fd);
+                games[i].fd = -1;
             }
         if (saving) write_world();
     }
