@@ -1,6 +1,7 @@
 // systemd.test.mjs - deploy/systemd: the units pass `systemd-analyze verify` without a
 // warning (when systemd-analyze is here; skipped with a note otherwise), and each has
-// the settings docs/OPERATIONS.md promises.
+// the settings docs/OPERATIONS.md promises: the control plane's three programs and the
+// node agent (migrate-agent.service) installed on every hosting node.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -9,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const DIR = "deploy/systemd";
-const UNITS = ["migrate-api.service", "migrate-scheduler.service", "migrate-worker@.service"];
+const UNITS = ["migrate-api.service", "migrate-scheduler.service", "migrate-worker@.service", "migrate-agent.service"];
+// The agent's node holds no control-plane settings: its own file, with the tokens the agents share.
+const ENV_FILE = { "migrate-agent.service": "/etc/migrate/agent.env" };
 
 // The unit's settings as { "Section.Key": [values] }.
 function parseUnit(text) {
@@ -67,13 +70,13 @@ test("systemd-analyze verify passes every unit without a warning", { skip: !anal
 
 if (!analyze) console.log("note: systemd-analyze is absent, so the units were only checked statically");
 
-test("every unit reads /etc/migrate/env, runs unprivileged and restarts on failure", () => {
+test("every unit reads its environment file (the agent its own), runs unprivileged and restarts on failure", () => {
   for (const u of UNITS) {
-    assert.equal(one(u, "Service.EnvironmentFile"), "/etc/migrate/env", u);
-    assert.ok(one(u, "Service.DynamicUser") === "yes" || units[u]["Service.User"], `${u}: DynamicUser or User`);
+    assert.equal(one(u, "Service.EnvironmentFile"), ENV_FILE[u] || "/etc/migrate/env", u);
+    assert.ok(units[u]["Service.DynamicUser"]?.at(-1) === "yes" || units[u]["Service.User"], `${u}: DynamicUser or User`);
     assert.equal(one(u, "Service.Restart"), "on-failure", u);
     assert.equal(one(u, "Service.KillSignal"), "SIGTERM", u);
-    assert.match(one(u, "Service.ExecStart"), /^\/usr\/local\/bin\/migrate-(api|scheduler|worker)$/, u);
+    assert.match(one(u, "Service.ExecStart"), /^\/usr\/local\/bin\/migrate-(api|scheduler|worker|agent)$/, u);
     assert.equal(one(u, "Install.WantedBy"), "multi-user.target", u);
   }
 });
@@ -99,4 +102,21 @@ test("the worker waits for its safe point: TimeoutStopSec covers MIG_STEP_TIMEOU
   const stop = seconds(one("migrate-worker@.service", "Service.TimeoutStopSec"));
   assert.ok(stop * 1000 >= step, `TimeoutStopSec ${stop} s < MIG_STEP_TIMEOUT_MS ${step} ms`);
   assert.match(one("migrate-worker@.service", "Service.Environment"), /^MIG_WORKER_ID=.*%i/);
+});
+
+test("the agent's servers outlive its restarts, and its state lives where it may write", () => {
+  const u = "migrate-agent.service";
+  // only the agent's process is signalled: the servers run in their own process groups and
+  // a restarted agent adopts them (docs/OPERATIONS.md)
+  assert.equal(one(u, "Service.KillMode"), "process");
+  // a fixed user, not DynamicUser: the servers' files and the agent's state outlive the unit
+  assert.equal(one(u, "Service.User"), "minecraft");
+  assert.equal(units[u]["Service.DynamicUser"], undefined);
+  // ProtectSystem=strict leaves only the StateDirectory writable: MIG_AGENT_DIR must be it
+  const dir = `/var/lib/${one(u, "Service.StateDirectory")}`;
+  assert.ok(units[u]["Service.Environment"].includes(`MIG_AGENT_DIR=${dir}`), `MIG_AGENT_DIR is not ${dir}`);
+  // the agents copy worlds over TCP and talk to their servers on loopback
+  assert.match(one(u, "Service.RestrictAddressFamilies"), /AF_INET\b/);
+  // a world sync holds a file per region file open at once
+  assert.ok(Number(one(u, "Service.LimitNOFILE")) >= 65536);
 });
