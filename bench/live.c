@@ -57,6 +57,9 @@
 #define DT_POLL_MS 250      /* MIG_POLL_MS, the worker's default, simulated ms */
 #define OFFLINE_POLL_MS 5   /* real ms between the offline copier's polls: far below its
                                phases (1 s stop, seconds of copy, 3 s start) */
+#define OFFLINE_TOKEN "1"   /* Fencing-Token of the offline copier's agent calls: the sim
+                               needs one on every call of a migration, and the copier is
+                               the only caller for its "offline-<server>" migrations */
 
 /* promotion: the sample count. */
 #define PR_SAMPLES 100
@@ -365,7 +368,7 @@ typedef struct {
 static bool offline_wait(offline_t *o, const char *path, const char *field, const char *want) {
     for (;;) {
         cJSON *j = NULL;
-        long st = sim_try(o->s, "GET", path, NULL, &j);
+        long st = sim_try_fenced(o->s, "GET", path, NULL, OFFLINE_TOKEN, &j);
         const cJSON *v = cJSON_GetObjectItem(j, field), *e = cJSON_GetObjectItem(j, "error");
         bool ok = want ? cJSON_IsString(v) && strcmp(v->valuestring, want) == 0 : cJSON_IsTrue(v);
         bool bad = st != 200 || cJSON_IsString(e);
@@ -378,7 +381,7 @@ static bool offline_wait(offline_t *o, const char *path, const char *field, cons
 }
 
 static bool offline_post(offline_t *o, const char *path, const char *body) {
-    long st = sim_try(o->s, "POST", path, body, NULL);
+    long st = sim_try_fenced(o->s, "POST", path, body, OFFLINE_TOKEN, NULL);
     if (st >= 200 && st <= 299) return true;
     snprintf(o->err, sizeof o->err, "POST %s: %ld", path, st);
     return false;

@@ -55,6 +55,11 @@ cpu_t cpu_now(const live_stack_t *s);
 /* Calls the sim; returns the HTTP status (-1 when unreachable) and the answer in *out
  * (caller frees; may be NULL). Safe from any thread. */
 long sim_try(const live_stack_t *s, const char *method, const char *path, const char *body, cJSON **out);
+/* The same, sending `Fencing-Token: <token>` when `token` is not NULL: the sim refuses
+ * an agent or proxy call that names a migration (body `migration_id` or
+ * `Idempotency-Key`) without one (docs/DRIVERS.md, Fencing). */
+long sim_try_fenced(const live_stack_t *s, const char *method, const char *path, const char *body,
+                    const char *token, cJSON **out);
 /* The same from the main thread: anything but a 2xx ends the bench. */
 cJSON *sim_call(const live_stack_t *s, const char *method, const char *path, const char *body);
 
