@@ -105,6 +105,7 @@ BENCH += sync
 .PHONY: test-deploy test-image
 .PHONY: soak soak-run
 .PHONY: test-e2e e2e-deps bench-dashboard
+.PHONY: test-real real-deps
 all: $(patsubst %,bin/%,$(PROGRAMS))
 
 # bin/ holds the release build; tests use their own sanitized copies under build/test/bin.
@@ -146,11 +147,13 @@ $(B)/bin/migratectl: $(CLI_OBJS) $(B)/lib/libmigcore.a
 deps:
 	$(Q)sh tools/deps.sh
 
-# The whole system on this machine (see tools/demo.sh); LEVEL=2 for level-2 optimization.
+# The whole system on this machine (see tools/demo.sh); LEVEL=2 for level-2 optimization;
+# AGENTS=real for two real node agents moving a flying-squid server with bots on it.
 LEVEL ?= 1
+AGENTS ?= sim
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)LEVEL=$(LEVEL) ./tools/demo.sh
+	$(Q)$(MAKE) --no-print-directory all $(if $(filter real,$(AGENTS)),real-deps)
+	$(Q)LEVEL=$(LEVEL) AGENTS=$(AGENTS) ./tools/demo.sh
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -230,6 +233,24 @@ test-unit: $(B)/tests/unit/run
 
 test-integration: $(B)/tests/integration/run $(patsubst %,$(B)/bin/%,$(PROGRAMS)) $(B)/tests/support/mcfake
 	$(Q)MIG_BIN_DIR=$(B)/bin $(B)/tests/integration/run
+
+# Real Minecraft-protocol software (tests/real/, docs/OPERATIONS.md): a flying-squid server
+# run by two migrate-agents, each in a network namespace of its own (so root; skipped
+# otherwise), mineflayer bots building on it, and a live migration through the API, the
+# scheduler and a worker. The npm packages are pinned by tests/real/package-lock.json.
+REAL_MODULES = tests/real/node_modules/.package-lock.json
+$(REAL_MODULES): tests/real/package.json tests/real/package-lock.json
+	$(Q)cd tests/real && npm ci --no-audit --no-fund --loglevel=error
+
+real-deps: $(REAL_MODULES)
+
+ifneq ($(origin B),file)
+test-real: real-deps $(B)/bin/migrate-agent $(B)/bin/migrate-api $(B)/bin/migrate-scheduler $(B)/bin/migrate-worker
+	$(Q)MIG_BIN_DIR=$(B)/bin node --test tests/real/
+else
+test-real:
+	$(Q)$(TEST_MAKE) $@
+endif
 
 # A seeded randomized fault soak (tests/integration/test_soak.c), long, in the sanitized
 # test build (build/test, or the B given): `make soak SEED=7 SECONDS=600`. SEED replays the

@@ -1,0 +1,210 @@
+// bots.mjs - mineflayer players (offline mode) for the real tests and the real demo. One
+// process drives a few bots; it reports on stdout, one JSON object a line:
+//   {"event":"joined","name","host","port"}       in play on host:port
+//   {"event":"placed","name","x","y","z","block"} the server confirmed a block there
+//   {"event":"left","name","reason"}              disconnected
+//   {"event":"checked","ok":N,"bad":[...]}        --check: what the world held
+// and takes commands on stdin, one JSON object a line:
+//   {"cmd":"leave"}                  every bot disconnects (to a waiting room, say)
+//   {"cmd":"join","host","port"}     every bot connects there (retrying until it answers)
+//   {"cmd":"pause"} / {"cmd":"resume"} stop / go on placing blocks
+// SIGTERM: every bot leaves, then the process exits.
+//
+//   node bots.mjs --host H --port P --names a,b,c [--version 1.20.6] [--place] [--every-ms 400]
+//   node bots.mjs --host H --port P --names checker --check blocks.json
+//
+// --place: each bot fills cells around where it spawned (a ring 2-3 blocks away, layer
+// after layer), in creative mode, one block every --every-ms; each bot has its own block
+// type, so a check sees whose block is where. --check: the bot joins, and every block of
+// the file ([{x,y,z,block}]) must be there (bot.blockAt); exit 0 when all are.
+//
+// A `transfer` packet (1.20.5+) is followed as a vanilla client does: leave, then connect
+// to the host and port it names (minecraft-protocol only emits the event).
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const mineflayer = require('mineflayer');
+const { Vec3 } = require('vec3');
+
+const BLOCKS = ['stone', 'oak_planks', 'bricks', 'gold_block', 'diamond_block', 'emerald_block', 'iron_block', 'lapis_block'];
+const JOIN_RETRY_MS = 500;    // between attempts to reach a server that does not answer yet
+const JOIN_DEADLINE_MS = 120000;
+const CHUNK_DEADLINE_MS = 30000; // --check: for the chunks of a block to arrive
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const emit = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+function parseArgs(argv) {
+  const o = { host: '127.0.0.1', port: 25565, names: ['bot1'], version: '1.20.6', place: false, everyMs: 400, check: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--host') o.host = argv[++i];
+    else if (a === '--port') o.port = Number(argv[++i]);
+    else if (a === '--names') o.names = argv[++i].split(',').filter(Boolean);
+    else if (a === '--version') o.version = argv[++i];
+    else if (a === '--place') o.place = true;
+    else if (a === '--every-ms') o.everyMs = Number(argv[++i]);
+    else if (a === '--check') o.check = argv[++i];
+    else throw new Error(`bots.mjs: unknown argument ${a}`);
+  }
+  return o;
+}
+
+// The cells a bot fills around (x0, z0): rings 2 and 3 blocks away on the ground's top
+// layer y0, then the layers above, each cell standing on the one below.
+function cells(x0, y0, z0) {
+  const out = [];
+  for (let layer = 0; layer < 3; layer++) {
+    for (let dx = -3; dx <= 3; dx++) {
+      for (let dz = -3; dz <= 3; dz++) {
+        if (Math.max(Math.abs(dx), Math.abs(dz)) >= 2) out.push(new Vec3(x0 + dx, y0 + layer, z0 + dz));
+      }
+    }
+  }
+  return out;
+}
+
+class Player {
+  constructor(name, index, o) {
+    this.name = name;
+    this.block = BLOCKS[index % BLOCKS.length];
+    this.o = o;
+    this.bot = null;
+    this.leaving = false;
+    this.placing = o.place;
+    this.generation = 0; // which connection the loops belong to
+  }
+
+  // Connects to host:port, retrying until the server answers or the deadline passes.
+  async join(host, port) {
+    const end = Date.now() + JOIN_DEADLINE_MS;
+    this.leaving = false;
+    for (;;) {
+      try {
+        await this.connectOnce(host, port);
+        return;
+      } catch (e) {
+        if (this.leaving) return;
+        if (Date.now() > end) {
+          emit({ event: 'error', name: this.name, error: `cannot join ${host}:${port}: ${e.message}` });
+          return;
+        }
+        await sleep(JOIN_RETRY_MS);
+      }
+    }
+  }
+
+  connectOnce(host, port) {
+    return new Promise((resolve, reject) => {
+      const gen = ++this.generation;
+      const bot = mineflayer.createBot({ host, port, username: this.name, version: this.o.version, auth: 'offline',
+        hideErrors: true, checkTimeoutInterval: 60000 });
+      this.bot = bot;
+      let spawned = false;
+      bot.once('spawn', () => {
+        spawned = true;
+        emit({ event: 'joined', name: this.name, host, port });
+        resolve();
+        if (this.o.place) this.placeLoop(bot, gen).catch((e) => emit({ event: 'error', name: this.name, error: String(e) }));
+      });
+      bot.on('error', (e) => { if (!spawned) reject(e); });
+      bot.once('end', (reason) => {
+        if (!spawned) { reject(new Error(`ended before spawn: ${reason}`)); return; }
+        if (this.bot === bot) this.bot = null;
+        emit({ event: 'left', name: this.name, reason: String(reason) });
+      });
+      // the Transfer packet: what a vanilla client does, which minecraft-protocol leaves to us
+      bot._client.on('transfer', ({ host: h, port: p }) => {
+        emit({ event: 'transfer', name: this.name, host: h, port: p });
+        this.leaving = false;
+        bot.quit('transferred');
+        this.join(h, p);
+      });
+    });
+  }
+
+  leave() {
+    this.leaving = true;
+    this.generation++;
+    if (this.bot) this.bot.quit('leaving');
+  }
+
+  async placeLoop(bot, gen) {
+    const Item = require('prismarine-item')(bot.registry);
+    await sleep(1000); // the spawn chunks and the game mode packet
+    const id = bot.registry.itemsByName[this.block].id;
+    await bot.creative.setInventorySlot(36, new Item(id, 64));
+    await bot.equip(id, 'hand');
+    const p = bot.entity.position.floored();
+    const todo = cells(p.x, p.y, p.z);
+    for (const c of todo) {
+      while (!this.placing && gen === this.generation) await sleep(100);
+      if (gen !== this.generation || this.bot !== bot) return;
+      const at = bot.blockAt(c);
+      const below = bot.blockAt(c.offset(0, -1, 0));
+      if (!at || at.name !== 'air' || !below || below.boundingBox !== 'block') continue;
+      try {
+        if (!bot.heldItem || bot.heldItem.type !== id) {
+          await bot.creative.setInventorySlot(36, new Item(id, 64));
+          await bot.equip(id, 'hand');
+        }
+        await bot.placeBlock(below, new Vec3(0, 1, 0));
+        if (gen !== this.generation) return;
+        emit({ event: 'placed', name: this.name, x: c.x, y: c.y, z: c.z, block: this.block });
+      } catch (e) {
+        if (gen !== this.generation || this.bot !== bot) return;
+        emit({ event: 'place_failed', name: this.name, x: c.x, y: c.y, z: c.z, error: e.message });
+      }
+      await sleep(this.o.everyMs);
+    }
+    emit({ event: 'done_placing', name: this.name });
+  }
+}
+
+// --check: every block of the file must be in the world the bot sees.
+async function check(o) {
+  const want = JSON.parse(fs.readFileSync(o.check, 'utf8'));
+  const p = new Player(o.names[0], 0, { ...o, place: false });
+  await p.join(o.host, o.port);
+  const bot = p.bot;
+  if (!bot) process.exit(2);
+  const bad = [];
+  let ok = 0;
+  for (const b of want) {
+    const v = new Vec3(b.x, b.y, b.z);
+    const end = Date.now() + CHUNK_DEADLINE_MS;
+    let found = bot.blockAt(v);
+    while (!found && Date.now() < end) { await sleep(100); found = bot.blockAt(v); }
+    if (found && found.name === b.block) ok++;
+    else bad.push({ ...b, found: found ? found.name : null });
+  }
+  emit({ event: 'checked', ok, bad });
+  p.leave();
+  await sleep(500);
+  process.exit(bad.length === 0 ? 0 : 1);
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  if (o.check) return check(o);
+  const players = o.names.map((n, i) => new Player(n, i, o));
+  const rl = readline.createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    let c;
+    try { c = JSON.parse(line); } catch { return; }
+    if (c.cmd === 'leave') players.forEach((p) => p.leave());
+    else if (c.cmd === 'join') players.forEach((p) => p.join(c.host, Number(c.port)));
+    else if (c.cmd === 'pause') players.forEach((p) => { p.placing = false; });
+    else if (c.cmd === 'resume') players.forEach((p) => { p.placing = true; });
+  });
+  process.on('SIGTERM', () => { players.forEach((p) => p.leave()); setTimeout(() => process.exit(0), 500); });
+  // one after another: a login costs 1.5-3 s of the server's CPU
+  for (const p of players) await p.join(o.host, o.port);
+}
+
+main().catch((e) => {
+  emit({ event: 'error', error: String(e.stack || e) });
+  process.exit(1);
+});

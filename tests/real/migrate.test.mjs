@@ -1,0 +1,171 @@
+// migrate.test.mjs - the proof with real Minecraft-protocol software: a flying-squid
+// server (tests/real/server.mjs) run by bin/migrate-agent on node A, mineflayer bots
+// (tests/real/bots.mjs) placing blocks on it, and a live migration to node B through the
+// API, scheduler and worker while the world is being written. Afterwards the players are
+// on B, and a new player joining B sees every block the server confirmed.
+//
+// Each node agent runs in a network namespace of its own (realstack.mjs, Nodes): the agent
+// reaches its servers on 127.0.0.1, and both copies of the server use the same ports, as
+// on two machines. Needs root; skipped otherwise. MIG_BIN_DIR names the programs (default
+// build/test/bin). KEEP_REAL_DIR=1 keeps the temp dir (logs, worlds) for a look.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'node:test';
+
+import { Bridge, HERE, Nodes, Procs, ROOT, killAgentServers, request, sleep, waitFor } from './realstack.mjs';
+
+const BIN = path.resolve(ROOT, process.env.MIG_BIN_DIR || 'build/test/bin');
+const VERSION = '1.20.6';      // the calmest of the versions that work (MINECRAFT-TESTING.md)
+const BOTS = ['alice', 'bob', 'carol'];
+const AGENT_TOKEN = 'real-agent-token-1234';
+const PEER_TOKEN = 'real-peer-token-5678';
+const TOKENS = { viewer: 'viewer-token-real-1', operator: 'operator-token-real-2', optimizer: 'optimizer-token-real-3' };
+const GAME_PORT = 25565;
+const RCON_PORT = 25575;
+const START_MS = 60000;        // a process answering, a server in play, bots joined
+const MIGRATION_MS = 240000;   // the whole move, sanitized programs on a busy 2-core machine
+const PLACED_BEFORE = 15;      // blocks confirmed before the move is asked for
+
+const skip = Nodes.usable() || (fs.existsSync(path.join(HERE, 'node_modules/flying-squid')) ? null : 'npm ci in tests/real first (make test-real)');
+
+test('a flying-squid server moves live between two real agents, and its players find their blocks on the new node',
+  { skip: skip || false, timeout: 420000 }, async (t) => {
+    for (const p of ['migrate-agent', 'migrate-api', 'migrate-scheduler', 'migrate-worker']) {
+      assert.ok(fs.existsSync(path.join(BIN, p)), `${path.join(BIN, p)} is missing: build it first`);
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mig-real-'));
+    const procs = new Procs(dir);
+    const nodes = new Nodes((process.pid % 46656).toString(36), 2);
+    const bridge = new Bridge({ log: (m) => fs.appendFileSync(path.join(dir, 'bridge.log'), `${new Date().toISOString()} ${m}\n`) });
+    const agentDirs = [path.join(dir, 'agentA'), path.join(dir, 'agentB')];
+    const log = (m) => t.diagnostic(`${new Date().toISOString().slice(11, 23)} ${m}`);
+    const began = Date.now();
+    try {
+      nodes.up();
+
+      // Redis, on a unix socket in the temp dir
+      const sock = path.join(dir, 'redis.sock');
+      procs.start('redis', 'redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--dir', dir,
+        '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
+      await waitFor('redis socket', START_MS, () => fs.existsSync(sock), 25);
+      const env = { MIG_REDIS_URL: `unix://${sock}`, MIG_LOG_LEVEL: 'info' };
+
+      // the API on a free port, read from its log
+      procs.start('api', path.join(BIN, 'migrate-api'), [], {
+        env: { ...env, MIG_API_LISTEN: '127.0.0.1:0', MIG_API_WEB_ROOT: path.join(ROOT, 'api/web'),
+          MIG_API_TOKENS: `viewer:${TOKENS.viewer},operator:${TOKENS.operator},optimizer:${TOKENS.optimizer}` },
+      });
+      const apiPort = await waitFor('migrate-api listening', START_MS, () => {
+        const m = /"event":"api.started".*?"port":"?(\d+)/.exec(fs.readFileSync(path.join(dir, 'api.log'), 'utf8'));
+        return m && Number(m[1]);
+      });
+      const api = `http://127.0.0.1:${apiPort}`;
+      const call = async (method, p, body, role = 'operator') => {
+        const r = await request(method, api + p, { headers: { Authorization: `Bearer ${TOKENS[role]}` }, body });
+        if (r.status < 200 || r.status > 299) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
+        return r.json;
+      };
+      await waitFor('migrate-api ready', START_MS, async () => (await request('GET', `${api}/readyz`)).status === 200);
+
+      // two agents, each in its node's namespace, each running servers with server.mjs
+      const agentCmd = `exec node ${path.join(HERE, 'server.mjs')} --dir {dir} --version ${VERSION} --wait-world`;
+      const agents = nodes.nodes.map((n, i) => {
+        const [ipCmd, ipArgs] = nodes.exec(i);
+        procs.start(`agent${'AB'[i]}`, ipCmd, [...ipArgs, path.join(BIN, 'migrate-agent')], {
+          env: { MIG_AGENT_LISTEN: `${n.addr}:7070`, MIG_AGENT_DIR: agentDirs[i], MIG_AGENT_COMMAND: agentCmd,
+            MIG_AGENT_TOKEN: AGENT_TOKEN, MIG_AGENT_PEER_TOKEN: PEER_TOKEN, MIG_AGENT_RAM_MB: '8192',
+            MIG_AGENT_DISK_MB: '20000', MIG_AGENT_STOP_TIMEOUT_MS: '15000', MIG_LOG_LEVEL: 'debug' },
+        });
+        return `http://${n.addr}:7070`;
+      });
+      const agent = async (i, method, p, body) => {
+        const r = await request(method, agents[i] + p, { headers: { Authorization: `Bearer ${AGENT_TOKEN}` }, body });
+        if (r.status < 200 || r.status > 299) throw new Error(`agent ${'AB'[i]} ${method} ${p}: ${r.status} ${r.text}`);
+        return r.json;
+      };
+      for (let i = 0; i < 2; i++) await waitFor(`agent ${'AB'[i]} healthy`, START_MS, async () => (await agent(i, 'GET', '/v1/health')).healthy);
+
+      // provision the server on A: its own container, its server.properties, start
+      await agent(0, 'POST', '/v1/containers', { server_id: 's1', ram_mb: 1024, disk_mb: 2000 });
+      fs.writeFileSync(path.join(agentDirs[0], 'servers/s1/server.properties'),
+        `server-port=${GAME_PORT}\nmax-players=20\nenable-rcon=true\nrcon.port=${RCON_PORT}\nrcon.password=real-rcon-pw\nmotd=Server-1\n`);
+      await agent(0, 'POST', '/v1/containers/s1/start');
+      await waitFor('s1 running on A', START_MS, async () => (await agent(0, 'GET', '/v1/containers/s1')).state === 'running');
+      log(`s1 runs on A (${Date.now() - began} ms)`);
+
+      // the inventory: two nodes and the server (the platform's role)
+      for (const [i, id] of ['nA', 'nB'].entries()) {
+        await call('PUT', `/api/nodes/${id}`, { name: `Node-${'AB'[i]}`, address: `${nodes.nodes[i].addr}:7070`, healthy: true,
+          ram_total_mb: 8192, ram_free_mb: 8192, disk_free_mb: 20000, eur_hour: i === 0 ? 0.3 : 0.1 }, 'optimizer');
+      }
+      await call('PUT', '/api/servers/s1', { name: 'Server-1', node_id: 'nA', state: 'running', players: BOTS.length,
+        idle_since: Date.now() - 3600000, ram_mb: 1024, disk_mb: 2000 }, 'optimizer');
+
+      // the proxy bridge, and the players on Server-1 placing blocks
+      const bridgePort = await bridge.listen(0);
+      bridge.register('Server-1', `${nodes.nodes[0].addr}:${GAME_PORT}`);
+      const bots = procs.start('bots', 'node', [path.join(HERE, 'bots.mjs'), '--host', nodes.nodes[0].addr, '--port', String(GAME_PORT),
+        '--names', BOTS.join(','), '--version', VERSION, '--place', '--every-ms', '300'], { pipeStdout: true, pipeStdin: true });
+      bridge.attach(bots.child, BOTS, 'Server-1');
+      const placed = () => bridge.events.filter((e) => e.event === 'placed');
+      await waitFor('bots joined', START_MS, () => BOTS.every((b) => bridge.players.get(b).joined));
+      await waitFor(`${PLACED_BEFORE} blocks placed`, START_MS, () => placed().length >= PLACED_BEFORE);
+      log(`bots in play, ${placed().length} blocks placed (${Date.now() - began} ms)`);
+
+      // scheduler and worker; then the move, asked while the bots keep building
+      procs.start('scheduler', path.join(BIN, 'migrate-scheduler'), [], { env: { ...env, MIG_IDLE_S: '0' } });
+      procs.start('worker', path.join(BIN, 'migrate-worker'), [], {
+        env: { ...env, MIG_DRIVER_NODE_URL: 'http://{node_address}', MIG_DRIVER_PROXY_URL: `http://127.0.0.1:${bridgePort}`,
+          MIG_DRIVER_TOKEN: AGENT_TOKEN, MIG_WORKER_ID: 'worker-real', MIG_LOG_LEVEL: 'debug' },
+      });
+      const m = await call('POST', '/api/migrations', { server_id: 's1', to_node_id: 'nB', notes: 'tests/real', start_now: true });
+      log(`migration ${m.id} created (${Date.now() - began} ms)`);
+      const seen = new Set();
+      const final = await waitFor('migration completed', MIGRATION_MS, async () => {
+        const r = await call('GET', `/api/migrations/${m.id}`, undefined, 'viewer');
+        const key = `${r.status} ${r.current_step || ''}`;
+        if (!seen.has(key)) { seen.add(key); log(`${key} (${Date.now() - began} ms, ${placed().length} blocks placed)`); }
+        if (r.status === 'failed' || r.status === 'cancelled') throw Object.assign(new Error(`ended ${r.status}: ${r.error_message}`), { fatal: true });
+        return r.status === 'completed' ? r : undefined;
+      }, 250);
+      assert.equal(final.status, 'completed');
+
+      // the players followed the server to B
+      const bAddr = `${nodes.nodes[1].addr}:${GAME_PORT}`;
+      assert.equal(bridge.servers.get('Server-1'), bAddr, 'the proxy leads Server-1 to node B');
+      await waitFor('bots in play on B', START_MS, () => BOTS.every((b) => bridge.players.get(b).joined && bridge.players.get(b).address === bAddr));
+      const c = await agent(1, 'GET', '/v1/containers/s1');
+      assert.equal(c.state, 'running');
+      assert.equal(c.address, bAddr);
+      const goneFromA = await request('GET', `${agents[0]}/v1/containers/s1`, { headers: { Authorization: `Bearer ${AGENT_TOKEN}` } });
+      assert.equal(goneFromA.status, 404, 'the source container is deleted');
+
+      // a new player on B sees every block the server confirmed on A
+      const want = placed().map(({ x, y, z, block }) => ({ x, y, z, block }));
+      assert.ok(want.length >= PLACED_BEFORE);
+      const file = path.join(dir, 'placed.json');
+      fs.writeFileSync(file, JSON.stringify(want));
+      const checker = procs.start('checker', 'node', [path.join(HERE, 'bots.mjs'), '--host', nodes.nodes[1].addr, '--port', String(GAME_PORT),
+        '--names', 'checker', '--version', VERSION, '--check', file], { pipeStdout: true });
+      let result = null;
+      checker.child.stdout.on('data', (d) => {
+        for (const l of d.toString().split('\n')) { try { const o = JSON.parse(l); if (o.event === 'checked') result = o; } catch { /* partial */ } }
+      });
+      const exit = await Promise.race([checker.exited, sleep(START_MS * 2, true).then(() => ({ code: 'timeout' }))]);
+      assert.ok(result, `the checker reported nothing (exit ${exit.code}); see ${dir}/checker.log`);
+      assert.deepEqual(result.bad, [], 'blocks missing on B');
+      assert.equal(result.ok, want.length);
+      log(`${want.length} blocks found on B by a new player; whole test ${Date.now() - began} ms`);
+    } catch (e) {
+      process.env.KEEP_REAL_DIR ||= '1'; // the logs are the only explanation
+      throw new Error(`${e.message}\n(logs: ${dir})`);
+    } finally {
+      bridge.close();
+      await procs.stopAll();
+      agentDirs.forEach(killAgentServers);
+      nodes.down();
+      if (!process.env.KEEP_REAL_DIR) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
