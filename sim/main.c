@@ -323,10 +323,11 @@ static char *read_file(const char *path, char *err, size_t errlen) {
 /* The settings as text, bound by config_load. */
 typedef struct {
     const char *listen, *fleet, *nodes, *servers, *seed, *speed, *zero, *start_ms, *stop_ms, *bandwidth, *session,
-        *report_ms, *threads, *cost_level, *cost_interval, *cost_min, *agent_token;
+        *report_ms, *threads, *cost_level, *cost_interval, *cost_min, *agent_token,
+        *cost_max_moves;
 } settings_t;
 
-#define N_SIM_OPTS 17
+#define N_SIM_OPTS 18
 
 static void bind_settings(settings_t *v, config_opt_t *o) {
     o[0] = (config_opt_t){"MIG_SIM_LISTEN", "127.0.0.1:7070", "address:port to serve on (port 0: a free one, logged)",
@@ -350,11 +351,16 @@ static void bind_settings(settings_t *v, config_opt_t *o) {
     o[12] = (config_opt_t){"MIG_SIM_THREADS", "64", "HTTP threads (a hanging fault holds one)", &v->threads};
     o[13] = (config_opt_t){"MIG_COST_LEVEL", "0", "cost optimizer: 0 off, 1 suggest, 2 schedule", &v->cost_level};
     o[14] = (config_opt_t){"MIG_COST_INTERVAL_S", "60", "real seconds between optimizer passes", &v->cost_interval};
-    o[15] = (config_opt_t){"MIG_COST_MIN_SAVINGS", "0.01", "EUR/h a move must save at least", &v->cost_min};
+    o[15] = (config_opt_t){"MIG_COST_MIN_SAVINGS", "0.05",
+                           "EUR/h each suggested move must save at least (a drain's move: its share of the node's price)",
+                           &v->cost_min};
     o[16] = (config_opt_t){"MIG_SIM_AGENT_TOKEN", NULL,
                            "when set, agent and proxy calls must carry Authorization: Bearer <it> (401 otherwise; "
                            "set it in the environment)",
                            &v->agent_token};
+    o[17] = (config_opt_t){"MIG_COST_MAX_MOVES_PER_NODE", "8",
+                           "most migrations not ended one node takes part in (0: no limit); a drain needing more waits",
+                           &v->cost_max_moves};
 }
 
 /* Fills the simulator from the settings. Returns 0 or MIG_EINVALID with `err`. */
@@ -377,11 +383,14 @@ static int setup(sim_t *s, const settings_t *v, const config_common_t *c, long l
     if (rv == 0) rv = config_int("MIG_COST_LEVEL", v->cost_level, 0, 2, &level, err, errlen);
     if (rv == 0) rv = config_int("MIG_COST_INTERVAL_S", v->cost_interval, 1, 86400, &interval, err, errlen);
     if (rv == 0) rv = config_double("MIG_COST_MIN_SAVINGS", v->cost_min, 0, 1e6, &s->cost_min_savings, err, errlen);
+    long long max_moves = 0;
+    if (rv == 0) rv = config_int("MIG_COST_MAX_MOVES_PER_NODE", v->cost_max_moves, 0, 10000, &max_moves, err, errlen);
     if (rv != 0) return rv;
     if ((rv = rconn_opts_from_config(&s->redis, c, 5000, err, errlen)) != 0) return rv;
     s->report_ms = (int)report_ms;
     s->cost_level = (int)level;
     s->cost_interval_s = (int)interval;
+    s->cost_max_moves_per_node = (int)max_moves;
     model_opts_t mo = {.start_ms = zero ? 0 : start_ms,
                        .stop_ms = zero ? 0 : stop_ms,
                        .bandwidth_mb_s = zero ? 0 : bandwidth,

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 #include "core/err.h"
 #include "core/log.h"
+#include "core/rconn.h"
 #include "core/store.h"
 #include "sim/optimizer.h"
 
@@ -46,16 +49,38 @@ static int busy_list(rconn_t *rc, store_page_t *all, optimizer_busy_t **busy, si
         const migration_t *m = &all->items[i];
         (*busy)[i] = (optimizer_busy_t){m->server_id, m->to_node_id,
                                         m->status != MIG_SUGGESTED && m->status != MIG_APPROVED &&
-                                            m->status != MIG_SCHEDULED};
+                                            m->status != MIG_SCHEDULED,
+                                        m->from_node_id, false};
     }
     *n = all->n;
+    return 0;
+}
+
+/* Appends to `busy` the servers in their cooldown (a migration of theirs ended lately):
+ * they cannot move, so they pin their node. */
+static int add_cooling(rconn_t *rc, const server_t *servers, size_t n_servers, optimizer_busy_t **busy, size_t *n) {
+    for (size_t i = 0; i < n_servers; i++) {
+        char key[RCONN_PREFIX_MAX + 128];
+        snprintf(key, sizeof key, "%scooldown:%s", rc->prefix, servers[i].id);
+        const char *argv[] = {"EXISTS", key};
+        int code = 0;
+        redisReply *r = rconn_command(rc, 2, argv, NULL, &code);
+        if (r == NULL) return code;
+        bool cooling = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+        freeReplyObject(r);
+        if (!cooling) continue;
+        optimizer_busy_t *b = realloc(*busy, (*n + 1) * sizeof **busy);
+        if (b == NULL) return MIG_ENOMEM;
+        *busy = b;
+        b[(*n)++] = (optimizer_busy_t){.server_id = servers[i].id, .cooling = true};
+    }
     return 0;
 }
 
 /* Creates the migration of one planned move; true when created. */
 static bool create_move(rconn_t *rc, int level, const node_t *nodes, const server_t *servers,
                         const optimizer_move_t *mv) {
-    char note[256];
+    char note[384];
     optimizer_note(nodes, servers, mv, note, sizeof note);
     migration_create_t c;
     migration_create_init(&c);
@@ -76,7 +101,7 @@ static bool create_move(rconn_t *rc, int level, const node_t *nodes, const serve
     if (rv == 0) {
         log_at(LOG_INFO, "optimizer.created", "migration_id", m.id, "server_id", c.server_id, "from_node_id",
                c.from_node_id, "to_node_id", c.to_node_id, "savings_eur_hour", sv, "status", states_name(m.status),
-               NULL);
+               "notes", note, NULL);
     } else if (rv == MIG_EACTIVE || rv == MIG_ECOOLDOWN || rv == MIG_ENO_SERVER) {
         /* the inventory moved since it was read: the next pass sees it */
         log_at(LOG_DEBUG, "optimizer.skipped", "server_id", c.server_id, "why", rc->err, NULL);
@@ -100,8 +125,9 @@ int optimizer_run_pass(sim_t *s, rconn_t *rc, int level, int *created) {
     int rv = store_list_nodes(rc, &nodes, &n_nodes);
     if (rv == 0) rv = store_list_servers(rc, &servers, &n_servers);
     if (rv == 0) rv = busy_list(rc, &active, &busy, &n_busy);
-    if (rv == 0)
-        rv = optimizer_plan(nodes, n_nodes, servers, n_servers, busy, n_busy, s->cost_min_savings, &moves, &n_moves);
+    if (rv == 0) rv = add_cooling(rc, servers, n_servers, &busy, &n_busy);
+    optimizer_limits_t lim = {.min_savings = s->cost_min_savings, .max_moves_per_node = s->cost_max_moves_per_node};
+    if (rv == 0) rv = optimizer_plan_drains(nodes, n_nodes, servers, n_servers, busy, n_busy, &lim, &moves, &n_moves);
     if (rv != 0) goto out;
     for (size_t i = 0; i < n_moves; i++)
         if (create_move(rc, level, nodes, servers, &moves[i])) (*created)++;

@@ -55,6 +55,7 @@ typedef struct sim {
     int cost_level;             /* MIG_COST_LEVEL: 0 off, 1 suggest, 2 schedule */
     int cost_interval_s;        /* MIG_COST_INTERVAL_S */
     double cost_min_savings;    /* MIG_COST_MIN_SAVINGS, EUR/h */
+    int cost_max_moves_per_node; /* MIG_COST_MAX_MOVES_PER_NODE; 0: no limit */
     pthread_t cost_thread;
     bool cost_running;
     pthread_mutex_t cost_pass;  /* one optimizer pass at a time (timer or control) */

@@ -659,39 +659,45 @@ START_TEST(test_control_scaling_sets_and_clears_the_platform_keys) {
 }
 END_TEST
 
-/* Checks the optimizer's two moves: s2 (8 GB, the bigger share) and s1 (4 GB) from n1 at
- * 0.40 to n2 at 0.10, which holds both; s3 would save under a cent. */
-static void expect_two_moves(const char *status, int level) {
+/* Checks the optimizer's drains: n1 (0.40 EUR/h) emptied by s2 (8 GB, first) and s1
+ * (4 GB) to n2, the cheapest node with room, each move carrying half of n1's price; then
+ * n3 (0.25) emptied by s3 onto what is left of n2. Nothing else: moving one server
+ * between nodes that keep running saves under the minimum (0.05 EUR/h). */
+static void expect_drains(const char *status, int level) {
     store_page_t page;
     migrations_in(status, &page);
-    ck_assert_int_eq(page.n, 2);
+    ck_assert_int_eq(page.n, 3);
     for (size_t i = 0; i < page.n; i++) {
         const migration_t *m = &page.items[i];
-        ck_assert_str_eq(m->from_node_id, "n1");
         ck_assert_str_eq(m->to_node_id, "n2");
         ck_assert_int_eq(m->reason, MIG_REASON_COST);
         ck_assert_int_eq(m->triggered_by, MIG_TRIGGER_SYSTEM);
         ck_assert_int_eq(m->level, level);
-        /* (0.40 - 0.10) * ram / 65536: s1 0.01875 -> 0.02, s2 0.0375 -> 0.04 */
-        double want = strcmp(m->server_id, "s1") == 0 ? 0.02 : 0.04;
-        ck_assert_msg(strcmp(m->server_id, "s1") == 0 || strcmp(m->server_id, "s2") == 0, "moved %s", m->server_id);
+        ck_assert_ptr_nonnull(m->notes);
+        int s3 = strcmp(m->server_id, "s3") == 0;
+        ck_assert_str_eq(m->from_node_id, s3 ? "n3" : "n1");
+        double want = s3 ? 0.25 : 0.20;
+        ck_assert_msg(strncmp(m->notes, s3 ? "drains Node-C: \xe2\x82\xac" "0.25/h (move 1 of 1"
+                                           : "drains Node-A: \xe2\x82\xac" "0.40/h (move ",
+                              s3 ? 37 : 31) == 0,
+                      "notes: %s", m->notes);
         ck_assert_double_eq_tol(m->savings_eur_hour, want, 1e-9);
         ck_assert_double_eq_tol(m->savings_eur_month, want * 730, 1e-6);
     }
     store_page_free(&page);
 }
 
-START_TEST(test_optimizer_suggests_at_level_1_on_its_timer_without_duplicates) {
+START_TEST(test_optimizer_suggests_drains_at_level_1_on_its_timer_without_duplicates) {
     sim_start((const char *const[]){"--cost-level=1", "--cost-interval-s=1", NULL});
     store_page_t page = {0};
     for (int i = 0; i < 100; i++) {
         migrations_in("suggested", &page);
         size_t n = page.n;
         store_page_free(&page);
-        if (n >= 2) break;
+        if (n >= 3) break;
         sleep_ms(50);
     }
-    expect_two_moves("suggested", 1);
+    expect_drains("suggested", 1);
     /* two more passes, asked for and answered, rather than a sleep through the timer's:
      * the active migrations are skipped */
     for (int pass = 0; pass < 2; pass++) {
@@ -700,7 +706,7 @@ START_TEST(test_optimizer_suggests_at_level_1_on_its_timer_without_duplicates) {
         ck_assert_int_eq((int)num(j, "level"), 1);
         cJSON_Delete(j);
     }
-    expect_two_moves("suggested", 1);
+    expect_drains("suggested", 1);
     migrations_in("scheduled", &page);
     ck_assert_int_eq(page.n, 0);
     store_page_free(&page);
@@ -708,21 +714,43 @@ START_TEST(test_optimizer_suggests_at_level_1_on_its_timer_without_duplicates) {
 }
 END_TEST
 
-START_TEST(test_optimizer_schedules_at_level_2_only_onto_healthy_cheaper_nodes) {
-    sim_start((const char *const[]){"--cost-level=2", "--cost-interval-s=3600", NULL});
-    /* n2 unhealthy and n3 dearer than n1: nowhere to go */
+/* Single moves still come when they save enough: with the minimum at a cent, and no drain
+ * possible (n2 too small for all of n1), s2 and s1 go from n1 to n2 at level 2. */
+START_TEST(test_optimizer_schedules_at_level_2_drains_and_moves_onto_healthy_nodes_only) {
+    sim_start((const char *const[]){"--cost-level=2", "--cost-interval-s=3600", "--cost-min-savings=0.01", NULL});
+    /* n2 unhealthy and n3 dearer than n1: n3 is emptied onto n1, nothing goes to n2 */
     cJSON_Delete(expect(200, "POST", "/control/nodes/n2", NULL, "{\"healthy\":false}"));
     cJSON_Delete(expect(200, "POST", "/control/nodes/n3", NULL, "{\"eur_hour\":0.50}"));
     cJSON *j = expect(200, "POST", "/control/optimize", NULL, NULL);
-    ck_assert_int_eq((int)num(j, "created"), 0);
-    cJSON_Delete(j);
-    cJSON_Delete(expect(200, "POST", "/control/nodes/n2", NULL, "{\"healthy\":true}"));
-    cJSON_Delete(expect(200, "POST", "/control/nodes/n3", NULL, "{\"eur_hour\":0.25}"));
-    j = expect(200, "POST", "/control/optimize", NULL, NULL);
-    ck_assert_int_eq((int)num(j, "created"), 2);
+    ck_assert_int_eq((int)num(j, "created"), 1);
     ck_assert_int_eq((int)num(j, "level"), 2);
     cJSON_Delete(j);
-    expect_two_moves("scheduled", 2);
+    store_page_t page;
+    migrations_in("scheduled", &page);
+    ck_assert_int_eq(page.n, 1);
+    ck_assert_str_eq(page.items[0].server_id, "s3");
+    ck_assert_str_eq(page.items[0].from_node_id, "n3");
+    ck_assert_str_eq(page.items[0].to_node_id, "n1");
+    ck_assert_double_eq_tol(page.items[0].savings_eur_hour, 0.50, 1e-9);
+    store_page_free(&page);
+    /* n2 back: n1 has a move coming (it is wanted, not drained), but its servers save
+     * enough each on the cheaper n2 to be moved one by one */
+    cJSON_Delete(expect(200, "POST", "/control/nodes/n2", NULL, "{\"healthy\":true}"));
+    j = expect(200, "POST", "/control/optimize", NULL, NULL);
+    ck_assert_int_eq((int)num(j, "created"), 2);
+    cJSON_Delete(j);
+    migrations_in("scheduled", &page);
+    ck_assert_int_eq(page.n, 3);
+    for (size_t i = 0; i < page.n; i++) {
+        const migration_t *m = &page.items[i];
+        if (strcmp(m->server_id, "s3") == 0) continue;
+        ck_assert_str_eq(m->from_node_id, "n1");
+        ck_assert_str_eq(m->to_node_id, "n2");
+        /* (0.40 - 0.10) * ram / 65536: s1 0.01875 -> 0.02, s2 0.0375 -> 0.04 */
+        ck_assert_double_eq_tol(m->savings_eur_hour, strcmp(m->server_id, "s1") == 0 ? 0.02 : 0.04, 1e-9);
+        ck_assert_msg(strncmp(m->notes, "cost: ", 6) == 0, "notes: %s", m->notes);
+    }
+    store_page_free(&page);
     j = expect(200, "POST", "/control/optimize", NULL, NULL);
     ck_assert_int_eq((int)num(j, "created"), 0);
     cJSON_Delete(j);
@@ -1103,8 +1131,8 @@ Suite *suite_sim(void) {
     tcase_add_test(tc, test_faults_fire_as_often_as_asked_then_stop);
     tcase_add_test(tc, test_control_health_and_players_reach_the_inventory_at_once);
     tcase_add_test(tc, test_control_scaling_sets_and_clears_the_platform_keys);
-    tcase_add_test(tc, test_optimizer_suggests_at_level_1_on_its_timer_without_duplicates);
-    tcase_add_test(tc, test_optimizer_schedules_at_level_2_only_onto_healthy_cheaper_nodes);
+    tcase_add_test(tc, test_optimizer_suggests_drains_at_level_1_on_its_timer_without_duplicates);
+    tcase_add_test(tc, test_optimizer_schedules_at_level_2_drains_and_moves_onto_healthy_nodes_only);
     tcase_add_test(tc, test_a_lower_token_is_refused_409_and_the_model_is_unchanged);
     tcase_add_test(tc, test_an_equal_or_higher_token_is_accepted_and_becomes_the_highest);
     tcase_add_test(tc, test_a_call_of_a_migration_without_a_valid_token_is_refused_400_and_changes_nothing);
