@@ -117,7 +117,7 @@ manifest_entry_t *manifest_push(manifest_t *m, const char *path) {
 }
 
 int manifest_entry_resize(manifest_entry_t *e, uint64_t size) {
-    uint64_t old = e->hashes ? manifest_nblocks(e->size) : 0, nb = manifest_nblocks(size);
+    uint64_t old = e->hashes ? e->hcap : 0, nb = manifest_nblocks(size);
     if (e->hashes == NULL || nb != old) {
         uint64_t *h = realloc(e->hashes, (size_t)(nb ? nb : 1) * sizeof *h);
         if (h == NULL)
@@ -125,6 +125,7 @@ int manifest_entry_resize(manifest_entry_t *e, uint64_t size) {
         if (nb > old)
             memset(h + old, 0, (size_t)(nb - old) * sizeof *h);
         e->hashes = h;
+        e->hcap = nb;
     }
     e->size = size;
     if (e->nhashes > nb)
@@ -524,10 +525,15 @@ int manifest_decode(const unsigned char *buf, size_t len, int decode_flags, mani
             goto out;
         }
         if (nh > 0) {
-            if (manifest_entry_resize(e, size) != 0) {
+            /* room for the hashes sent, not for every block the size declares: a file
+             * declared at 1 TiB with one hash must not cost 2 GB (found by fuzzing);
+             * manifest_entry_resize grows it when the blocks are needed */
+            e->hashes = malloc((size_t)nh * sizeof *e->hashes);
+            if (e->hashes == NULL) {
                 rv = MIG_ENOMEM;
                 goto out;
             }
+            e->hcap = nh;
             for (uint64_t h = 0; h < nh; h++)
                 e->hashes[h] = get(buf + at + 8 * h, 8);
             e->nhashes = nh;

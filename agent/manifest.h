@@ -65,7 +65,10 @@ typedef struct manifest_entry {
     uint8_t flags;      /* MANIFEST_F_* */
     uint8_t sha256[32]; /* the whole file's SHA-256 when flags & MANIFEST_F_STRONG */
     uint64_t nhashes;   /* hashes known for blocks 0..nhashes-1 (0 when none were asked) */
-    uint64_t *hashes;   /* manifest_nblocks(size) slots, owned; NULL when none allocated */
+    uint64_t *hashes;   /* hcap slots, owned; NULL when none allocated */
+    uint64_t hcap;      /* slots of `hashes`: manifest_nblocks(size) after
+                           manifest_entry_resize, only nhashes after manifest_decode, so a
+                           decoded manifest never costs more memory than its own bytes */
 } manifest_entry_t;
 
 typedef struct manifest {

@@ -501,8 +501,8 @@ static int plan_run(sync_pass_t *p, const sync_transport_t *t, int sfd) {
         if (re != NULL && (re->mode & S_IFMT) == (pe->mode & S_IFMT)) {
             ne->mode = re->mode, ne->size = re->size, ne->mtime_ns = re->mtime_ns;
             ne->ctime_ns = re->ctime_ns, ne->flags = re->flags, ne->nhashes = re->nhashes;
-            ne->hashes = re->hashes;
-            re->hashes = NULL, re->nhashes = 0;
+            ne->hashes = re->hashes, ne->hcap = re->hcap;
+            re->hashes = NULL, re->nhashes = 0, re->hcap = 0;
         }
         if (is_file(pe)) {
             sync_range_t *r;

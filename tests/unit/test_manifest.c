@@ -253,6 +253,49 @@ static void put_file(const char *rel, const void *data, size_t n) {
     close(fd);
 }
 
+/* A file declared at the largest size with one hash (a libFuzzer find: decoding reserved
+ * a slot for every block the size declares, 2 GB for 1 TiB, before it read on). Decoding
+ * must cost only the hashes sent, and a later resize still gives every block its slot. */
+START_TEST(test_decode_of_a_huge_declared_file_with_one_hash_costs_only_that_hash) {
+    manifest_t *m = manifest_new();
+    manifest_entry_t *e = manifest_push(m, "region");
+    e->mode = S_IFDIR | 0755;
+    e = manifest_push(m, "region/r.0.0.mca");
+    e->mode = S_IFREG | 0644;
+    e->size = MANIFEST_MAX_SIZE;
+    e->hashes = malloc(sizeof *e->hashes);
+    ck_assert_ptr_nonnull(e->hashes);
+    e->hashes[0] = 0x1111;
+    e->hcap = e->nhashes = 1;
+    unsigned char *buf;
+    size_t len;
+    encode(m, &buf, &len);
+    manifest_t *d = NULL;
+    char why[160] = "";
+    ck_assert_msg(manifest_decode(buf, len, 0, &d, why, sizeof why) == 0, "%s", why);
+    manifest_entry_t *f = manifest_find(d, "region/r.0.0.mca");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->nhashes, 1);
+    ck_assert_uint_eq(f->hcap, 1);
+    ck_assert_uint_eq(f->hashes[0], 0x1111);
+    /* growing a small decoded file to all its blocks keeps the hash it had */
+    f = manifest_push(d, "zz");
+    f->mode = S_IFREG | 0644;
+    f->size = 3 * 4096;
+    f->hashes = malloc(sizeof *f->hashes);
+    ck_assert_ptr_nonnull(f->hashes);
+    f->hashes[0] = 0x2222;
+    f->hcap = f->nhashes = 1;
+    ck_assert_int_eq(manifest_entry_resize(f, f->size), 0);
+    ck_assert_uint_eq(f->hcap, 3);
+    ck_assert_uint_eq(f->hashes[0], 0x2222);
+    ck_assert_uint_eq(f->hashes[2], 0);
+    free(buf);
+    manifest_free(d);
+    manifest_free(m);
+}
+END_TEST
+
 START_TEST(test_scan_hashes_each_block_and_the_whole_file) {
     size_t n = 2 * MANIFEST_BLOCK + 100;
     unsigned char *data = malloc(n);
@@ -343,6 +386,7 @@ Suite *suite_manifest(void) {
     tc = tcase_create("files");
     tcase_set_timeout(tc, UNIT_TIMEOUT_S);
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_decode_of_a_huge_declared_file_with_one_hash_costs_only_that_hash);
     tcase_add_test(tc, test_scan_hashes_each_block_and_the_whole_file);
     tcase_add_test(tc, test_scan_refuses_symlinks_and_fifos);
     suite_add_tcase(s, tc);
