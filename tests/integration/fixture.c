@@ -53,6 +53,20 @@ redisReply *fx_cmd(const char *fmt, ...) {
     return r;
 }
 
+long fx_count_events(const char *id, const char *a, const char *b) {
+    redisReply *r = fx_cmd("XRANGE mig:events - +");
+    long n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *f = r->element[i]->element[1];
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            const char *v = f->element[k + 1]->str;
+            if (strstr(v, id) && (a == NULL || strstr(v, a)) && (b == NULL || strstr(v, b))) n++;
+        }
+    }
+    freeReplyObject(r);
+    return n;
+}
+
 void fx_fleet(int servers) {
     const char *n1[] = {"name", "Node-A", "address", "127.0.0.1", "healthy", "1", "ram_total_mb", "65536",
                         "ram_free_mb", "32768", "disk_free_mb", "500000", "eur_hour", "0.30"};

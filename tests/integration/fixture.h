@@ -48,4 +48,8 @@ void fx_assert_gone(const char *needle);
  * an I/O error. */
 redisReply *fx_cmd(const char *fmt, ...);
 
+/* Entries of the events stream whose JSON holds `id` and each of `a` and `b` (either may
+ * be NULL): fx_count_events(id, "\"type\":\"migration.retry\"", NULL). */
+long fx_count_events(const char *id, const char *a, const char *b);
+
 #endif

@@ -156,6 +156,17 @@ const cJSON *stack_container(const cJSON *state, const char *server_id, const ch
     return NULL;
 }
 
+void stack_wait_held(flow_stack_t *s, const char *what, int ms) {
+    for (int waited = 0;; waited += 20) {
+        cJSON *state = stack_sim(s, "GET", "/control/state", NULL);
+        int held = cJSON_GetArraySize(cJSON_GetObjectItem(state, "held"));
+        cJSON_Delete(state);
+        if (held > 0) return;
+        ck_assert_msg(waited < ms, "%s: no call held after %d ms", what, ms);
+        sleep_ms(20);
+    }
+}
+
 void stack_wait_status(const char *id_in, const mig_status_t *want, int nwant, int ms, migration_t *m) {
     char id[MIG_ID_MAX + 1]; /* `id_in` may be m->id, which each read replaces */
     snprintf(id, sizeof id, "%s", id_in);

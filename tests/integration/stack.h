@@ -44,6 +44,10 @@ cJSON *stack_sim(flow_stack_t *s, const char *method, const char *path, const ch
  * `state`. */
 const cJSON *stack_container(const cJSON *state, const char *server_id, const char *node_id);
 
+/* Waits until the simulator holds at least one call (a `hold` fault took it: its caller
+ * is inside that call); fails the test naming `what` after `ms`. */
+void stack_wait_held(flow_stack_t *s, const char *what, int ms);
+
 /* Polls the migration until its status is one of `want` (a NULL-terminated list of
  * statuses); fills `m` and fails the test after `ms`. */
 void stack_wait_status(const char *id, const mig_status_t *want, int nwant, int ms, migration_t *m);

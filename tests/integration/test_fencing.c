@@ -58,46 +58,6 @@ static int fence_count(const cJSON *state, const char *id, const char *which, ui
     return cJSON_IsNumber(n) ? n->valueint : 0;
 }
 
-/* Calls held by the simulator now. */
-static int held_now(flow_stack_t *st) {
-    cJSON *state = stack_sim(st, "GET", "/control/state", NULL);
-    const cJSON *h = cJSON_GetObjectItem(state, "held");
-    int n = cJSON_IsNumber(h) ? h->valueint : cJSON_GetArraySize(h);
-    cJSON_Delete(state);
-    return n;
-}
-
-/* Events of migration `id` in the stream, all types. */
-static long events_of(const char *id) {
-    redisReply *r = fx_cmd("XRANGE mig:events - +");
-    long n = 0;
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *f = r->element[i]->element[1];
-        for (size_t k = 0; k + 1 < f->elements; k += 2)
-            if (strstr(f->element[k + 1]->str, id)) {
-                n++;
-                break;
-            }
-    }
-    freeReplyObject(r);
-    return n;
-}
-
-/* Events of `type` for migration `id`. */
-static long events_typed(const char *id, const char *type) {
-    redisReply *r = fx_cmd("XRANGE mig:events - +");
-    char want[64];
-    snprintf(want, sizeof want, "\"type\":\"%s\"", type);
-    long n = 0;
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *f = r->element[i]->element[1];
-        for (size_t k = 0; k + 1 < f->elements; k += 2)
-            if (strstr(f->element[k + 1]->str, id) && strstr(f->element[k + 1]->str, want)) n++;
-    }
-    freeReplyObject(r);
-    return n;
-}
-
 /* True once the file at `path` holds a line with both `a` and `b`. */
 static bool log_has(const char *path, const char *a, const char *b) {
     FILE *f = fopen(path, "r");
@@ -134,10 +94,7 @@ START_TEST(test_worker_paused_past_its_lease_at_each_step_changes_nothing_after_
 
         /* the owner is inside the step's call: pause it there */
         int64_t end = timefmt_mono_ms() + WAIT_MS;
-        while (held_now(&st) < 1) {
-            ck_assert_msg(timefmt_mono_ms() < end, "%s: the call %s was never made", STEPS[i].step, STEPS[i].call);
-            sleep_ms(20);
-        }
+        stack_wait_held(&st, STEPS[i].step, WAIT_MS);
         ck_assert_int_eq(store_get_migration(fx_rc, id, &m), 0);
         ck_assert_msg(m.lease_owner && (strcmp(m.lease_owner, "w0") == 0 || strcmp(m.lease_owner, "w1") == 0),
                       "%s: owner %s", STEPS[i].step, m.lease_owner ? m.lease_owner : "(none)");
@@ -166,7 +123,7 @@ START_TEST(test_worker_paused_past_its_lease_at_each_step_changes_nothing_after_
         }
         int accepted_before = fence_count(state, id, "accepted", stale);
         cJSON_Delete(state);
-        long events_before = events_of(id);
+        long events_before = fx_count_events(id, NULL, NULL);
 
         /* the paused worker resumes, finds its lease gone and stops acting */
         char log[320];
@@ -191,9 +148,9 @@ START_TEST(test_worker_paused_past_its_lease_at_each_step_changes_nothing_after_
         cJSON_Delete(state);
 
         /* one story: completed once, no failure, nothing written by the resumed worker */
-        ck_assert_int_eq(events_typed(id, "migration.completed"), 1);
-        ck_assert_int_eq(events_typed(id, "migration.failed"), 0);
-        ck_assert_int_eq(events_of(id), events_before);
+        ck_assert_int_eq(fx_count_events(id, "\"type\":\"migration.completed\"", NULL), 1);
+        ck_assert_int_eq(fx_count_events(id, "\"type\":\"migration.failed\"", NULL), 0);
+        ck_assert_int_eq(fx_count_events(id, NULL, NULL), events_before);
         ck_assert_int_eq(store_get_migration(fx_rc, id, &m), 0);
         ck_assert_int_eq(m.status, MIG_COMPLETED);
         ck_assert_ptr_null(m.lease_owner);

@@ -49,35 +49,10 @@ static void create_s1(int retries, migration_t *m) {
 
 /* Status changes of migration `id` from `from` to `to` in the events stream. */
 static long status_changes(const char *id, const char *from, const char *to) {
-    redisReply *r = fx_cmd("XRANGE mig:events - +");
     char a[64], b[64];
     snprintf(a, sizeof a, "\"old_status\":\"%s\"", from);
     snprintf(b, sizeof b, "\"new_status\":\"%s\"", to);
-    long n = 0;
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *f = r->element[i]->element[1];
-        for (size_t k = 0; k + 1 < f->elements; k += 2) {
-            const char *v = f->element[k + 1]->str;
-            if (strstr(v, id) && strstr(v, a) && strstr(v, b)) n++;
-        }
-    }
-    freeReplyObject(r);
-    return n;
-}
-
-/* Events of migration `id` whose JSON holds both `a` and `b`. */
-static long events_with(const char *id, const char *a, const char *b) {
-    redisReply *r = fx_cmd("XRANGE mig:events - +");
-    long n = 0;
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *f = r->element[i]->element[1];
-        for (size_t k = 0; k + 1 < f->elements; k += 2) {
-            const char *v = f->element[k + 1]->str;
-            if (strstr(v, id) && strstr(v, a) && strstr(v, b)) n++;
-        }
-    }
-    freeReplyObject(r);
-    return n;
+    return fx_count_events(id, a, b);
 }
 
 /* s1 runs once, on n2, with its three players; none was dropped and no room is left. */
@@ -127,8 +102,8 @@ START_TEST(test_retry_in_each_phase_counts_each_player_once_and_completes_withou
         ck_assert_int_ge(m.player_downtime_ms, 0);
         /* the failed attempt stays in the timeline, with its error */
         ck_assert_int_eq(status_changes(m.id, RETRIED[i].phase, "scheduled"), 1);
-        ck_assert_int_eq(events_with(m.id, "\"type\":\"migration.retry\"", "\"error\":\"proxy: PUT") +
-                             events_with(m.id, "\"type\":\"migration.retry\"", "\"error\":\"node n2: POST"),
+        ck_assert_int_eq(fx_count_events(m.id, "\"type\":\"migration.retry\"", "\"error\":\"proxy: PUT") +
+                             fx_count_events(m.id, "\"type\":\"migration.retry\"", "\"error\":\"node n2: POST"),
                          1);
         assert_moved_whole(&st, RETRIED[i].phase);
         stack_stop(&st);
@@ -136,20 +111,6 @@ START_TEST(test_retry_in_each_phase_counts_each_player_once_and_completes_withou
     }
 }
 END_TEST
-
-/* Waits until the sim holds a call (a `hold` fault fired): the worker is inside it. */
-static void wait_held(flow_stack_t *st, const char *what) {
-    int64_t end = timefmt_mono_ms() + WAIT_MS;
-    for (;;) {
-        cJSON *state = stack_sim(st, "GET", "/control/state", NULL);
-        const cJSON *h = cJSON_GetObjectItem(state, "held");
-        int n = cJSON_IsNumber(h) ? h->valueint : cJSON_GetArraySize(h);
-        cJSON_Delete(state);
-        if (n > 0) return;
-        ck_assert_msg(timefmt_mono_ms() < end, "%s: the call was never made", what);
-        sleep_ms(20);
-    }
-}
 
 /* Where a worker dies after the players reached the new server. */
 static const struct {
@@ -172,7 +133,7 @@ START_TEST(test_worker_killed_after_the_players_moved_is_finished_forward_with_i
         migration_t m;
         migration_init(&m);
         create_s1(3, &m);
-        wait_held(&st, LATE[i].step);
+        stack_wait_held(&st, LATE[i].step, WAIT_MS);
         ck_assert_int_eq(kill(st.workers[0], SIGKILL), 0);
         harness_wait(st.workers[0], 5000);
         st.workers[0] = 0;
@@ -222,13 +183,13 @@ START_TEST(test_what_completing_could_not_remove_is_removed_later_by_its_cleanup
         ck_assert_msg(m.warning && strstr(m.warning, LEFT[i].warning), "%s: warning %s", LEFT[i].what,
                       m.warning ? m.warning : "(none)");
         /* it completed at once, with what is left to remove */
-        ck_assert_int_eq(events_with(m.id, "\"type\":\"migration.completed\"", LEFT[i].completed_has), 1);
+        ck_assert_int_eq(fx_count_events(m.id, "\"type\":\"migration.completed\"", LEFT[i].completed_has), 1);
         int64_t end = timefmt_mono_ms() + WAIT_MS;
-        while (events_with(m.id, "\"type\":\"migration.cleanup\"", "\"done\":true") < 1) {
+        while (fx_count_events(m.id, "\"type\":\"migration.cleanup\"", "\"done\":true") < 1) {
             ck_assert_msg(timefmt_mono_ms() < end, "%s: never removed", LEFT[i].what);
             sleep_ms(20);
         }
-        ck_assert_int_ge(events_with(m.id, "\"type\":\"migration.cleanup\"", "\"done\":false"), 1);
+        ck_assert_int_ge(fx_count_events(m.id, "\"type\":\"migration.cleanup\"", "\"done\":false"), 1);
         ck_assert_int_eq(store_get_migration(fx_rc, m.id, &m), 0);
         ck_assert_ptr_null(m.cleanup_node);
         store_stats_t stats;
