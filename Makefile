@@ -155,7 +155,7 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(if $(filter real,$(AGENTS)),real-deps)
 	$(Q)LEVEL=$(LEVEL) AGENTS=$(AGENTS) ./tools/demo.sh
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c | check-libs
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
@@ -170,6 +170,19 @@ $(B)/gen/lua_source.o: $(B)/gen/lua_source.c
 $(B)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O1 -o $@ $<
+
+# A library pkg-config cannot find stops the build before anything compiles, by name,
+# rather than as a missing header or an undefined reference later. Order-only: they run
+# first and make nothing out of date. Check is the test runners' alone.
+TEST_PKGS = check
+need_pkgs = for p in $(1); do pkg-config --exists $$p || { echo "make: pkg-config cannot find $$p (of: $(1)); \
+             run \`make deps\`, or set PKG_CONFIG_PATH" >&2; exit 1; }; done
+.PHONY: check-libs check-test-libs
+check-libs:
+	$(Q)$(call need_pkgs,$(PKGS))
+check-test-libs:
+	$(Q)$(call need_pkgs,$(TEST_PKGS))
+$(UNIT_OBJS) $(patsubst %,$(B)/tests/integration/%.o,$(INTEG) main) $(B)/tests/support/ws_client.o: | check-test-libs
 
 $(B)/lib/libmigcore.a: $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -228,11 +241,20 @@ test: deps
 	$(Q)$(TEST_MAKE) test-unit test-integration test-e2e
 	$(Q)$(MAKE) --no-print-directory test-deploy
 
+# The suites run the build of the B they are given (`make test` gives build/test; an
+# engineer may give a folder of their own, with its SANITIZE and OPT). Given none, as in
+# a bare `make test-unit`, they hand over to $(TEST_MAKE): the tests are the sanitized
+# build's, never the release objects of build/rel.
+ifneq ($(origin B),file)
 test-unit: $(B)/tests/unit/run
 	$(Q)$(B)/tests/unit/run
 
 test-integration: $(B)/tests/integration/run $(patsubst %,$(B)/bin/%,$(PROGRAMS)) $(B)/tests/support/mcfake
 	$(Q)MIG_BIN_DIR=$(B)/bin $(B)/tests/integration/run
+else
+test-unit test-integration:
+	$(Q)$(TEST_MAKE) $@
+endif
 
 # Real Minecraft-protocol software (tests/real/, docs/OPERATIONS.md): a flying-squid server
 # run by two migrate-agents, each in a network namespace of its own (so root; skipped
