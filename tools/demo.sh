@@ -85,7 +85,7 @@ cat <<MSG
   Dashboard:  http://127.0.0.1:$PORT/
   Viewer token:    $VIEWER
   Operator token:  $OPERATOR
-  $( [ "$AGENTS" = real ] && echo "Real agents: move Server-1 from Node-A to Node-B (dashboard: New migration; or migratectl create --server-id s1 --to-node-id nB)" || echo "Cost optimizer level $LEVEL: $( [ "$LEVEL" = 1 ] && echo "suggestions to approve appear within a minute" || echo "migrations run without approval once a server is idle")")
+  $( [ "$AGENTS" = real ] && echo "Real agents: move Server-1 from Node-A to Node-B (dashboard: New migration; or migratectl create --server-id s1 --to-node-id nB --start-now: players are online)" || echo "Cost optimizer level $LEVEL: $( [ "$LEVEL" = 1 ] && echo "suggestions to approve appear within a minute" || echo "migrations run without approval once a server is idle")")
   Logs: $VAR/log/  (Ctrl-C stops everything)
 
 MSG

@@ -111,7 +111,7 @@ async function main() {
   }, 10000).unref();
   say(`players ${BOTS.join(', ')} are building on Server-1; proxy bridge on 127.0.0.1:${BRIDGE_PORT}`);
   say('move it: the dashboard\'s "New migration" (Server-1 to Node-B), or');
-  say(`  MIG_API_TOKEN=<operator token> bin/migratectl create --server-id s1 --to-node-id nB`);
+  say(`  MIG_API_TOKEN=<operator token> bin/migratectl create --server-id s1 --to-node-id nB --start-now`);
   say(`look: mineflayer or a 1.20.6 client at ${nodes.nodes[0].addr}:${GAME_PORT} (Node-A), ${nodes.nodes[1].addr}:${GAME_PORT} after the move`);
 }
 
