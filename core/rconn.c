@@ -672,16 +672,10 @@ int rconn_check_library(const rconn_opts_t *o, char *err, size_t errlen) {
 
 #define FCALL_ARGS_MAX 64
 
-/* True for a write whose loss in a failover the next call repairs, so it goes without
- * WAIT: a heartbeat renews a lease every third of it and a lost one at worst lets
- * recovery hand the migration on (its worker then finds its token stale); a progress
- * report is overwritten by the next. Both run every few hundred ms per migration. */
-static int unwaited(const char *fn) {
-    return strcmp(fn, "mig_heartbeat") == 0 || strcmp(fn, "mig_progress") == 0;
-}
-
+/* FCALL or FCALL_RO `fn`; `wait` asks for the WAIT on replicas when the connection has
+ * them (never for FCALL_RO: a read has nothing to replicate). */
 static redisReply *fcall(rconn_t *rc, const char *cmd, const char *fn, int argc, const char *const *argv,
-                         int *code) {
+                         int wait, int *code) {
     const char *av[FCALL_ARGS_MAX + 4];
     if (argc > FCALL_ARGS_MAX) {
         snprintf(rc->err, sizeof rc->err, "%s: too many arguments", fn);
@@ -693,7 +687,7 @@ static redisReply *fcall(rconn_t *rc, const char *cmd, const char *fn, int argc,
     av[2] = "1";
     av[3] = rc->prefix;
     for (int i = 0; i < argc; i++) av[4 + i] = argv[i] ? argv[i] : "";
-    int wait = rc->wait_replicas > 0 && strcmp(cmd, "FCALL") == 0 && !unwaited(fn);
+    wait = wait && rc->wait_replicas > 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!rc->library_checked || attempt == 1) {
             int lc = rconn_load_library(rc);
@@ -713,11 +707,15 @@ static redisReply *fcall(rconn_t *rc, const char *cmd, const char *fn, int argc,
 }
 
 redisReply *rconn_fcall(rconn_t *rc, const char *fn, int argc, const char *const *argv, int *code) {
-    return fcall(rc, "FCALL", fn, argc, argv, code);
+    return fcall(rc, "FCALL", fn, argc, argv, 1, code);
+}
+
+redisReply *rconn_fcall_unwaited(rconn_t *rc, const char *fn, int argc, const char *const *argv, int *code) {
+    return fcall(rc, "FCALL", fn, argc, argv, 0, code);
 }
 
 redisReply *rconn_fcall_ro(rconn_t *rc, const char *fn, int argc, const char *const *argv, int *code) {
-    return fcall(rc, "FCALL_RO", fn, argc, argv, code);
+    return fcall(rc, "FCALL_RO", fn, argc, argv, 0, code);
 }
 
 const char *rconn_key(const rconn_t *rc, const char *suffix, char *out, size_t cap) {

@@ -112,11 +112,15 @@ redisReply *rconn_command(rconn_t *rc, int argc, const char **argv, const size_t
  * FCALL fn 1 <prefix> argv... Loads the library first on a connection that has not
  * checked it, and once more when Redis answers that the function is unknown (a flushed
  * or replaced primary). Same reply contract as rconn_command(). With wait_replicas > 0,
- * the call is followed by WAIT in the same round trip, except for the frequent writes
- * whose loss the next call repairs (mig_heartbeat, mig_progress); when
- * fewer replicas confirm it, NULL with MIG_EREDIS and "not yet replicated" in rc->err,
- * even though the primary applied it. */
+ * the call is followed by WAIT in the same round trip; when fewer replicas confirm it,
+ * NULL with MIG_EREDIS and "not yet replicated" in rc->err, even though the primary
+ * applied it. */
 redisReply *rconn_fcall(rconn_t *rc, const char *fn, int argc, const char *const *argv, int *code);
+
+/* The same as rconn_fcall() without the WAIT, for a write whose loss in a failover the
+ * caller knows the next call repairs (which writes those are is the store's decision:
+ * core/store.c). */
+redisReply *rconn_fcall_unwaited(rconn_t *rc, const char *fn, int argc, const char *const *argv, int *code);
 
 /* The same as rconn_fcall() with FCALL_RO, for the no-writes functions (never WAITs). */
 redisReply *rconn_fcall_ro(rconn_t *rc, const char *fn, int argc, const char *const *argv, int *code);

@@ -83,14 +83,31 @@ static int call_record(rconn_t *rc, const char *fn, const args_t *a, migration_t
     return rv;
 }
 
-/* Calls `fn` for its effect, discarding an integer or status reply. */
-static int call_plain(rconn_t *rc, const char *fn, const args_t *a, long long *integer) {
-    int code;
-    redisReply *r = rconn_fcall(rc, fn, a->n, a->v, &code);
+/* The result of a call made for its effect: 0 or `code` when there is no reply `r`;
+ * an integer reply in *integer (0 for any other). Frees `r`. */
+static int plain_result(redisReply *r, int code, long long *integer) {
     if (r == NULL) return code;
     if (integer) *integer = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
     return 0;
+}
+
+/* Calls `fn` for its effect, discarding an integer or status reply. */
+static int call_plain(rconn_t *rc, const char *fn, const args_t *a, long long *integer) {
+    int code;
+    redisReply *r = rconn_fcall(rc, fn, a->n, a->v, &code);
+    return plain_result(r, code, integer);
+}
+
+/* The same as call_plain() without waiting for replicas, for the frequent writes whose
+ * loss in a failover the next call repairs: a heartbeat renews a lease every third of it,
+ * and a lost one at worst lets recovery hand the migration on (its worker then finds its
+ * token stale); a progress report is overwritten by the next. Both run every few hundred
+ * ms per migration, and a WAIT would add a replica's round trip to each. */
+static int call_unwaited(rconn_t *rc, const char *fn, const args_t *a, long long *integer) {
+    int code;
+    redisReply *r = rconn_fcall_unwaited(rc, fn, a->n, a->v, &code);
+    return plain_result(r, code, integer);
 }
 
 /* ------------------------------------------------------------------------ before a worker */
@@ -625,7 +642,7 @@ int store_heartbeat(rconn_t *rc, const char *id, uint64_t token, int64_t lease_m
     arg_s(&a, id);
     arg_u(&a, token);
     arg_i(&a, lease_ms);
-    int rv = call_plain(rc, "mig_heartbeat", &a, &exp);
+    int rv = call_unwaited(rc, "mig_heartbeat", &a, &exp);
     if (rv == 0 && expires_at) *expires_at = exp;
     return rv;
 }
@@ -635,7 +652,7 @@ int store_report_progress(rconn_t *rc, const char *id, uint64_t token, const sto
     arg_s(&a, id);
     arg_u(&a, token);
     arg_report(&a, rep);
-    return call_plain(rc, "mig_progress", &a, NULL);
+    return call_unwaited(rc, "mig_progress", &a, NULL);
 }
 
 int store_advance(rconn_t *rc, const char *id, uint64_t token, mig_status_t to, const store_report_t *rep) {

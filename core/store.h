@@ -192,6 +192,8 @@ int store_cleanup_retry(rconn_t *rc, const char *migration_id, uint64_t token, c
  * with the record (status preparing, or the in-flight status of one being recovered,
  * with `recovering` set) or MIG_EEMPTY when the queue is empty. */
 int store_claim(rconn_t *rc, const char *worker, int64_t lease_ms, migration_t *out);
+/* A lease renewal and a progress report: the two writes that never wait for replicas
+ * (MIG_REDIS_WAIT_REPLICAS), since the next one repairs one lost in a failover. */
 int store_heartbeat(rconn_t *rc, const char *id, uint64_t token, int64_t lease_ms,
                     int64_t *expires_at);
 int store_report_progress(rconn_t *rc, const char *id, uint64_t token, const store_report_t *rep);

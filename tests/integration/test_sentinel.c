@@ -124,11 +124,13 @@ START_TEST(test_write_without_its_replica_is_not_acknowledged) {
     ck_assert_int_eq(store_put_node(rc, "n2", n1, 3), MIG_EREDIS);
     ck_assert_msg(strstr(rc->err, "not yet replicated (0 of 1 replicas") != NULL, "%s", rc->err);
     /* lease renewals and progress are not waited for: a lost one repairs itself */
-    const char *hb[] = {"no-such-migration", "1", "1000"};
-    int code;
-    redisReply *r = rconn_fcall(rc, "mig_heartbeat", 3, hb, &code);
-    ck_assert_ptr_null(r);
+    int code = store_heartbeat(rc, "no-such-migration", 1, 1000, NULL);
     ck_assert_msg(code == MIG_ENOT_FOUND || code == MIG_ESTALE, "heartbeat: %s (%s)", mig_errname(code), rc->err);
+    store_report_t rep;
+    store_report_init(&rep);
+    rep.data_sync_progress = 50;
+    code = store_report_progress(rc, "no-such-migration", 1, &rep);
+    ck_assert_msg(code == MIG_ENOT_FOUND || code == MIG_ESTALE, "progress: %s (%s)", mig_errname(code), rc->err);
     /* reads go on */
     node_t *nodes;
     size_t n;
