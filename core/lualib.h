@@ -1,6 +1,6 @@
 /* lualib.h - the Redis Functions library as one source text: a prelude rendered from the
- * C tables (states, reasons, triggers, version) followed by the files of lua-scripts/, which the
- * build embeds in every binary. */
+ * C tables (states, reasons, triggers, the limits of ids, names and notes, the list bound,
+ * version) followed by the files of lua-scripts/, which the build embeds in every binary. */
 #ifndef MIG_LUALIB_H
 #define MIG_LUALIB_H
 

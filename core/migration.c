@@ -572,6 +572,26 @@ bool migration_id_valid(const char *s) {
 #define SAVINGS_MONTH_MAX 1e12
 #define MAX_RETRIES_MAX 20 /* past this a failing move only burns node time */
 
+/* Writes `names` as "a, b, c" into `buf` (`cap` bytes, NUL-terminated, cut short when it
+ * does not fit) and returns buf: the list a refusal names, in C and in the Lua prelude. */
+static const char *names_list(char *buf, size_t cap, const char *const *names, int count) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < count && n < cap; i++) {
+        int w = snprintf(buf + n, cap - n, "%s%s", i > 0 ? ", " : "", names[i]);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+    return buf;
+}
+
+/* "<field>: must be one of <names>" into `msg` (`cap` bytes); returns msg. */
+static const char *one_of(char *msg, size_t cap, const char *field, const char *const *names, int count) {
+    char list[96];
+    snprintf(msg, cap, "%s: must be one of %s", field, names_list(list, sizeof list, names, count));
+    return msg;
+}
+
 static int refuse(char *err, size_t errlen, const char *msg) {
     if (errlen > 0) snprintf(err, errlen, "%s", msg);
     return MIG_EINVALID;
@@ -589,7 +609,7 @@ int migration_create_validate(const migration_create_t *c, char *err, size_t err
         {"to_node_id", c->to_node_id, true},
         {"from_node_id", c->from_node_id, false},
     };
-    char msg[128];
+    char msg[160];
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         const char *v = ids[i].value;
         if (v == NULL && ids[i].required) {
@@ -598,17 +618,16 @@ int migration_create_validate(const migration_create_t *c, char *err, size_t err
         }
         if (v != NULL && !migration_id_valid(v)) {
             /* the same sentence as check_id() in lua-scripts/common.lua */
-            snprintf(msg, sizeof msg, "%s: must be 1 to %d characters of A-Z a-z 0-9 _ . : -", ids[i].name,
-                     MIG_ID_MAX);
+            snprintf(msg, sizeof msg, "%s: must be 1 to %d characters of " MIG_ID_CHARS, ids[i].name, MIG_ID_MAX);
             return refuse(err, errlen, msg);
         }
     }
     if (c->from_node_id != NULL && strcmp(c->from_node_id, c->to_node_id) == 0)
         return refuse(err, errlen, "to_node_id: must differ from from_node_id");
     if ((unsigned)c->reason >= MIG_REASON_COUNT)
-        return refuse(err, errlen, "reason: must be one of cost-optimization, manual, rebalancing, maintenance");
+        return refuse(err, errlen, one_of(msg, sizeof msg, "reason", reason_names, MIG_REASON_COUNT));
     if ((unsigned)c->triggered_by >= MIG_TRIGGER_COUNT)
-        return refuse(err, errlen, "triggered_by: must be one of system, admin, user");
+        return refuse(err, errlen, one_of(msg, sizeof msg, "triggered_by", trigger_names, MIG_TRIGGER_COUNT));
     if (c->status != MIG_SUGGESTED && c->status != MIG_SCHEDULED)
         return refuse(err, errlen, "status: must be suggested or scheduled");
     if (c->status == MIG_SUGGESTED && c->reason != MIG_REASON_COST)
@@ -621,8 +640,10 @@ int migration_create_validate(const migration_create_t *c, char *err, size_t err
         return refuse(err, errlen, "savings_eur_hour: must be a number from 0 to 1000000000");
     if (!isfinite(c->savings_eur_month) || c->savings_eur_month > SAVINGS_MONTH_MAX)
         return refuse(err, errlen, "savings_eur_month: must be a number from 0 to 1000000000000");
-    if (c->notes != NULL && strlen(c->notes) > MIG_NOTES_MAX)
-        return refuse(err, errlen, "notes: longer than 4096 bytes");
+    if (c->notes != NULL && strlen(c->notes) > MIG_NOTES_MAX) {
+        snprintf(msg, sizeof msg, "notes: longer than %d bytes", MIG_NOTES_MAX);
+        return refuse(err, errlen, msg);
+    }
     if (c->max_retries > MAX_RETRIES_MAX) return refuse(err, errlen, "max_retries: must be from 0 to 20");
     if (c->not_before < 0) return refuse(err, errlen, "not_before: must not be negative");
     return 0;
@@ -678,10 +699,27 @@ static void render_set(out_t *o, const char *var, const char *const *names, int 
     out(o, "}\n");
 }
 
+/* local <var> = 'a, b, c' */
+static void render_list(out_t *o, const char *var, const char *const *names, int count) {
+    char list[96];
+    out(o, "local ");
+    out(o, var);
+    out(o, " = '");
+    out(o, names_list(list, sizeof list, names, count));
+    out(o, "'\n");
+}
+
 size_t migration_render_lua(char *buf, size_t cap) {
     out_t o = {buf, cap, 0};
     if (cap > 0) buf[0] = '\0';
     render_set(&o, "REASONS", reason_names, MIG_REASON_COUNT);
     render_set(&o, "TRIGGERS", trigger_names, MIG_TRIGGER_COUNT);
+    render_list(&o, "REASON_LIST", reason_names, MIG_REASON_COUNT);
+    render_list(&o, "TRIGGER_LIST", trigger_names, MIG_TRIGGER_COUNT);
+    char limits[128];
+    snprintf(limits, sizeof limits, "local ID_MAX = %d\nlocal NAME_MAX = %d\nlocal NOTES_MAX = %d\n", MIG_ID_MAX,
+             MIG_NAME_MAX, MIG_NOTES_MAX);
+    out(&o, limits);
+    out(&o, "local ID_CHARS = '" MIG_ID_CHARS "'\n");
     return o.n;
 }

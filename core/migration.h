@@ -20,6 +20,7 @@
 #define MIG_ID_MAX 36      /* longest id in bytes: a UUID's text form */
 #define MIG_NAME_MAX 128   /* longest server or node name in bytes */
 #define MIG_NOTES_MAX 4096 /* longest free-text notes in bytes */
+#define MIG_ID_CHARS "A-Z a-z 0-9 _ . : -" /* what an id may hold, in the words of a refusal */
 #define MIG_MAX_RETRIES_DEFAULT 3
 #define MIG_MONTH_HOURS 730 /* hours in the seed's month: 0.15/h -> 109.50/mo */
 
@@ -174,8 +175,10 @@ bool migration_id_valid(const char *s);
 /* Savings per month for `per_hour`, rounded to cents: 0.15 -> 109.50. */
 double migration_month_savings(double per_hour);
 
-/* Renders the enums (REASONS, TRIGGERS) as Lua source, with states_render_lua()'s
- * contract. */
+/* Renders the enums as Lua sets (REASONS, TRIGGERS) and as the text of a refusal
+ * (REASON_LIST, TRIGGER_LIST: "system, admin, user"), and the limits (ID_MAX, NAME_MAX,
+ * NOTES_MAX, ID_CHARS) as Lua source, with states_render_lua()'s contract: the functions
+ * of lua-scripts/ check what this file checks, with its numbers and its words. */
 size_t migration_render_lua(char *buf, size_t cap);
 
 #endif

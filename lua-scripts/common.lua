@@ -2,8 +2,11 @@
 -- errors, the record as a table, events, indexes and stats.
 --
 -- This file follows a prelude that the C side renders from its own tables (core/lualib.c):
--- LIB_VERSION, STATUSES, TERMINAL, IN_FLIGHT, EDGES (core/states.c) and REASONS, TRIGGERS
--- (core/migration.c). So the transition table has one truth, in C, and is tested there.
+-- LIB_VERSION, STATUSES, TERMINAL, IN_FLIGHT, EDGES (core/states.c); REASONS, TRIGGERS,
+-- their lists as text (REASON_LIST, TRIGGER_LIST), the limits ID_MAX, NAME_MAX, NOTES_MAX
+-- and ID_CHARS, the characters an id may hold, in words (core/migration.c); and
+-- LIST_EXAMINE_MAX (core/store.h). So the transition table and the limits have one truth,
+-- in C, and are tested there.
 --
 -- Every function takes the key prefix as KEYS[1] ("mig:" or "{mig}:" on a cluster) and
 -- derives its keys from it here, the one place in Lua that names keys. A cluster routes
@@ -12,10 +15,9 @@
 -- Entries kept in the events stream for replay on reconnect: about 300 bytes each, so
 -- about 30 MB at the cap; enough for a client away for hours at a busy fleet's rate.
 local EVENTS_MAXLEN = '100000'
--- Longest id, name and free text accepted (bytes); the same limits as core/migration.h.
-local ID_MAX = 36
-local NAME_MAX = 128
-local NOTES_MAX = 4096
+-- An id: 1 to ID_MAX of the characters ID_CHARS names (the same rule as
+-- migration_id_valid() in core/migration.c).
+local ID_PATTERN = '^[%w_.:-]+$'
 -- Most queue entries one mig_claim call skips (cancelled or deleted while queued) before
 -- it answers; bounds the time one call can take.
 local CLAIM_SKIP_MAX = 100
@@ -62,8 +64,8 @@ end
 
 local function check_id(field, v)
     if v == nil or v == '' then raise('INVALID', field .. ': required') end
-    if #v > ID_MAX or not string.match(v, '^[%w_.:-]+$') then
-        raise('INVALID', field .. ': must be 1 to ' .. ID_MAX .. ' characters of A-Z a-z 0-9 _ . : -')
+    if #v > ID_MAX or not string.match(v, ID_PATTERN) then
+        raise('INVALID', field .. ': must be 1 to ' .. ID_MAX .. ' characters of ' .. ID_CHARS)
     end
     return v
 end
@@ -115,13 +117,18 @@ local function str(v)
 end
 
 ---------------------------------------------------------------------------- records
+-- A flat field, value, ... list as HGETALL gives it, as a table of strings.
+local function table_of(r)
+    local h = {}
+    for i = 1, #r, 2 do h[r[i]] = r[i + 1] end
+    return h
+end
+
 -- Reads a migration into a table of strings, or raises NOT_FOUND.
 local function load(p, id)
-    local flat = redis.call('HGETALL', k_m(p, id))
-    if #flat == 0 then raise('NOT_FOUND', 'migration ' .. id .. ' not found') end
-    local h = {}
-    for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
-    return h
+    local r = redis.call('HGETALL', k_m(p, id))
+    if #r == 0 then raise('NOT_FOUND', 'migration ' .. id .. ' not found') end
+    return table_of(r)
 end
 
 -- The whole hash of one object (a migration, a node, a server) as HGETALL gives it; the
@@ -173,6 +180,15 @@ local function emit(p, ev)
     local id = redis.call('XADD', k_events(p), 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'e', json)
     redis.call('PUBLISH', channel(p), '{"event_id":"' .. id .. '",' .. string.sub(json, 2))
     return id
+end
+
+-- Tells the dashboard an inventory object changed: `type` (node.updated, server.updated)
+-- with every field of the object `h`, numbers as numbers, and its id as `idfield`.
+local function inventory_event(p, type, idfield, id, h, now)
+    local ev = {type = type, timestamp = rfc3339(now)}
+    for k, v in pairs(h) do ev[k] = tonumber(v) or v end
+    ev[idfield] = id
+    emit(p, ev)
 end
 
 local function stat(p, field, by)

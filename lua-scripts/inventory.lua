@@ -73,8 +73,7 @@ end
 -- object when anything changed. Returns the object's pairs.
 local function put(p, key, set, idfield, id, f, type)
     local old = redis.call('HGETALL', key)
-    local h = {}
-    for i = 1, #old, 2 do h[old[i]] = old[i + 1] end
+    local h = table_of(old)
     local w = {}
     for k, v in pairs(f) do
         if h[k] ~= v then
@@ -89,10 +88,7 @@ local function put(p, key, set, idfield, id, f, type)
         w[#w + 1] = id
         redis.call('HSET', key, unpack(w))
         redis.call('SADD', set, id)
-        local ev = {type = type, timestamp = rfc3339(now_ms())}
-        for k, v in pairs(h) do ev[k] = tonumber(v) or v end
-        ev[idfield] = id
-        emit(p, ev)
+        inventory_event(p, type, idfield, id, h, now_ms())
     end
     return flat(h)
 end
@@ -135,8 +131,7 @@ local function server_delete(keys, args)
     for _, mid in ipairs(ids) do
         local r = redis.call('HGETALL', k_m(p, mid))
         if #r > 0 then
-            local h = {}
-            for i = 1, #r, 2 do h[r[i]] = r[i + 1] end
+            local h = table_of(r)
             if not TERMINAL[h.status] then
                 raise('ACTIVE_EXISTS', 'server ' .. id .. ' has migration ' .. mid .. ' in status ' ..
                     tostring(h.status) .. '; cancel it or let it end before deleting the server')

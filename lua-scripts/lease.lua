@@ -130,16 +130,12 @@ local function mig_progress(keys, args)
 end
 
 -- Moves a server in the inventory to the node it now runs on, and tells the
--- dashboard (server.updated with the whole server, as server_put does).
+-- dashboard with the same event as server_put.
 local function server_moved(p, server_id, node_id, now)
     local key = k_server(p, server_id)
     if redis.call('HEXISTS', key, 'node_id') == 0 then return end
     redis.call('HSET', key, 'node_id', node_id)
-    local r = redis.call('HGETALL', key)
-    local ev = {type = 'server.updated', server_id = server_id, timestamp = rfc3339(now)}
-    for i = 1, #r, 2 do ev[r[i]] = tonumber(r[i + 1]) or r[i + 1] end
-    ev.server_id = server_id
-    emit(p, ev)
+    inventory_event(p, 'server.updated', 'server_id', server_id, table_of(redis.call('HGETALL', key)), now)
 end
 
 -- mig_advance(prefix; id, token, to [, field, value ...]) -> 1.
@@ -222,7 +218,7 @@ local function mig_fail(keys, args)
     local err = args[3] or ''
     local why = args[4] or ''
     if err == '' or #err > NOTES_MAX then raise('INVALID', 'error: 1 to ' .. NOTES_MAX .. ' bytes') end
-    if not string.match(why, '^[%w_.:-]+$') or #why > NAME_MAX then
+    if not string.match(why, ID_PATTERN) or #why > NAME_MAX then
         raise('INVALID', 'fail_reason: a short word of A-Z a-z 0-9 _ . : -')
     end
     local rb = check_num('rollback_success', args[5], 0, 1, true)
@@ -274,8 +270,7 @@ local function mig_recover(keys, args)
         redis.call('ZREM', k_leases(p), id)
         local r = redis.call('HGETALL', k_m(p, id))
         if #r > 0 then
-            local h = {}
-            for i = 1, #r, 2 do h[r[i]] = r[i + 1] end
+            local h = table_of(r)
             if IN_FLIGHT[h.status] then
                 local token = redis.call('INCR', k_lease_seq(p))
                 apply(p, id, h, {recovering = 1, lease_token = token, lease_owner = false,

@@ -26,10 +26,10 @@ local function mig_create(keys, args)
     local to = check_id('to_node_id', a.to_node_id)
     local reason = a.reason or 'manual'
     if not REASONS[reason] then
-        raise('INVALID', 'reason: must be one of cost-optimization, manual, rebalancing, maintenance')
+        raise('INVALID', 'reason: must be one of ' .. REASON_LIST)
     end
     local trig = a.triggered_by or 'admin'
-    if not TRIGGERS[trig] then raise('INVALID', 'triggered_by: must be one of system, admin, user') end
+    if not TRIGGERS[trig] then raise('INVALID', 'triggered_by: must be one of ' .. TRIGGER_LIST) end
     local status = a.status or 'scheduled'
     if status ~= 'suggested' and status ~= 'scheduled' then
         raise('INVALID', 'status: a migration is created suggested or scheduled')
@@ -39,6 +39,8 @@ local function mig_create(keys, args)
     local month = a.savings_eur_month and check_num('savings_eur_month', a.savings_eur_month, 0, 1e12)
     local retries = a.max_retries and check_num('max_retries', a.max_retries, 0, 20, true) or 3
     if a.notes and #a.notes > NOTES_MAX then raise('INVALID', 'notes: longer than ' .. NOTES_MAX .. ' bytes') end
+    local start_now = a.start_now and check_num('start_now', a.start_now, 0, 1, true) == 1
+    local nb = a.not_before and check_num('not_before', a.not_before, 0, 1e15, true)
 
     if redis.call('EXISTS', k_m(p, id)) == 1 then raise('EXISTS', 'migration ' .. id .. ' exists') end
     local srv = redis.call('HMGET', k_server(p, sid), 'node_id', 'name')
@@ -63,6 +65,7 @@ local function mig_create(keys, args)
             math.ceil(s / 60) .. ' min left (retry after ' .. s .. ' s)')
     end
 
+    -- every refusal is above: from here on, only writes
     local now = now_ms()
     local h = {
         id = id, server_id = sid, server_name = srv[2] or sid, from_node_id = from,
@@ -75,8 +78,7 @@ local function mig_create(keys, args)
     }
     if level > 0 then h.level = str(level) end
     if a.notes and a.notes ~= '' then h.notes = a.notes end
-    if a.start_now and check_num('start_now', a.start_now, 0, 1, true) == 1 then h.start_now = '1' end
-    local nb = a.not_before and check_num('not_before', a.not_before, 0, 1e15, true)
+    if start_now then h.start_now = '1' end
     if status == 'scheduled' then
         nb = nb or now
         h.scheduled_at = str(now)

@@ -201,7 +201,7 @@ local function mig_list(keys, args)
     end
     if reason ~= '' then
         if not REASONS[reason] then
-            raise('INVALID', 'reason: must be one of cost-optimization, manual, rebalancing, maintenance')
+            raise('INVALID', 'reason: must be one of ' .. REASON_LIST)
         end
         local z = k_reason(p, reason)
         groups[#groups + 1] = {zsets = {z}, size = redis.call('ZCARD', z), field = 'reason', want = {[reason] = true}}

@@ -54,8 +54,7 @@ local function sched_due(keys, args)
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', k_sched(p), '-inf', now, 'LIMIT', 0, limit)) do
         local rec = redis.call('HGETALL', k_m(p, id))
         if #rec > 0 then
-            local h = {}
-            for i = 1, #rec, 2 do h[rec[i]] = rec[i + 1] end
+            local h = table_of(rec)
             local sid, to = h.server_id, h.to_node_id
             local left = redis.call('PTTL', k_cooldown(p, sid))
             out[#out + 1] = {rec, redis.call('HGETALL', k_server(p, sid)), redis.call('HGETALL', k_node(p, to)),
@@ -110,9 +109,7 @@ local function mig_trim(keys, args)
         if n >= limit then break end
         local ids = redis.call('ZRANGEBYSCORE', k_status(p, s), '-inf', '(' .. before, 'LIMIT', 0, limit - n)
         for _, id in ipairs(ids) do
-            local r = redis.call('HGETALL', k_m(p, id))
-            local h = {}
-            for i = 1, #r, 2 do h[r[i]] = r[i + 1] end
+            local h = table_of(redis.call('HGETALL', k_m(p, id)))
             if h.id then
                 purge(p, h)
                 n = n + 1

@@ -203,15 +203,27 @@ START_TEST(test_create_refusals_name_the_problem_and_change_nothing) {
 }
 END_TEST
 
+/* mig_create's every refusal comes before its first write, the checks of start_now and
+ * not_before too; the limits and the lists named are the C side's (the prelude). */
 START_TEST(test_functions_refuse_bad_input_sent_around_the_c_validation) {
     fx_fleet(1);
+    char notes[MIG_NOTES_MAX + 2];
+    memset(notes, 'n', MIG_NOTES_MAX + 1);
+    notes[MIG_NOTES_MAX + 1] = '\0';
     const char *cases[][3] = {
-        {"reason", "speed", "reason: must be one of"},
-        {"triggered_by", "robot", "triggered_by: must be one of"},
+        {"reason", "speed", "reason: must be one of cost-optimization, manual, rebalancing, maintenance"},
+        {"triggered_by", "robot", "triggered_by: must be one of system, admin, user"},
         {"status", "approved", "status:"},
         {"level", "7", "level:"},
         {"savings_eur_hour", "-1", "savings_eur_hour:"},
         {"colour", "red", "colour: unknown field"},
+        {"max_retries", "21", "max_retries:"},
+        {"notes", notes, "notes: longer than 4096 bytes"},
+        {"start_now", "2", "start_now:"},
+        {"start_now", "yes", "start_now:"},
+        {"not_before", "-1", "not_before:"},
+        {"not_before", "soon", "not_before:"},
+        {"id", "bad/id", "id: must be 1 to 36 characters of A-Z a-z 0-9 _ . : -"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *before = fx_snapshot();

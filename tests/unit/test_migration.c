@@ -520,10 +520,16 @@ START_TEST(test_month_savings_of_015_is_10950) {
 }
 END_TEST
 
-START_TEST(test_render_lua_defines_reasons_and_triggers) {
+START_TEST(test_render_lua_defines_enums_and_limits) {
     static const char want[] =
         "local REASONS = {[\"cost-optimization\"] = true, manual = true, rebalancing = true, maintenance = true}\n"
-        "local TRIGGERS = {system = true, admin = true, user = true}\n";
+        "local TRIGGERS = {system = true, admin = true, user = true}\n"
+        "local REASON_LIST = 'cost-optimization, manual, rebalancing, maintenance'\n"
+        "local TRIGGER_LIST = 'system, admin, user'\n"
+        "local ID_MAX = 36\n"
+        "local NAME_MAX = 128\n"
+        "local NOTES_MAX = 4096\n"
+        "local ID_CHARS = 'A-Z a-z 0-9 _ . : -'\n";
     size_t n = migration_render_lua(NULL, 0);
     ck_assert_uint_eq(n, strlen(want));
     char buf[512];
@@ -776,7 +782,7 @@ Suite *suite_migration(void) {
     tcase_add_test(rec, test_from_json_reads_offsets_and_nulls);
     tcase_add_test(rec, test_id_valid_accepts_charset_of_1_to_36_bytes);
     tcase_add_test(rec, test_month_savings_of_015_is_10950);
-    tcase_add_test(rec, test_render_lua_defines_reasons_and_triggers);
+    tcase_add_test(rec, test_render_lua_defines_enums_and_limits);
     suite_add_tcase(s, rec);
 
     TCase *val = tcase_create("validate");
