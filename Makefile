@@ -89,6 +89,7 @@ INTEG += test_security
 INTEG += test_untrusted
 INTEG += test_sync
 INTEG += test_agent
+INTEG += test_agent_system
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o

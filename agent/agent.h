@@ -49,6 +49,14 @@ typedef struct agent_server {
     int stop_stage;       /* 0 ask to stop, 1 SIGTERM sent, 2 SIGKILL sent */
     int64_t stage_at_ms;  /* monotonic ms when the next stage is due */
     bool quiesced;        /* save-off in force */
+    /* Created by a migration: its world arrives with the migration's final pass. A
+     * Minecraft server cannot run before its world is there (it would generate a new one,
+     * and keep writing it in the tree the final pass replaces), so a start asked while its
+     * directory is still empty is `deferred`: the container answers running and healthy
+     * with 0 players, and its process starts when the final pass has put the world in
+     * place (that pass is done once the server runs). */
+    bool awaiting_world;
+    bool deferred;        /* started while awaiting its world: no process yet */
     bool in_use;
 } agent_server_t;
 
@@ -154,6 +162,9 @@ bool state_id_ok(const char *id);
 
 /* ---- routes.c / sync_routes.c ---- */
 bool routes_handle(agent_t *a, agent_req_t *r);      /* health, containers */
+/* Starts server `s`'s process (a->lock held): starting, or running at once without a
+ * server.properties; persisted. 0 or MIG_EIO with the reason in `err`. */
+int routes_start_process(agent_t *a, agent_server_t *s, char *err, size_t errlen);
 bool sync_routes_handle(agent_t *a, agent_req_t *r); /* /v1/sync, /v1/sync-source */
 /* Starts the threads of passes found running in the state after a restart. */
 void sync_routes_resume(agent_t *a);

@@ -1,5 +1,6 @@
 /* routes.c - the node agent's health and container calls of docs/DRIVERS.md, against
  * real directories and processes (agent/runtime_process.c). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -156,12 +157,39 @@ static void container_create(agent_t *a, agent_req_t *r) {
     s->ram_mb = ram;
     s->disk_mb = disk;
     s->state = SRV_CREATED;
+    s->awaiting_world = mid[0] != '\0';
+    s->deferred = false;
     reset_sync_state(a, id);
     state_save(a);
     log_at(LOG_INFO, "agent.container_created", "server_id", id, "migration_id", mid, NULL);
     http_reply(r, 201, state_body(id, s->state));
 out:
     pthread_mutex_unlock(&a->lock);
+}
+
+/* True when folder `dir` holds nothing (or cannot be read): no server to start there. */
+static bool dir_empty(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return true;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
+int routes_start_process(agent_t *a, agent_server_t *s, char *err, size_t errlen) {
+    char dir[600], props[640];
+    state_server_dir(a, s->id, dir, sizeof dir);
+    int rv = runtime_start(a, s, dir, err, errlen);
+    if (rv != 0) return rv;
+    /* a server with no server.properties has no port to wait for: running at once */
+    snprintf(props, sizeof props, "%s/server.properties", dir);
+    s->state = access(props, R_OK) == 0 ? SRV_STARTING : SRV_RUNNING;
+    s->deferred = false;
+    state_save(a);
+    return 0;
 }
 
 /* POST /v1/containers/{server_id}/start */
@@ -177,18 +205,22 @@ static void container_start(agent_t *a, agent_req_t *r) {
         http_error(r, 409, "stopping", "server %s is stopping", s->id);
         goto out;
     }
-    char dir[600], props[640], err[256];
+    s->quiesced = false;
+    char dir[600];
     state_server_dir(a, s->id, dir, sizeof dir);
-    int rv = runtime_start(a, s, dir, err, sizeof err);
-    if (rv != 0) {
+    if (s->awaiting_world && dir_empty(dir)) { /* it starts when the final pass brings the world */
+        s->state = SRV_RUNNING;
+        s->deferred = true;
+        state_save(a);
+        log_at(LOG_INFO, "agent.server_deferred", "server_id", s->id, "migration_id", s->migration_id, NULL);
+        http_reply(r, 200, state_body(NULL, s->state));
+        goto out;
+    }
+    char err[256];
+    if (routes_start_process(a, s, err, sizeof err) != 0) {
         http_error(r, 500, "start_failed", "%s", err);
         goto out;
     }
-    /* a server with no server.properties has no port to wait for: running at once */
-    snprintf(props, sizeof props, "%s/server.properties", dir);
-    s->state = access(props, R_OK) == 0 ? SRV_STARTING : SRV_RUNNING;
-    s->quiesced = false;
-    state_save(a);
     http_reply(r, s->state == SRV_RUNNING ? 200 : 202, state_body(NULL, s->state));
 out:
     pthread_mutex_unlock(&a->lock);
@@ -230,7 +262,7 @@ static void container_get(agent_t *a, agent_req_t *r) {
         return;
     }
     srv_state_t st = s->state;
-    bool alive = s->pid > 0 && kill(s->pid, 0) == 0;
+    bool alive = s->pid > 0 && kill(s->pid, 0) == 0, deferred = s->deferred;
     char id[AGENT_ID_MAX], dir[600];
     snprintf(id, sizeof id, "%s", s->id);
     state_server_dir(a, id, dir, sizeof dir);
@@ -238,8 +270,9 @@ static void container_get(agent_t *a, agent_req_t *r) {
     runtime_props_t p;
     runtime_read_props(dir, &p);
     int players = 0;
-    /* healthy: running, its process alive, and the game answering RCON or a ping */
-    bool healthy = st == SRV_RUNNING && alive && server_answers(&p, &players);
+    /* healthy: running, its process alive, and the game answering RCON or a ping; or
+     * waiting for its world, with nothing that could fail yet */
+    bool healthy = deferred || (st == SRV_RUNNING && alive && server_answers(&p, &players));
     char addr[AGENT_ADDR_MAX];
     snprintf(addr, sizeof addr, "%s:%d", a->public_host, p.port);
     cJSON *o = state_body(id, st);
@@ -254,7 +287,11 @@ static void container_stop(agent_t *a, agent_req_t *r) {
     pthread_mutex_lock(&a->lock);
     agent_server_t *s;
     if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
-    if (s->state == SRV_STARTING || s->state == SRV_RUNNING) {
+    if (s->deferred) { /* no process: stopped at once, and its world's arrival starts nothing */
+        s->deferred = false;
+        s->state = SRV_STOPPED;
+        state_save(a);
+    } else if (s->state == SRV_STARTING || s->state == SRV_RUNNING) {
         s->state = SRV_STOPPING;
         s->stop_stage = 0;
         s->stage_at_ms = timefmt_mono_ms();

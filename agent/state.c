@@ -124,6 +124,8 @@ int state_save(agent_t *a) {
         cJSON_AddStringToObject(o, "state", state_name(s->state));
         cJSON_AddNumberToObject(o, "pid", s->pid);
         cJSON_AddBoolToObject(o, "quiesced", s->quiesced);
+        cJSON_AddBoolToObject(o, "awaiting_world", s->awaiting_world);
+        cJSON_AddBoolToObject(o, "deferred", s->deferred);
         cJSON_AddItemToArray(servers, o);
     }
     for (int i = 0; i < AGENT_PASSES_MAX; i++) {
@@ -181,8 +183,12 @@ static void load_server(agent_t *a, const cJSON *o) {
     s->disk_mb = (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "disk_mb"));
     s->state = parse_state(get_str(o, "state"));
     s->quiesced = cJSON_IsTrue(cJSON_GetObjectItem(o, "quiesced"));
+    s->awaiting_world = cJSON_IsTrue(cJSON_GetObjectItem(o, "awaiting_world"));
+    s->deferred = cJSON_IsTrue(cJSON_GetObjectItem(o, "deferred"));
     pid_t pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "pid"));
-    if (s->state >= SRV_STARTING && s->state <= SRV_STOPPING) {
+    if (s->deferred) {
+        s->state = SRV_RUNNING; /* no process to find: it starts with the final pass */
+    } else if (s->state >= SRV_STARTING && s->state <= SRV_STOPPING) {
         if (pid > 0 && kill(pid, 0) == 0) {
             s->pid = pid;
             s->adopted = true; /* no console pipe any more: stops go through RCON or signals */

@@ -14,12 +14,16 @@
 #include "agent/agent.h"
 #include "agent/manifest.h"
 #include "agent/peer.h"
+#include "agent/runtime.h"
 #include "agent/sync_source.h"
 #include "core/err.h"
 #include "core/jsonbody.h"
 #include "core/log.h"
 #include "core/timefmt.h"
 
+/* Longest wait for a deferred server to answer on its game port once its world is in
+ * place: a large modded server boots in about a minute. */
+#define DEFERRED_START_MS 120000
 #define DIRTY_CACHE_MS 250          /* a dirty_bytes answer is reused this long: polls are frequent */
 #define SOURCE_BODY_MAX (16u << 20) /* bytes of a /blocks or /read body: 100,000 paths */
 #define MB ((uint64_t)1 << 20)
@@ -59,6 +63,39 @@ static int pass_launch(agent_t *a, agent_pass_t *p, char *err, size_t errlen) {
  * pass and finds its agent through this one global (one agent per process). */
 static agent_t *the_agent;
 
+/* After a final pass put the world in place: the server's container no longer awaits
+ * it, and a start it deferred (agent.h) happens now; the pass is done once the server
+ * runs, so the worker that registers its address next sends players to a server that
+ * answers. a->lock held, released while waiting. 0, or MIG_EIO / MIG_ETIMEOUT with the
+ * reason in the pass's error. */
+static int start_deferred(agent_t *a, agent_pass_t *p) {
+    agent_server_t *s = state_find_server(a, p->server_id);
+    if (s == NULL) return 0;
+    s->awaiting_world = false;
+    if (!s->deferred) {
+        state_save(a);
+        return 0;
+    }
+    char err[256];
+    if (routes_start_process(a, s, err, sizeof err) != 0) {
+        snprintf(p->error, sizeof p->error, "the world is in place, but its server did not start: %.180s", err);
+        return MIG_EIO;
+    }
+    for (int64_t end = timefmt_mono_ms() + DEFERRED_START_MS; s->state == SRV_STARTING;) {
+        if (timefmt_mono_ms() > end || p->cancel) break;
+        pthread_mutex_unlock(&a->lock);
+        usleep(RUNTIME_MONITOR_MS * 1000);
+        pthread_mutex_lock(&a->lock);
+        if ((s = state_find_server(a, p->server_id)) == NULL) return 0; /* deleted meanwhile */
+    }
+    if (s->state != SRV_RUNNING) {
+        snprintf(p->error, sizeof p->error, "the world is in place, but its server is %s, not running",
+                 state_name(s->state));
+        return MIG_ETIMEOUT;
+    }
+    return 0;
+}
+
 static void *pass_thread(void *arg) {
     agent_pass_t *p = arg;
     agent_t *a = the_agent;
@@ -70,6 +107,7 @@ static void *pass_thread(void *arg) {
         rv = sync_pass_run(p->engine, &t);
     }
     pthread_mutex_lock(&a->lock);
+    if (rv == 0 && p->final) rv = start_deferred(a, p);
     sync_pass_progress(p->engine, &p->last);
     p->dirty_at_ms = 0; /* the first answer saying done computes dirty_bytes after the copy */
     if (rv == 0) {
@@ -78,7 +116,8 @@ static void *pass_thread(void *arg) {
         p->status = PASS_ERROR;
         const char *why = peer == NULL ? "source_address: not host[:port]"
                           : p->last.error[0] ? p->last.error : peer_error(peer);
-        snprintf(p->error, sizeof p->error, "%s", p->cancel ? "the container was deleted" : why);
+        if (p->error[0] == '\0' || p->cancel)
+            snprintf(p->error, sizeof p->error, "%s", p->cancel ? "the container was deleted" : why);
     }
     state_save(a);
     char ms[24], bytes[24];

@@ -37,18 +37,29 @@
 #define MCFAKE_TICK_MS 20          /* one world write per tick while saving is on */
 #define MCFAKE_REGION_BYTES (1 << 20) /* the region file rewritten: 256 blocks */
 #define MAX_CLIENTS 8
+#define MCFAKE_BIND_WAIT_MS 60000  /* a port in use: how long to wait for it (listen_on) */
 #define SUM_FILES_MAX 4096         /* files of world/ listed in a .sum: a test world has a few */
 #define GAME_BUF 1024              /* bytes a ping client may send before its status request */
 
 static int saving = 1, game_fd = -1, rcon_fd = -1, stop_asked, slp_on = 1, rcon_on = 1;
 static char password[128] = "";
 
+/* Listens on 127.0.0.1:port. A port in use is tried again for MCFAKE_BIND_WAIT_MS: the
+ * tests' nodes share one loopback, so a server moved to another agent gets the ports of
+ * its source (the same server.properties), which it releases when it is stopped. */
 static int listen_on(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0) {
+    int rc;
+    for (int waited = 0; (rc = bind(fd, (struct sockaddr *)&sa, sizeof sa)) != 0 && errno == EADDRINUSE &&
+                         waited < MCFAKE_BIND_WAIT_MS;
+         waited += 50) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (rc != 0 || listen(fd, 16) != 0) {
         fprintf(stderr, "mcfake: cannot listen on %d: %s\n", port, strerror(errno));
         exit(1);
     }
