@@ -6,6 +6,7 @@
 import { h } from './dom.js';
 
 const LABELS = { approve: 'Approve', cancel: 'Cancel' };
+const PAST = { approve: 'Approved', cancel: 'Cancelled' };
 
 export class Actions {
   // api; store; session; notify(kind, text); changed(): redraw what shows buttons.
@@ -20,6 +21,39 @@ export class Actions {
       text: LABELS[action],
       onclick: (e) => { e.stopPropagation(); this.run(action, id, e.currentTarget); },
     });
+  }
+
+  // A button for `action` on every migration of `ids` (a drain's moves), one after the
+  // other; `what` names the group in the messages.
+  groupButton(action, ids, what) {
+    return h('button', {
+      type: 'button', class: `btn btn--${action} btn--group`, dataset: { action, group: ids.join(' ') },
+      text: `${LABELS[action]} all ${ids.length}`,
+      onclick: (e) => { e.stopPropagation(); this.runGroup(action, ids, what, e.currentTarget); },
+    });
+  }
+
+  async runGroup(action, ids, what, button) {
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    let done = 0;
+    const failed = [];
+    for (const id of ids) {
+      try {
+        this.store.merge(await this.api[action](id));
+        done++;
+      } catch (e) {
+        if (e.status === 403) this.session.refused();
+        if (e.status === 401) this.session.askToken('The token was refused; enter a valid one.');
+        failed.push(e.describe ? e.describe() : e.message);
+        if (e.status === 401 || e.status === 403) break;
+      }
+    }
+    if (failed.length) this.notify('error', `${PAST[action]} ${done} of ${ids.length} moves of ${what}; ${failed.join('; ')}`);
+    else this.notify('ok', `${PAST[action]} all ${ids.length} moves of ${what}`);
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    this.changed();
   }
 
   async run(action, id, button) {

@@ -85,7 +85,16 @@ export function borderPoint(b, p, pad = 3) {
 // Bezier. `lane` (0..lanes-1) spreads the arrows between the same two nodes; the bend is
 // measured in the frame of the pair (`flip` false for the pair's first node to its
 // second), so A→B and B→A lanes never coincide.
-export function arrowCurve(a, b, lane, lanes, flip) {
+//
+// `obstacles` (the other boxes) are avoided: of the bends tried, from the plain one
+// outward on either side, the first whose every lane passes clear of every other box
+// (by OBSTACLE_PAD) is taken; when none is clear, the one crossing fewest boxes. Both
+// directions of a pair try the same bends in the same frame, so they agree.
+//
+// When no bend passes clear (a far pair in a dense grid), the arrow is routed instead: the
+// shortest polyline from box to box through the corners of the other boxes, kept
+// ROUTE_PAD away from them ({pts}, which the path functions below draw too).
+export function arrowCurve(a, b, lane, lanes, flip, obstacles = []) {
   const ca = centre(a);
   const cb = centre(b);
   const dx = cb.x - ca.x;
@@ -96,10 +105,136 @@ export function arrowCurve(a, b, lane, lanes, flip) {
   const sign = flip ? -1 : 1;
   const nx = (-dy / len) * sign;
   const ny = (dx / len) * sign;
-  const base = Math.min(BEND_MAX, len * BEND_RATIO);
-  const bend = base + (lane - (lanes - 1) / 2) * LANE_SPACING;
+  const base = pairBend(a, b, ca, cb, nx, ny, len, lanes, obstacles);
+  if (base === null) {
+    const route = flip ? routeAround(b, a, obstacles)?.reverse() : routeAround(a, b, obstacles);
+    if (route) return laneRoute(a, b, route, lane, lanes, flip);
+  }
+  const bend = (base ?? Math.min(BEND_MAX, len * BEND_RATIO)) + (lane - (lanes - 1) / 2) * LANE_SPACING;
   const ctrl = { x: (ca.x + cb.x) / 2 + nx * bend, y: (ca.y + cb.y) / 2 + ny * bend };
   return { start: borderPoint(a, ctrl), ctrl, end: borderPoint(b, ctrl, 5) };
+}
+
+const OBSTACLE_PAD = 6;   // px an arrow keeps from a box it passes
+const BEND_TRIES = 12;    // bends tried on each side of the plain one
+const BEND_STEP = 34;     // px between them
+const CURVE_SAMPLES = 40; // segments a curve is checked by
+
+// The bend (before lanes) of a pair's arrows: see arrowCurve.
+function pairBend(a, b, ca, cb, nx, ny, len, lanes, obstacles) {
+  const plain = Math.min(BEND_MAX, len * BEND_RATIO);
+  const others = obstacles.filter((o) => o !== a && o !== b);
+  if (others.length === 0) return plain;
+  // the lanes' spread is the same on either side: the pair's own frame keeps it so
+  const sides = (lanes - 1) / 2 * LANE_SPACING;
+  for (let i = 0; i <= 2 * BEND_TRIES; i++) {
+    const k = Math.ceil(i / 2);
+    const bend = i === 0 ? plain : i % 2 ? plain + k * BEND_STEP : plain - k * BEND_STEP;
+    let hits = 0;
+    for (const off of lanes > 1 ? [-sides, sides] : [0]) {
+      const ctrl = { x: (ca.x + cb.x) / 2 + nx * (bend + off), y: (ca.y + cb.y) / 2 + ny * (bend + off) };
+      hits += curveHits({ start: borderPoint(a, ctrl), ctrl, end: borderPoint(b, ctrl, 5) }, others);
+    }
+    if (hits === 0) return bend;
+  }
+  return null; // no bend is clear
+}
+
+const ROUTE_PAD = 16;     // px a routed arrow keeps from the boxes it goes around
+const ROUTE_LANE = 14;    // px between the lanes of a routed pair, fewer when many must fit in ROUTE_PAD
+
+// The waypoints (box centres at both ends) of the shortest polyline from box `a` to box
+// `b` that passes no other box, over the corners of the boxes grown by ROUTE_PAD; null
+// when there is none. Only boxes near the pair are considered, so a big fleet costs
+// little.
+function routeAround(a, b, obstacles) {
+  const ca = centre(a);
+  const cb = centre(b);
+  const reach = Math.hypot(cb.x - ca.x, cb.y - ca.y) / 2 + 2 * (BOX.w + GAP.x);
+  const mid = { x: (ca.x + cb.x) / 2, y: (ca.y + cb.y) / 2 };
+  const others = obstacles.filter((o) => o !== a && o !== b
+    && Math.hypot(o.x + o.w / 2 - mid.x, o.y + o.h / 2 - mid.y) <= reach);
+  const pts = [ca, cb];
+  const p = ROUTE_PAD + 0.5; // corners just outside the padded boxes
+  for (const o of others) {
+    pts.push({ x: o.x - p, y: o.y - p }, { x: o.x + o.w + p, y: o.y - p }, { x: o.x - p, y: o.y + o.h + p },
+      { x: o.x + o.w + p, y: o.y + o.h + p });
+  }
+  const clear = (u, v) => !others.some((o) => segmentMeetsBox(u, v, o, ROUTE_PAD));
+  const dist = pts.map(() => Infinity);
+  const prev = pts.map(() => -1);
+  const done = pts.map(() => false);
+  dist[0] = 0;
+  for (;;) {
+    let u = -1;
+    for (let i = 0; i < pts.length; i++) if (!done[i] && dist[i] < Infinity && (u < 0 || dist[i] < dist[u])) u = i;
+    if (u < 0) return null;
+    if (u === 1) break;
+    done[u] = true;
+    for (let v = 0; v < pts.length; v++) {
+      if (done[v]) continue;
+      const d = dist[u] + Math.hypot(pts[v].x - pts[u].x, pts[v].y - pts[u].y);
+      if (d < dist[v] && clear(pts[u], pts[v])) {
+        dist[v] = d;
+        prev[v] = u;
+      }
+    }
+  }
+  const out = [];
+  for (let i = 1; i >= 0; i = prev[i]) out.unshift(pts[i]);
+  return out;
+}
+
+// A routed arrow of lane `lane`: its inner waypoints moved apart for the lanes (in the
+// pair's frame, so that A→B and B→A do not coincide), its ends on the boxes' borders.
+function laneRoute(a, b, route, lane, lanes, flip) {
+  // across the pair's direction (first node to second), within the room ROUTE_PAD leaves
+  const ca = centre(flip ? b : a);
+  const cb = centre(flip ? a : b);
+  const len = Math.hypot(cb.x - ca.x, cb.y - ca.y) || 1;
+  const spacing = lanes > 1 ? Math.min(ROUTE_LANE, (2 * (ROUTE_PAD - 2)) / (lanes - 1)) : 0;
+  const off = (lane - (lanes - 1) / 2) * spacing * (flip ? -1 : 1);
+  const nx = -(cb.y - ca.y) / len;
+  const ny = (cb.x - ca.x) / len;
+  const inner = route.slice(1, -1).map((q) => ({ x: q.x + nx * off, y: q.y + ny * off }));
+  const first = inner[0] || centre(b);
+  const last = inner[inner.length - 1] || centre(a);
+  return { pts: [borderPoint(a, first), ...inner, borderPoint(b, last, 5)] };
+}
+
+// How many of `boxes` (grown by OBSTACLE_PAD) the curve passes through.
+export function curveHits(g, boxes) {
+  let prev = g.start;
+  const hit = new Set();
+  for (let i = 1; i <= CURVE_SAMPLES; i++) {
+    const p = pointAt(g, i / CURVE_SAMPLES);
+    boxes.forEach((b, j) => { if (!hit.has(j) && segmentMeetsBox(prev, p, b, OBSTACLE_PAD)) hit.add(j); });
+    prev = p;
+  }
+  return hit.size;
+}
+
+// True when the segment p-q meets box `b` grown by `pad` on every side (Liang-Barsky).
+export function segmentMeetsBox(p, q, b, pad = 0) {
+  const x0 = b.x - pad;
+  const y0 = b.y - pad;
+  const x1 = b.x + b.w + pad;
+  const y1 = b.y + b.h + pad;
+  const dx = q.x - p.x;
+  const dy = q.y - p.y;
+  let t0 = 0;
+  let t1 = 1;
+  for (const [num, den] of [[p.x - x0, -dx], [x1 - p.x, dx], [p.y - y0, -dy], [y1 - p.y, dy]]) {
+    if (den === 0) {
+      if (num < 0) return false;
+    } else {
+      const t = num / den;
+      if (den < 0) t0 = Math.max(t0, t);
+      else t1 = Math.min(t1, t);
+      if (t0 > t1) return false;
+    }
+  }
+  return true;
 }
 
 function r1(v) {
@@ -108,15 +243,33 @@ function r1(v) {
 
 // The SVG path of a curve: "M x y Q cx cy x y".
 export function curvePath(g) {
+  if (g.pts) return `M${g.pts.map((q) => `${r1(q.x)} ${r1(q.y)}`).join('L')}`;
   return `M${r1(g.start.x)} ${r1(g.start.y)}Q${r1(g.ctrl.x)} ${r1(g.ctrl.y)} ${r1(g.end.x)} ${r1(g.end.y)}`;
 }
 
 function pointAt(g, t) {
+  if (g.pts) return polylineAt(g.pts, t);
   const u = 1 - t;
   return {
     x: u * u * g.start.x + 2 * u * t * g.ctrl.x + t * t * g.end.x,
     y: u * u * g.start.y + 2 * u * t * g.ctrl.y + t * t * g.end.y,
   };
+}
+
+// The point at fraction `t` of a polyline's length.
+function polylineAt(pts, t) {
+  let total = 0;
+  for (let i = 1; i < pts.length; i++) total += Math.hypot(pts[i].x - pts[i - 1].x, pts[i].y - pts[i - 1].y);
+  let want = t * total;
+  for (let i = 1; i < pts.length; i++) {
+    const l = Math.hypot(pts[i].x - pts[i - 1].x, pts[i].y - pts[i - 1].y);
+    if (want <= l || i === pts.length - 1) {
+      const k = l ? Math.min(1, want / l) : 0;
+      return { x: pts[i - 1].x + (pts[i].x - pts[i - 1].x) * k, y: pts[i - 1].y + (pts[i].y - pts[i - 1].y) * k };
+    }
+    want -= l;
+  }
+  return pts[0];
 }
 
 // The middle of a curve, where a count badge goes.

@@ -26,7 +26,7 @@ export class Graph {
     // arrows below, the node boxes above (a box stays readable where an arrow passes
     // behind it). An animated arrow then repaints the arrows' layer only, not the
     // boxes' text: with 200 migrations in flight that is what keeps frames short.
-    this.svg = s('svg', { class: 'graph-layer graph-arrows', role: 'img', 'aria-label': 'Migrations between nodes' },
+    this.svg = s('svg', { class: 'graph-layer graph-arrows', role: 'group', 'aria-label': 'Migrations between nodes' },
       s('defs', null, ['green', 'blue', 'yellow', 'grey', 'red'].map((c) =>
         s('marker', { id: `head-${c}`, class: `head head--${c}`, viewBox: '0 0 10 10', refX: 8, refY: 5,
           markerWidth: 12, markerHeight: 12, markerUnits: 'userSpaceOnUse', orient: 'auto' },
@@ -34,7 +34,7 @@ export class Graph {
     this.nodeLayer = s('g', { class: 'nodes' });
     this.arrowLayer = s('g', { class: 'arrows' });
     this.svg.append(this.arrowLayer);
-    this.nodeSvg = s('svg', { class: 'graph-layer graph-nodes', role: 'img', 'aria-label': 'Nodes' }, this.nodeLayer);
+    this.nodeSvg = s('svg', { class: 'graph-layer graph-nodes', role: 'group', 'aria-label': 'Nodes' }, this.nodeLayer);
     this.stack = h('div', { class: 'graph-stack' }, this.svg, this.nodeSvg);
     this.tooltip = h('div', { class: 'tooltip', hidden: true, role: 'tooltip' });
     this.empty = h('p', { class: 'graph-empty', hidden: true, text: 'No nodes in the inventory yet.' });
@@ -51,6 +51,8 @@ export class Graph {
     this.stack.addEventListener('mouseover', (e) => this.onHover(e));
     this.stack.addEventListener('mouseout', (e) => { if (!this.pinned && !e.relatedTarget?.closest?.('.arrow')) this.hideTooltip(); });
     document.addEventListener('keydown', (e) => { if (e.key === 'Escape') this.hideTooltip(true); });
+    // by keyboard: arrows and nodes are in the tab order; Enter or Space does what a click does
+    this.stack.addEventListener('keydown', (e) => this.onKey(e));
   }
 
   onResize() {
@@ -130,7 +132,7 @@ export class Graph {
       disk: t('node-line', 10, 83),
     };
     b.health.setAttribute('text-anchor', 'end');
-    b.g = s('g', { class: 'node', dataset: { nodeId: id } }, s('title', null), b.rect, b.name, b.health,
+    b.g = s('g', { class: 'node', tabindex: 0, role: 'button', dataset: { nodeId: id } }, s('title', null), b.rect, b.name, b.health,
       b.price, b.ram, b.ramBg, b.ramFill, b.disk);
     return b;
   }
@@ -151,6 +153,8 @@ export class Graph {
     setAttr(b.ramFill, 'width', total > 0 ? Math.round((156 * Math.min(used, total)) / total) : 0);
     setText(b.disk, `Disk free ${sizeText(n.disk_free_mb)}`);
     setText(b.g.firstChild, `${n.name || id} (${id})`);
+    setAttr(b.g, 'aria-label', `${n.name || id}, ${healthy ? 'healthy' : 'unhealthy'}, ${eur(n.eur_hour)} per hour, `
+      + `${servers} server${servers === 1 ? '' : 's'}, RAM ${sizeText(used)} of ${sizeText(total)}: Enter lists its migrations`);
   }
 
   // ------------------------------------------------------------------ arrows
@@ -232,7 +236,7 @@ export class Graph {
       hit: s('path', { class: 'arrow-hit' }),
       badge: s('g', { class: 'arrow-badge', display: 'none' }, s('circle', { r: 9 }), s('text', { 'text-anchor': 'middle', dy: '0.35em' })),
     };
-    a.g = s('g', { class: 'arrow' }, a.line, a.flow, a.hit, a.badge);
+    a.g = s('g', { class: 'arrow', tabindex: 0, role: 'button' }, a.line, a.flow, a.hit, a.badge);
     return a;
   }
 
@@ -245,6 +249,9 @@ export class Graph {
     setAttr(a.g, 'data-ids', p.items.map((x) => x.m.id).join(' '));
     setAttr(a.g, 'data-from', first.from_node_id);
     setAttr(a.g, 'data-to', first.to_node_id);
+    const n0 = p.items.length;
+    setAttr(a.g, 'aria-label', n0 === 1 ? `${routeText(first)}, ${statusText(first)}: Enter for details`
+      : `${n0} migrations ${routeText(first).replace(/^[^:]*: /, '')}, ${statusText(first)}: Enter lists them`);
     const opacity = Math.min(...p.items.map((x) => x.opacity));
     setAttr(a.g, 'opacity', opacity >= 1 ? 1 : opacity.toFixed(2));
     setAttr(a.line, 'marker-end', `url(#head-${st.colour})`);
@@ -254,7 +261,7 @@ export class Graph {
       const from = this.layout.at.get(first.from_node_id);
       const to = this.layout.at.get(first.to_node_id);
       const flip = first.from_node_id > first.to_node_id;
-      const g = arrowCurve(from, to, p.lane, p.lanes, flip);
+      const g = arrowCurve(from, to, p.lane, p.lanes, flip, this.layout.boxes); // around the other cards
       const d = wavy ? wavyPath(g) : curvePath(g);
       setAttr(a.line, 'd', d);
       if (wavy) setAttr(a.flow, 'd', d);
@@ -269,6 +276,37 @@ export class Graph {
   }
 
   // ------------------------------------------------------------------ pointer
+
+  // Enter or Space on a focused arrow or node: an arrow of one migration opens it, of
+  // several lists them; a node lists the migrations from and to it.
+  onKey(e) {
+    if (e.key !== 'Enter' && e.key !== ' ') return;
+    const g = e.target.closest?.('.arrow, .node');
+    if (!g) return;
+    e.preventDefault();
+    const r = g.getBoundingClientRect();
+    const at = { clientX: r.left + r.width / 2, clientY: r.top + r.height / 2 };
+    let ids = this.idsAt(g);
+    if (!ids) {
+      const node = g.dataset.nodeId;
+      ids = [...this.arrows.values()].filter((a) => a.g.dataset.from === node || a.g.dataset.to === node)
+        .flatMap((a) => a.g.dataset.ids.split(' '));
+      if (ids.length === 0) {
+        replaceChildren(this.tooltip, [h('p', { class: 'muted', text: 'No migrations from or to this node.' })]);
+        this.tooltip.hidden = false;
+        this.pinned = true;
+        this.placeTooltip(at);
+        return;
+      }
+    }
+    if (ids.length === 1 && g.classList.contains('arrow')) {
+      this.hideTooltip(true);
+      this.onSelect(ids[0]);
+      return;
+    }
+    this.showTooltip(ids, at, true);
+    this.tooltip.querySelector('button')?.focus();
+  }
 
   idsAt(target) {
     const g = target?.closest?.('.arrow');
@@ -307,6 +345,11 @@ export class Graph {
     this.tooltip.hidden = false;
     this.tooltip.classList.toggle('tooltip--pinned', pinned);
     this.pinned = pinned;
+    this.placeTooltip(e);
+  }
+
+  // Puts the tooltip next to the point of `e` (clientX, clientY), inside the panel.
+  placeTooltip(e) {
     const r = this.root.getBoundingClientRect();
     const x = Math.min(e.clientX - r.left + 14, r.width - this.tooltip.offsetWidth - 8);
     const y = Math.min(e.clientY - r.top + 14, r.height - this.tooltip.offsetHeight - 8);

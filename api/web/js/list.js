@@ -8,6 +8,7 @@
 import { h, setText, setAttr, replaceChildren } from './dom.js';
 import { routeText, statusText, savingsText, keyTime, relativeTime } from './format.js';
 import { FILTERS, canApprove, canCancel, roleMay } from './states.js';
+import { groupDrains } from './drains.js';
 
 export const PAGE_SIZE = 20;
 const RELOAD_MIN_MS = 1000; // at most one page reload a second under a storm of events
@@ -114,13 +115,22 @@ export class MigrationList {
     const now = Date.now();
     const keep = new Map();
     const children = [];
-    for (const id of this.ids) {
+    const entry = (id) => {
       const m = this.store.migrations.get(id);
-      if (!m) continue;
+      if (!m) return null;
       const it = this.items.get(id) || this.make(id);
       this.fill(it, m, now);
       keep.set(id, it);
-      children.push(it.li);
+      return it.li;
+    };
+    // a drain's suggested moves show together, under the node's whole saving
+    for (const g of groupDrains(this.ids, (id) => this.store.migrations.get(id))) {
+      if (g.kind === 'one') {
+        const li = entry(g.id);
+        if (li) children.push(li);
+        continue;
+      }
+      children.push(this.drainGroup(g, g.ids.map(entry).filter(Boolean)));
     }
     this.items = keep;
     replaceChildren(this.ul, children.length ? children : [h('li', { class: 'mig-empty', text: 'No migrations here.' })]);
@@ -130,6 +140,21 @@ export class MigrationList {
     setText(this.count, `${this.total} total`);
     this.prev.disabled = this.offset === 0;
     this.next.disabled = this.offset + PAGE_SIZE >= this.total;
+  }
+
+  // One drain: its head (the node, its moves, the saving of the whole, "Approve all")
+  // and its moves' entries.
+  drainGroup(g, lis) {
+    const title = `Drain ${g.node}: ${g.ids.length} moves`;
+    const head = h('div', { class: 'mig-group-head' },
+      h('span', { class: 'mig-icon', 'aria-hidden': 'true', text: STATUS_ICONS.suggested }),
+      h('div', { class: 'mig-body' },
+        h('div', { class: 'mig-title', text: title }),
+        h('div', { class: 'mig-savings', text: `Savings of the whole: ${savingsText(g.eurHour, g.eurHour * 730)} once ${g.node} is empty` })),
+      h('div', { class: 'mig-actions' },
+        roleMay(this.session.role, 'approve') ? this.actions.groupButton('approve', g.ids, `the drain of ${g.node}`) : null));
+    return h('li', { class: 'mig-group', role: 'group', 'aria-label': title, dataset: { drain: g.node } },
+      head, h('ul', { class: 'mig-group-moves', 'aria-label': `Moves of the drain of ${g.node}` }, lis));
   }
 
   make(id) {
@@ -148,7 +173,13 @@ export class MigrationList {
     it.li = h('li', {
       class: 'mig', tabindex: 0, dataset: { id },
       onclick: (e) => { if (!e.target.closest('button')) this.onSelect(id); },
-      onkeydown: (e) => { if (e.key === 'Enter') this.onSelect(id); },
+      // Enter or Space on the row itself (not on its buttons) opens the details
+      onkeydown: (e) => {
+        if ((e.key === 'Enter' || e.key === ' ') && e.target === it.li) {
+          e.preventDefault();
+          this.onSelect(id);
+        }
+      },
     }, it.icon, it.body, it.actions);
     return it;
   }
