@@ -218,7 +218,7 @@ static void *floor_client(void *arg) {
     snprintf(wid, sizeof wid, "bench-%d", c);
     pthread_barrier_wait(&start);
     for (int i = c; i < lifecycles; i += clients) {
-        char sid[32], id[32], pct[8];
+        char sid[32], id[32], pct[12];
         snprintf(sid, sizeof sid, "s%d", i);
         snprintf(id, sizeof id, "f%d", i);
         floor_call(rc, "fl_create", id, sid, NULL, 0);
