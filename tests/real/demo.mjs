@@ -60,7 +60,7 @@ async function main() {
   agentDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
   nodes.up();
 
-  const agentCmd = `exec node ${path.join(HERE, 'server.mjs')} --dir {dir} --version ${VERSION} --wait-world`;
+  const agentCmd = `exec node ${path.join(HERE, 'server.mjs')} --dir {dir} --version ${VERSION}`;
   const agents = nodes.nodes.map((n, i) => {
     const [ipCmd, ipArgs] = nodes.exec(i);
     procs.start(`agent-${'AB'[i]}`, ipCmd, [...ipArgs, path.join(BIN, 'migrate-agent')], {

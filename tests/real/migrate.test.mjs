@@ -6,7 +6,9 @@
 //
 // Each node agent runs in a network namespace of its own (realstack.mjs, Nodes): the agent
 // reaches its servers on 127.0.0.1, and both copies of the server use the same ports, as
-// on two machines. Needs root; skipped otherwise. MIG_BIN_DIR names the programs (default
+// on two machines. B's copy proves the agent's deferred start: server.mjs fails on a
+// directory without its world, and B's log must show the process started once, within the
+// final pass. Needs root; skipped otherwise. MIG_BIN_DIR names the programs (default
 // build/test/bin). KEEP_REAL_DIR=1 keeps the temp dir (logs, worlds) for a look.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -27,6 +29,13 @@ const RCON_PORT = 25575;
 const START_MS = 60000;        // a process answering, a server in play, bots joined
 const MIGRATION_MS = 240000;   // the whole move, sanitized programs on a busy 2-core machine
 const PLACED_BEFORE = 15;      // blocks confirmed before the move is asked for
+
+// The JSON lines of an agent's log (its stderr).
+function agentEvents(file) {
+  return fs.readFileSync(file, 'utf8').split('\n').flatMap((l) => {
+    try { return [JSON.parse(l)]; } catch { return []; }
+  });
+}
 
 const skip = Nodes.usable() || (fs.existsSync(path.join(HERE, 'node_modules/flying-squid')) ? null : 'npm ci in tests/real first (make test-real)');
 
@@ -70,7 +79,7 @@ test('a flying-squid server moves live between two real agents, and its players 
       await waitFor('migrate-api ready', START_MS, async () => (await request('GET', `${api}/readyz`)).status === 200);
 
       // two agents, each in its node's namespace, each running servers with server.mjs
-      const agentCmd = `exec node ${path.join(HERE, 'server.mjs')} --dir {dir} --version ${VERSION} --wait-world`;
+      const agentCmd = `exec node ${path.join(HERE, 'server.mjs')} --dir {dir} --version ${VERSION}`;
       const agents = nodes.nodes.map((n, i) => {
         const [ipCmd, ipArgs] = nodes.exec(i);
         procs.start(`agent${'AB'[i]}`, ipCmd, [...ipArgs, path.join(BIN, 'migrate-agent')], {
@@ -141,6 +150,24 @@ test('a flying-squid server moves live between two real agents, and its players 
       assert.equal(c.address, bAddr);
       const goneFromA = await request('GET', `${agents[0]}/v1/containers/s1`, { headers: { Authorization: `Bearer ${AGENT_TOKEN}` } });
       assert.equal(goneFromA.status, 404, 'the source container is deleted');
+
+      // B's server process started once, after the final pass began switching the world in,
+      // and that pass was done only once the server ran (docs/DRIVERS.md, the deferred start):
+      // server.mjs exits at once on a directory without its server.properties, so an early
+      // start shows here as an exit
+      const evB = agentEvents(path.join(dir, 'agentB.log')).filter((e) => e.server_id === 's1');
+      const at = (name) => evB.findIndex((e) => e.event === name);
+      const names = evB.map((e) => e.event);
+      assert.ok(at('agent.server_deferred') >= 0, `B deferred the start of s1: ${names.join(' ')}`);
+      assert.equal(names.filter((n) => n === 'agent.server_started').length, 1, `one start of s1 on B: ${names.join(' ')}`);
+      assert.deepEqual(names.filter((n) => /server_exited|start_failed|pass_failed/.test(n)), [], 'nothing failed on B');
+      const lastPass = names.lastIndexOf('agent.pass_started');
+      assert.ok(at('agent.server_deferred') < lastPass && lastPass < at('agent.server_started'),
+        `s1 started on B within the final pass, not before: ${names.join(' ')}`);
+      const finalDone = evB.findIndex((e, i) => i > lastPass && e.event === 'agent.pass_done');
+      assert.ok(at('agent.server_running') >= 0 && at('agent.server_running') < finalDone,
+        `the final pass was done once the server ran: ${names.join(' ')}`);
+      assert.equal(evB[finalDone].error, null);
 
       // a new player on B sees every block the server confirmed on A
       const want = placed().map(({ x, y, z, block }) => ({ x, y, z, block }));

@@ -19,9 +19,9 @@
 //   - 1.20.5+: the login packet carries the registry's default game mode, so a client
 //     believes it is in survival on a creative server; the real mode is sent again on
 //     spawn.
-// --wait-world: when <dir>/server.properties is missing, wait for it before starting (a
-// migration's target container is started before its world is synced in; the final pass
-// swaps the directory in by a rename, so the path is watched, not the working folder).
+// It needs its world's server.properties: the agent starts a migration's target only
+// once the final pass has put the world in place (docs/DRIVERS.md), so the test proves
+// that deferral by this file failing without one.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -29,19 +29,17 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-const WAIT_WORLD_POLL_MS = 100; // how often --wait-world looks for server.properties
 const STOP_GRACE_MS = 5000;     // kicking the players on stop, at most
 const STOP_ANSWER_MS = 2000;    // an RCON client's time to read `stop`'s answer before we exit
 
 function parseArgs(argv) {
-  const o = { dir: process.cwd(), version: '1.20.6', waitWorld: false, port: 0, viewDistance: 4 };
+  const o = { dir: process.cwd(), version: '1.20.6', port: 0, viewDistance: 4 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--dir') o.dir = argv[++i];
     else if (a === '--version') o.version = argv[++i];
     else if (a === '--port') o.port = Number(argv[++i]);
     else if (a === '--view-distance') o.viewDistance = Number(argv[++i]);
-    else if (a === '--wait-world') o.waitWorld = true;
     else throw new Error(`server.mjs: unknown argument ${a}`);
   }
   o.dir = path.resolve(o.dir);
@@ -205,10 +203,9 @@ function startRcon(port, password, commands) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const propsFile = path.join(o.dir, 'server.properties');
-  if (o.waitWorld && !fs.existsSync(propsFile)) {
-    say(`waiting for ${propsFile}`);
-    while (!fs.existsSync(propsFile)) await sleep(WAIT_WORLD_POLL_MS);
-  }
+  // a real server would make a world of its own here; started on an empty directory (a
+  // migration's target before its world arrived) is the agent's mistake, so say it loudly
+  if (!fs.existsSync(propsFile)) throw new Error(`${propsFile} is missing: started before its world was in place`);
   const props = readProps(o.dir);
   const port = Number(props['server-port'] || o.port || 25565);
   const maxPlayers = Number(props['max-players'] || 20);
