@@ -291,10 +291,7 @@ int main(int argc, char **argv) {
     log_at(LOG_INFO, "api.started", "listen", listen, "port", port, "redis", rconn_where(&redis, where, sizeof where), "auth",
            auth_enabled(api.auth) ? "tokens" : "open", NULL);
 
-    while (!stopping) {
-        struct timespec ts = {0, 100 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    while (!stopping) timefmt_sleep_ms(100);
     log_at(LOG_INFO, "api.stopping", NULL);
     relay_stop(api.relay);
     mg_stop(ctx);

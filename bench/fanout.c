@@ -46,6 +46,7 @@
 #include <hiredis/hiredis.h>
 
 #include "api/ws_frame.h"
+#include "core/timefmt.h"
 #include "tests/support/redis_harness.h"
 
 #define CPU_RELAY 0            /* the relay under test runs alone on this core */
@@ -190,7 +191,7 @@ static void wait_port(int port, pid_t pid, const char *log) {
             return;
         }
         if (harness_wait(pid, 0) != -1) die("the relay exited; see %s", log);
-        usleep(10000);
+        timefmt_sleep_ms(10);
     }
     die("the relay does not listen on %d; see %s", port, log);
 }

@@ -384,8 +384,7 @@ static void api_start(void) {
             api.pid = 0;
             die("%s exited; see %s", bin, api.log);
         }
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
+        timefmt_sleep_ms(10);
     }
     die("%s did not become ready", bin);
 }

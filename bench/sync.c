@@ -37,6 +37,7 @@
 #include "agent/sync.h"
 #include "agent/sync_source.h"
 #include "core/err.h"
+#include "core/timefmt.h"
 
 #define SECTOR 4096
 #define REGION_SECTORS 2560 /* 10 MiB region files: a well explored world's typical size */
@@ -461,7 +462,7 @@ static pid_t start_rsyncd(int *port) {
         close(s);
         if (ok)
             break;
-        usleep(50000);
+        timefmt_sleep_ms(50);
     }
     return pid;
 }

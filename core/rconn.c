@@ -13,6 +13,7 @@
 #include "log.h"
 #include "lualib.h"
 #include "sentinel.h"
+#include "timefmt.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_URL "redis://127.0.0.1:6379" /* MIG_REDIS_URL unset, without Sentinel */
@@ -161,11 +162,6 @@ static struct timeval tv_of(int ms) {
     return (struct timeval){ms / 1000, (ms % 1000) * 1000};
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Runs one setup command on a fresh context; 0, or -1 with "<what>: <why>" in `err`. */
 static int setup_cmd(redisContext *c, const char *what, int argc, const char **argv, char *err, size_t errlen) {
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
@@ -311,7 +307,7 @@ static int connect_sentinel(rconn_t *rc) {
     char why[RCONN_ERR_MAX] = "", last[RCONN_ERR_MAX - 128] = "no answer";
     int sentinel_ms = rc->timeout_ms < SENTINEL_TIMEOUT_MS ? rc->timeout_ms : SENTINEL_TIMEOUT_MS;
     for (int round = 0; round < RESOLVE_ROUNDS; round++) {
-        if (round > 0) sleep_ms(RESOLVE_PAUSE_MS);
+        if (round > 0) timefmt_sleep_ms(RESOLVE_PAUSE_MS);
         sentinel_addr_t p;
         char named[SENTINEL_HOST_MAX + 16];
         if (primary_by_quorum(rc, sentinel_ms, &p, last, sizeof last) != 0) continue; /* they may be about to agree */

@@ -1,4 +1,5 @@
-/* timefmt.c - clocks and RFC 3339 text for Unix millisecond times, by calendar arithmetic. */
+/* timefmt.c - clocks, the sleep, and RFC 3339 text for Unix millisecond times, by calendar
+ * arithmetic. */
 #include "timefmt.h"
 
 #include <stdbool.h>
@@ -27,6 +28,13 @@ int64_t timefmt_now_ms(void) {
 
 int64_t timefmt_mono_ms(void) {
     return clock_ms(CLOCK_MONOTONIC);
+}
+
+/* One nanosleep, not a loop over EINTR: an interrupted sleep is the caller's cue. */
+void timefmt_sleep_ms(int64_t ms) {
+    if (ms <= 0) return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 /* ---- calendar ------------------------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* timefmt.h - clocks and RFC 3339 text for Unix millisecond times. */
+/* timefmt.h - the clocks, the one sleep, and RFC 3339 text for Unix millisecond times. */
 #ifndef MIG_TIMEFMT_H
 #define MIG_TIMEFMT_H
 
@@ -12,6 +12,10 @@ int64_t timefmt_now_ms(void);
 
 /* Monotonic clock in ms, for timeouts and durations measured by one process. */
 int64_t timefmt_mono_ms(void);
+
+/* Sleeps `ms` milliseconds (none when ms <= 0). Returns early when a signal arrives, so a
+ * loop that sleeps between looks at a stop flag sees it at once. */
+void timefmt_sleep_ms(int64_t ms);
 
 /* Writes `ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into `out` (at least 25 bytes). */
 void timefmt_rfc3339(int64_t ms, char out[TIMEFMT_RFC3339_LEN + 1]);

@@ -125,8 +125,7 @@ static void *subscriber_main(void *arg) {
         rconn_t *rc = rconn_new(&redis_opts, err, sizeof err);
         if (rc == NULL || rconn_ensure(rc) != 0) {
             rconn_free(rc);
-            struct timespec ts = {1, 0};
-            nanosleep(&ts, NULL);
+            timefmt_sleep_ms(1000);
             continue;
         }
         char ch[RCONN_PREFIX_MAX + 16];

@@ -258,8 +258,7 @@ static void *nudge(void *arg) {
             connect(fd, (const struct sockaddr *)&n->addr, sizeof n->addr);
             close(fd);
         }
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
+        timefmt_sleep_ms(20);
     }
     return NULL;
 }
@@ -497,10 +496,7 @@ int main(int argc, char **argv) {
     log_at(LOG_INFO, "sim.started", "listen", v.listen, "port", port, "nodes", n_nodes, "servers", n_servers, "speed",
            speed, "cost_level", level, "fleet", v.fleet ? v.fleet : "generated", "redis", rconn_where(&sim.redis, where, sizeof where), NULL);
 
-    while (!signalled) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    while (!signalled) timefmt_sleep_ms(50);
     log_at(LOG_INFO, "sim.stopping", NULL);
     status = 0;
 out:

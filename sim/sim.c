@@ -32,8 +32,6 @@ bool sim_sleep_ms(const sim_t *s, int64_t ms) {
         if (sim_stopping(s)) return false;
         int64_t left = end - timefmt_mono_ms();
         if (left <= 0) return true;
-        if (left > 50) left = 50; /* wake to see a stop within 50 ms */
-        struct timespec ts = {0, (long)left * 1000000L};
-        nanosleep(&ts, NULL);
+        timefmt_sleep_ms(left > 50 ? 50 : left); /* wake to see a stop within 50 ms */
     }
 }

@@ -125,11 +125,6 @@ static int node_base(driver_t *d, const node_t *n, char *out, size_t cap) {
     return 0;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Milliseconds the bound lease has left (INT64_MAX when unbound), its token in *token. */
 static int64_t lease_left(const driver_t *d, uint64_t *token) {
     *token = 0;
@@ -248,7 +243,7 @@ static int call(driver_t *d, const char *who, const char *base, const char *meth
         if (rv == MIG_EREFUSED || rv == MIG_ELOST) break;
         if (attempt < d->o.attempts && idempotent) {
             log_at(LOG_DEBUG, "driver.retry", "error", d->err, NULL);
-            sleep_ms(delay);
+            timefmt_sleep_ms(delay);
             delay *= 2;
         }
     }

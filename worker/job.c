@@ -75,11 +75,6 @@ typedef struct {
     char warning[600];
 } job_t;
 
-static void sleep_ms(int64_t ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Records a failure: message, cause, whether a retry may help. Returns `rv`. */
 static int failed(job_t *j, int rv, const char *why, int retryable, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -127,7 +122,7 @@ static int redis_write(job_t *j, int (*write)(rconn_t *, const char *, uint64_t,
         int rv = stale(j, write(j->rc, j->id, j->token, rep));
         if (rv != MIG_EREDIS && rv != MIG_EIO) return rv;
         log_at(LOG_WARN, "worker.redis_retry", "migration_id", j->id, "error", j->rc->err, NULL);
-        sleep_ms(wait);
+        timefmt_sleep_ms(wait);
     }
 }
 
@@ -214,7 +209,7 @@ static int wait_running(job_t *j) {
             return failed(j, MIG_ETIMEOUT, "start_timeout", 1, "node %s: container of %s not healthy after %lld ms",
                           j->to.id, j->server.id, (long long)j->cfg->step_timeout_ms);
         if (!held(j)) return MIG_ELOST;
-        sleep_ms(j->cfg->poll_ms);
+        timefmt_sleep_ms(j->cfg->poll_ms);
     }
 }
 
@@ -238,7 +233,7 @@ static int sync_pass(job_t *j, int pass, bool final, driver_sync_t *out, double 
             (rv = report(j, "prepare.sync", out->progress, "Syncing world (%d%%)", out->progress)) != 0)
             return rv;
         if (!held(j)) return MIG_ELOST;
-        sleep_ms(final && j->cfg->poll_ms > FINAL_POLL_MS ? FINAL_POLL_MS : j->cfg->poll_ms);
+        timefmt_sleep_ms(final && j->cfg->poll_ms > FINAL_POLL_MS ? FINAL_POLL_MS : j->cfg->poll_ms);
     }
     /* a pass that ended within the clock's millisecond counts as 1 ms, not as no
      * measurement (which plan_pass_ms() would read as infinitely slow) */
@@ -578,7 +573,7 @@ static int advance(job_t *j, mig_status_t to) {
             return failed(j, rv, "redis", 1, "advancing to %s: %s", states_name(to), j->rc->err);
         log_at(LOG_WARN, "worker.redis_retry", "migration_id", j->id, "error", j->rc->err, NULL);
         retried = true;
-        sleep_ms(wait);
+        timefmt_sleep_ms(wait);
     }
 }
 

@@ -44,11 +44,6 @@ static rconn_opts_t redis_opts;
 static driver_opts_t driver_opts;
 static job_cfg_t cfg;
 
-static void sleep_ms(int64_t ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Blocks up to WAIT_S on the ready queue without taking anything: BLMOVE of the list
  * onto itself, tail to tail, is a blocking peek. Returns 1 when an entry is there. */
 static int wait_ready(rconn_t *rc) {
@@ -59,7 +54,7 @@ static int wait_ready(rconn_t *rc) {
     redisReply *r = rconn_command(rc, 6, av, NULL, &code);
     int got = r && r->type == REDIS_REPLY_STRING;
     if (r) freeReplyObject(r);
-    if (r == NULL) sleep_ms(500); /* redis away: do not spin */
+    if (r == NULL) timefmt_sleep_ms(500); /* redis away: do not spin */
     return got;
 }
 
@@ -87,7 +82,7 @@ static void *slot_main(void *arg) {
         if (rv == MIG_EEMPTY) continue;
         if (rv != 0) {
             log_at(LOG_WARN, "worker.claim_failed", "error", rc->err, NULL);
-            sleep_ms(500);
+            timefmt_sleep_ms(500);
             continue;
         }
         lease_take(&s->lease, m.id, m.lease_token, sent, cfg.lease_ms);
@@ -134,7 +129,7 @@ static void *heartbeat_main(void *arg) {
             }
         }
         if (stopping && busy == 0) break;
-        for (int64_t slept = 0; slept < every && !(stopping && busy == 0); slept += 50) sleep_ms(50);
+        for (int64_t slept = 0; slept < every && !(stopping && busy == 0); slept += 50) timefmt_sleep_ms(50);
     }
     rconn_free(rc);
     return NULL;
@@ -142,7 +137,7 @@ static void *heartbeat_main(void *arg) {
 
 /* Sleeps up to `ms`, waking early on SIGTERM. */
 static void nap(int64_t ms) {
-    for (int64_t slept = 0; slept < ms && !stopping; slept += 50) sleep_ms(ms - slept < 50 ? ms - slept : 50);
+    for (int64_t slept = 0; slept < ms && !stopping; slept += 50) timefmt_sleep_ms(ms - slept < 50 ? ms - slept : 50);
 }
 
 /* Removes what a completed migration left (lua-scripts/cleanup.lua): its old container,

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "tests/support/http_client.h"
 
@@ -14,11 +15,6 @@
  * second, sanitized; this is for a machine busy with other suites. A sim that exits
  * fails the test at once. */
 #define STACK_START_WAIT_MS 30000
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static const char *bindir(void) {
     return getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
@@ -76,7 +72,7 @@ void stack_start(flow_stack_t *s, const char *fleet_json, const char *const *sim
     for (int waited = 0; (s->sim_port = proc_port_from_log(log, "sim.started")) == 0; waited += 10) {
         ck_assert_msg(harness_wait(s->sim, 0) == -1, "fleet-sim exited; see %s", log);
         ck_assert_msg(waited < STACK_START_WAIT_MS, "fleet-sim did not start; see %s", log);
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     snprintf(s->sim_url, sizeof s->sim_url, "http://127.0.0.1:%d", s->sim_port);
     snprintf(node_url, sizeof node_url, "--driver-node-url=%s/nodes/{node_id}", s->sim_url);
@@ -91,7 +87,7 @@ void stack_start(flow_stack_t *s, const char *fleet_json, const char *const *sim
         if (store_list_servers(fx_rc, &v, &got) == 0) store_servers_free(v, got);
         if ((int)got >= want) break;
         ck_assert_msg(waited < STACK_START_WAIT_MS, "fleet-sim wrote %zu of %d servers", got, want);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
     /* --recheck-ms: a rule with no end it can know (a scaling event, the platform's
      * queue) is looked at again within a second, not the default five */
@@ -163,7 +159,7 @@ void stack_wait_held(flow_stack_t *s, const char *what, int ms) {
         cJSON_Delete(state);
         if (held > 0) return;
         ck_assert_msg(waited < ms, "%s: no call held after %d ms", what, ms);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 
@@ -176,6 +172,6 @@ void stack_wait_status(const char *id_in, const mig_status_t *want, int nwant, i
             if (m->status == want[i]) return;
         ck_assert_msg(waited < ms, "migration %s still %s (step %s, %s) after %d ms", id, states_name(m->status),
                       m->phase_step ? m->phase_step : "-", m->progress_message ? m->progress_message : "-", ms);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }

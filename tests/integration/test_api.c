@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "suites.h"
 #include "tests/support/http_client.h"
@@ -466,24 +467,18 @@ static int request_series(const char *text, const char *label, long long *sum, i
     return n;
 }
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* GET /metrics (into `r`) once the counters hold at least `want` requests: a request is
  * counted after its answer has gone out, so the text is read again until the count
  * catches up. Each read counts one more; *want follows. */
 static void metrics_counted(http_resp_t *r, long long *want) {
-    long long end = now_ms() + 5000;
+    long long end = timefmt_mono_ms() + 5000;
     for (;;) {
         ck_assert_int_eq(call(r, "GET", "/metrics", NULL, NULL), 200);
         long long sum;
         int has;
         request_series(r->body, "", &sum, &has);
         if (sum >= *want) break;
-        ck_assert_msg(now_ms() < end, "the counters hold %lld requests, not %lld", sum, *want);
+        ck_assert_msg(timefmt_mono_ms() < end, "the counters hold %lld requests, not %lld", sum, *want);
         http_resp_free(r);
         ++*want;
     }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "suites.h"
 #include "tests/support/http_client.h"
@@ -30,11 +31,6 @@ static api_proc_t api;
 /* Every migratectl still running, killed by the teardown of a test that failed midway
  * (and, as a backstop, by PR_SET_PDEATHSIG when the test's process ends). */
 static pid_t running[8];
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* ------------------------------------------------------------------------ processes */
 
@@ -162,7 +158,7 @@ static int line_count(const char *path) {
 static void wait_lines(const char *path, int lines, int ms) {
     for (int waited = 0; line_count(path) < lines; waited += 20) {
         ck_assert_msg(waited < ms, "%s has %d lines, want %d", path, line_count(path), lines);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 
@@ -179,7 +175,7 @@ static int count_in(const char *path, const char *needle) {
 static void wait_ws_clients(int n, int ms) {
     for (int waited = 0; count_in(api.log, "\"relay.client_connected\"") < n; waited += 20) {
         ck_assert_msg(waited < ms, "no WebSocket client %d in %s", n, api.log);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "suites.h"
 
@@ -90,7 +91,7 @@ static void wait_leases_expired(void) {
         freeReplyObject(t);
         if (until <= now) return;
         ck_assert_msg(waited < 10000, "a lease runs until %lld, %lld ms from now", until, until - now);
-        usleep(10 * 1000);
+        timefmt_sleep_ms(10);
     }
 }
 

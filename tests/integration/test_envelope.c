@@ -14,6 +14,7 @@
 #include "api/auth.h"
 #include "api/relay.h"
 #include "core/store.h"
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "suites.h"
 #include "tests/support/ws_client.h"
@@ -24,17 +25,6 @@ static struct mg_context *web;
 static relay_t *relay;
 static auth_t *auth;
 static int port;
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* civetweb on a free loopback port with the relay on /api/ws, open (no tokens). */
 static void setup(void) {
@@ -53,8 +43,8 @@ static void setup(void) {
     relay_opts_t o = {.redis = {.url = fx_redis.url, .prefix = "mig:"}, .auth = auth};
     relay = relay_start(web, "/api/ws", &o, err, sizeof err);
     ck_assert_msg(relay != NULL, "relay_start: %s", err);
-    long long end = now_ms() + WAIT_MS;
-    while (!relay_connected(relay) && now_ms() < end) sleep_ms(10);
+    long long end = timefmt_mono_ms() + WAIT_MS;
+    while (!relay_connected(relay) && timefmt_mono_ms() < end) timefmt_sleep_ms(10);
     ck_assert_msg(relay_connected(relay), "the relay did not subscribe");
 }
 
@@ -69,8 +59,8 @@ static void teardown(void) {
 }
 
 static void wait_clients(long n) {
-    long long end = now_ms() + WAIT_MS;
-    while (relay_clients(relay) != n && now_ms() < end) sleep_ms(5);
+    long long end = timefmt_mono_ms() + WAIT_MS;
+    while (relay_clients(relay) != n && timefmt_mono_ms() < end) timefmt_sleep_ms(5);
     ck_assert_int_eq(relay_clients(relay), n);
 }
 

@@ -23,6 +23,7 @@
 #include <hiredis/hiredis.h>
 
 #include "api/ws_frame.h"
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "stack.h"
 #include "suites.h"
@@ -35,17 +36,6 @@
 static const char *const AOF_ARGS[] = {"--appendonly", "yes", "--appendfsync", "always", NULL};
 
 #define KILL_WAIT_MS 10000 /* a kill -9 ends a process at once: generous, for a busy machine */
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- cleanup that outlives a failed assertion -------------------------------------------
  *
@@ -234,7 +224,7 @@ static int client_open(client_t *c, int port) {
     int st = ws_open(&c->ws, port, path, NULL, 0);
     if (st != 101) {
         c->ws.fd = -1;
-        c->retry_at = now_ms() + 200;
+        c->retry_at = timefmt_mono_ms() + 200;
         return 0;
     }
     c->ws.answer_pings = 0; /* answered here, without an assertion on a peer gone */
@@ -311,7 +301,7 @@ static void clients_pump(client_t *c, int n, int port, int ms) {
     static struct pollfd fds[256];
     static int who[256];
     ck_assert_int_le(n, 256);
-    long long t = now_ms();
+    long long t = timefmt_mono_ms();
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (c[i].ws.fd < 0 && port > 0 && t >= c[i].retry_at) client_open(&c[i], port);
@@ -320,7 +310,7 @@ static void clients_pump(client_t *c, int n, int port, int ms) {
         who[k++] = i;
     }
     if (k == 0) {
-        sleep_ms(ms);
+        timefmt_sleep_ms(ms);
         return;
     }
     int rv = poll(fds, (nfds_t)k, ms);
@@ -447,15 +437,15 @@ static pid_t redis_restart_on_same_data(void) {
     argv[n] = NULL;
     pid_t pid = harness_spawn(argv, NULL);
     ck_assert_int_gt(pid, 0);
-    long long end = now_ms() + 30000;
+    long long end = timefmt_mono_ms() + 30000;
     for (;;) {
         redisReply *r = harness_redis_cmd(&fx_redis, "PING");
         int ok = r && r->type == REDIS_REPLY_STATUS;
         if (r) freeReplyObject(r);
         if (ok) return pid;
         ck_assert_msg(harness_wait(pid, 0) == -1, "the restarted redis-server exited; see %s", log);
-        ck_assert_msg(now_ms() < end, "the restarted redis-server does not answer; see %s", log);
-        sleep_ms(10);
+        ck_assert_msg(timefmt_mono_ms() < end, "the restarted redis-server does not answer; see %s", log);
+        timefmt_sleep_ms(10);
     }
 }
 
@@ -480,10 +470,10 @@ static void wait_ended(const char *id, long long deadline, migration_t *m) {
         ck_assert_msg(rv != MIG_ENOT_FOUND, "acknowledged migration %s is lost after the restart", id);
         if (rv == 0 && states_terminal(m->status)) return;
         ck_assert_msg(rv == 0 || rv == MIG_EREDIS, "get %s: %s (%s)", id, mig_errname(rv), fx_rc->err);
-        ck_assert_msg(now_ms() < deadline, "migration %s still %s (step %s, %s) %d s after the restart; logs in %s",
+        ck_assert_msg(timefmt_mono_ms() < deadline, "migration %s still %s (step %s, %s) %d s after the restart; logs in %s",
                       id, rv == 0 ? states_name(m->status) : "unreadable", m->phase_step ? m->phase_step : "-",
                       m->progress_message ? m->progress_message : "-", T1_END_MS / 1000, fx_redis.dir);
-        sleep_ms(100);
+        timefmt_sleep_ms(100);
     }
 }
 
@@ -535,7 +525,7 @@ static char *fleet_mismatch(flow_stack_t *st) {
 }
 
 START_TEST(test_redis_killed_with_migrations_in_flight_loses_no_acknowledged_migration) {
-    long long t0 = now_ms();
+    long long t0 = timefmt_mono_ms();
     redisReply *aof = raw_cmd("CONFIG GET %s", "appendfsync");
     ck_assert_int_eq(aof->elements, 2);
     ck_assert_str_eq(aof->element[1]->str, "always");
@@ -555,9 +545,9 @@ START_TEST(test_redis_killed_with_migrations_in_flight_loses_no_acknowledged_mig
     api_proc_t api;
     ck_assert_msg(api_proc_start(&api, fx_redis.url, NULL, fx_redis.dir, 0) == 0, "migrate-api did not start");
     pid_note(api.pid);
-    for (long long end = now_ms() + 10000; !proc_log_has(api.log, "relay.connected");) {
-        ck_assert_msg(now_ms() < end, "the relay did not connect; see %s", api.log);
-        sleep_ms(20);
+    for (long long end = timefmt_mono_ms() + 10000; !proc_log_has(api.log, "relay.connected");) {
+        ck_assert_msg(timefmt_mono_ms() < end, "the relay did not connect; see %s", api.log);
+        timefmt_sleep_ms(20);
     }
 
     /* the watcher resumes after the stream's present end, so the stream says exactly
@@ -575,26 +565,26 @@ START_TEST(test_redis_killed_with_migrations_in_flight_loses_no_acknowledged_mig
     for (int i = 0; i < T1_SERVERS; i++) ids[i] = create_via_api(api.base, i + 1);
 
     /* kill once several run: leases held, so workers are inside their phases */
-    for (long long end = now_ms() + 30000;;) {
+    for (long long end = timefmt_mono_ms() + 30000;;) {
         store_stats_t s;
         ck_assert_int_eq(store_get_stats(fx_rc, &s), 0);
         long long running = s.leases;
         store_stats_free(&s);
         if (running >= 3) break;
-        ck_assert_msg(now_ms() < end, "no migration started; logs in %s", fx_redis.dir);
-        sleep_ms(20);
+        ck_assert_msg(timefmt_mono_ms() < end, "no migration started; logs in %s", fx_redis.dir);
+        timefmt_sleep_ms(20);
     }
     pid_t before[4 + STACK_WORKERS_MAX] = {st.sim, st.scheduler, api.pid, st.workers[0], st.workers[1]};
     ck_assert_int_eq(kill(fx_redis.pid, SIGKILL), 0);
-    long long t_kill = now_ms();
+    long long t_kill = timefmt_mono_ms();
     for (long long end = t_kill + KILL_WAIT_MS; !foreign_pid_gone(fx_redis.pid);) {
-        ck_assert_msg(now_ms() < end, "redis-server %d still runs after kill -9", (int)fx_redis.pid);
-        sleep_ms(10);
+        ck_assert_msg(timefmt_mono_ms() < end, "redis-server %d still runs after kill -9", (int)fx_redis.pid);
+        timefmt_sleep_ms(10);
     }
-    while (now_ms() < t_kill + T1_OUTAGE_MS) sleep_ms(50);
+    while (timefmt_mono_ms() < t_kill + T1_OUTAGE_MS) timefmt_sleep_ms(50);
     pid_t redis2 = redis_restart_on_same_data();
     pid_note(redis2);
-    long long t_back = now_ms();
+    long long t_back = timefmt_mono_ms();
 
     /* every acknowledged migration is there and ends: moved, or back where it was */
     long long deadline = t_back + T1_END_MS;
@@ -611,7 +601,7 @@ START_TEST(test_redis_killed_with_migrations_in_flight_loses_no_acknowledged_mig
         failed += m.status == MIG_FAILED;
     }
     migration_clear(&m);
-    long long t_done = now_ms();
+    long long t_done = timefmt_mono_ms();
 
     /* no program died or was restarted: the same processes carry on */
     const char *names[] = {"fleet-sim", "migrate-scheduler", "migrate-api", "migrate-worker 0", "migrate-worker 1"};
@@ -625,11 +615,11 @@ START_TEST(test_redis_killed_with_migrations_in_flight_loses_no_acknowledged_mig
 
     /* the fleet agrees with the inventory: each server runs once, where Redis says */
     char *why = NULL;
-    for (long long end = now_ms() + 30000;;) {
+    for (long long end = timefmt_mono_ms() + 30000;;) {
         free(why);
         why = fleet_mismatch(&st);
-        if (why == NULL || now_ms() >= end) break;
-        sleep_ms(100);
+        if (why == NULL || timefmt_mono_ms() >= end) break;
+        timefmt_sleep_ms(100);
     }
     ck_assert_msg(why == NULL, "the fleet disagrees with the inventory: %s; logs in %s", why, fx_redis.dir);
 
@@ -639,8 +629,8 @@ START_TEST(test_redis_killed_with_migrations_in_flight_loses_no_acknowledged_mig
     evid_t *want;
     size_t nwant;
     stream_ids_after(since, &want, &nwant);
-    for (long long end = now_ms() + 30000; !client_reached(watcher, &want[nwant - 1]);) {
-        ck_assert_msg(now_ms() < end, "the watcher got %zu events (%d connections), the stream holds %zu after %s; "
+    for (long long end = timefmt_mono_ms() + 30000; !client_reached(watcher, &want[nwant - 1]);) {
+        ck_assert_msg(timefmt_mono_ms() < end, "the watcher got %zu events (%d connections), the stream holds %zu after %s; "
                                       "see %s", watcher->n, watcher->opens, nwant, since, api.log);
         clients_pump(watcher, 1, api.port, 50);
     }
@@ -694,7 +684,7 @@ static void *produce(void *arg) {
         const char *pairs[] = {"players", p};
         int rv = store_put_server(fx_rc, "s2", pairs, 1);
         ck_assert_msg(rv == 0, "put_server: %s (%s)", mig_errname(rv), fx_rc->err);
-        sleep_ms(15);
+        timefmt_sleep_ms(15);
     }
     return NULL;
 }
@@ -711,22 +701,22 @@ static size_t clients_min_events(const client_t *c, int n, int *open) {
 }
 
 START_TEST(test_api_killed_under_100_websocket_clients_each_resumes_without_loss_or_duplicate) {
-    long long t0 = now_ms();
+    long long t0 = timefmt_mono_ms();
     fx_fleet(2);
     char since[48];
     stream_last(since, sizeof since);
     api_proc_t api;
     ck_assert_msg(api_proc_start(&api, fx_redis.url, NULL, fx_redis.dir, 0) == 0, "migrate-api did not start");
     pid_note(api.pid);
-    for (long long end = now_ms() + 10000; !proc_log_has(api.log, "relay.connected");) {
-        ck_assert_msg(now_ms() < end, "the relay did not connect; see %s", api.log);
-        sleep_ms(20);
+    for (long long end = timefmt_mono_ms() + 10000; !proc_log_has(api.log, "relay.connected");) {
+        ck_assert_msg(timefmt_mono_ms() < end, "the relay did not connect; see %s", api.log);
+        timefmt_sleep_ms(20);
     }
     int port = api.port;
     client_t *c = clients_new(T2_CLIENTS, since);
     for (int i = 0; i < T2_CLIENTS; i++)
         ck_assert_msg(client_open(&c[i], port), "client %d: the upgrade was refused: %s", i, c[i].ws.body);
-    long long t_open = now_ms();
+    long long t_open = timefmt_mono_ms();
 
     atomic_store(&produce_stop, 0);
     pthread_t producer;
@@ -734,8 +724,8 @@ START_TEST(test_api_killed_under_100_websocket_clients_each_resumes_without_loss
 
     /* before: every client is live and has its first events */
     int open;
-    for (long long end = now_ms() + T2_WAIT_MS; clients_min_events(c, T2_CLIENTS, &open) < T2_BEFORE;) {
-        ck_assert_msg(now_ms() < end, "before the kill a client has %zu events (%d connected); see %s",
+    for (long long end = timefmt_mono_ms() + T2_WAIT_MS; clients_min_events(c, T2_CLIENTS, &open) < T2_BEFORE;) {
+        ck_assert_msg(timefmt_mono_ms() < end, "before the kill a client has %zu events (%d connected); see %s",
                       clients_min_events(c, T2_CLIENTS, &open), open, api.log);
         clients_pump(c, T2_CLIENTS, port, 50);
     }
@@ -745,11 +735,11 @@ START_TEST(test_api_killed_under_100_websocket_clients_each_resumes_without_loss
     ck_assert_int_eq(kill(old, SIGKILL), 0);
     int ws = harness_wait(old, KILL_WAIT_MS);
     ck_assert_msg(ws != -1 && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL, "migrate-api did not die on kill -9");
-    long long t_kill = now_ms();
+    long long t_kill = timefmt_mono_ms();
     long long at_kill = stream_len();
-    for (long long end = now_ms() + T2_WAIT_MS; stream_len() < at_kill + T2_DURING;) {
-        ck_assert_msg(now_ms() < end, "the producer stalled while the API was down");
-        sleep_ms(20);
+    for (long long end = timefmt_mono_ms() + T2_WAIT_MS; stream_len() < at_kill + T2_DURING;) {
+        ck_assert_msg(timefmt_mono_ms() < end, "the producer stalled while the API was down");
+        timefmt_sleep_ms(20);
     }
 
     /* after: the same port again (a new one if another took it meanwhile); each client
@@ -760,30 +750,30 @@ START_TEST(test_api_killed_under_100_websocket_clients_each_resumes_without_loss
     }
     pid_note(api.pid);
     port = api.port;
-    long long t_back = now_ms();
+    long long t_back = timefmt_mono_ms();
     long long at_back = stream_len();
-    for (long long end = now_ms() + T2_WAIT_MS;;) {
+    for (long long end = timefmt_mono_ms() + T2_WAIT_MS;;) {
         clients_pump(c, T2_CLIENTS, port, 50);
         int resumed = 0;
         for (int i = 0; i < T2_CLIENTS; i++) resumed += c[i].opens >= 2;
         if (resumed == T2_CLIENTS && stream_len() >= at_back + T2_AFTER) break;
-        ck_assert_msg(now_ms() < end, "%d of %d clients resumed, %lld events since the restart; see %s", resumed,
+        ck_assert_msg(timefmt_mono_ms() < end, "%d of %d clients resumed, %lld events since the restart; see %s", resumed,
                       T2_CLIENTS, stream_len() - at_back, api.log);
     }
     atomic_store(&produce_stop, 1);
     ck_assert_int_eq(pthread_join(producer, NULL), 0);
-    long long t_stopped = now_ms();
+    long long t_stopped = timefmt_mono_ms();
 
     /* every client reaches the stream's end, then each holds it all, once, in order */
     evid_t *want;
     size_t nwant;
     stream_ids_after(since, &want, &nwant);
-    for (long long end = now_ms() + T2_WAIT_MS;;) {
+    for (long long end = timefmt_mono_ms() + T2_WAIT_MS;;) {
         int behind = 0, first = -1;
         for (int i = 0; i < T2_CLIENTS; i++)
             if (!client_reached(&c[i], &want[nwant - 1]) && behind++ == 0) first = i;
         if (behind == 0) break;
-        ck_assert_msg(now_ms() < end,
+        ck_assert_msg(timefmt_mono_ms() < end,
                       "%d clients never got the stream's last event; client %d has %zu of %zu (%d connections, %s); "
                       "see %s",
                       behind, first, c[first].n, nwant, c[first].opens, c[first].ws.fd >= 0 ? "open" : "closed",
@@ -801,7 +791,7 @@ START_TEST(test_api_killed_under_100_websocket_clients_each_resumes_without_loss
             "%zu events in all, %lld while it was down; %d connections, %d resync(s); clients caught up %lld ms "
             "after the producer stopped\n",
             T2_CLIENTS, t_open - t0, t_kill - t0, t_back - t_kill, nwant, at_back - at_kill, opens, resyncs,
-            now_ms() - t_stopped);
+            timefmt_mono_ms() - t_stopped);
     free(want);
     clients_free(c, T2_CLIENTS);
 

@@ -44,11 +44,6 @@ static const struct {
     {"complete.stop_old", "n1", "POST /v1/containers/{x}/stop"},
 };
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The number under state.fencing.<id>.<which>.<token>, 0 when absent. */
 static int fence_count(const cJSON *state, const char *id, const char *which, uint64_t token) {
     char t[24];
@@ -119,7 +114,7 @@ START_TEST(test_worker_paused_past_its_lease_at_each_step_changes_nothing_after_
             if (fence_count(state, id, "refused", stale) >= 1) break;
             ck_assert_msg(timefmt_mono_ms() < end, "%s: the held call of the paused worker was not refused",
                           STEPS[i].step);
-            sleep_ms(20);
+            timefmt_sleep_ms(20);
         }
         int accepted_before = fence_count(state, id, "accepted", stale);
         cJSON_Delete(state);
@@ -132,7 +127,7 @@ START_TEST(test_worker_paused_past_its_lease_at_each_step_changes_nothing_after_
         while (!log_has(log, "\"worker.lease_lost\"", id)) {
             ck_assert_msg(timefmt_mono_ms() < end, "%s: the resumed worker never said it lost the lease; see %s",
                           STEPS[i].step, log);
-            sleep_ms(20);
+            timefmt_sleep_ms(20);
         }
 
         state = stack_sim(&st, "GET", "/control/state", NULL);

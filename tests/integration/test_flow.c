@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "stack.h"
 #include "suites.h"
@@ -52,11 +53,6 @@ static const char *FLEET_BUSY =
 
 static const char *const ZERO[] = {"--sim-zero-delays=1", NULL};
 static const mig_status_t DONE[] = {MIG_COMPLETED, MIG_FAILED, MIG_CANCELLED};
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Creates a migration of `server` to `to`; start_now skips the idle rule. */
 static void create(const char *server, const char *to, bool start_now, int max_retries, migration_t *m) {
@@ -251,7 +247,7 @@ static void wait_faults_fired(flow_stack_t *st, int n) {
         cJSON_Delete(state);
         if (fired >= n) return;
         ck_assert_msg(waited < 20000, "%d of %d faults fired", fired, n);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 
@@ -316,7 +312,7 @@ static void wait_blocked(const char *id, const char *words) {
         if (m.blocked_reason && strstr(m.blocked_reason, words)) break;
         ck_assert_msg(waited < 20000, "blocked_reason \"%s\", want \"%s\" (status %s)",
                       m.blocked_reason ? m.blocked_reason : "", words, states_name(m.status));
-        sleep_ms(50);
+        timefmt_sleep_ms(50);
     }
     ck_assert_int_eq(m.status, MIG_SCHEDULED);
     migration_clear(&m);
@@ -351,7 +347,7 @@ START_TEST(test_each_safety_rule_blocks_promotion_with_its_reason) {
         freeReplyObject(r);
         if (n == 1) break;
         ck_assert_msg(waited < 20000, "s3's migration was not promoted");
-        sleep_ms(50);
+        timefmt_sleep_ms(50);
     }
     stack_stop(&st);
     migration_clear(&m);
@@ -383,7 +379,7 @@ START_TEST(test_concurrency_limits_hold_under_many_migrations) {
         }
         ck_assert_msg(ready <= 2, "%lld migrations promoted at once, limit 2", ready);
         ck_assert_msg(waited < 20000, "%lld promoted, none held back by the fleet limit", ready);
-        if (held < 0) sleep_ms(20);
+        if (held < 0) timefmt_sleep_ms(20);
     }
     ck_assert_str_eq(m[held].blocked_reason, "fleet limit: 2 migrations in flight");
     stack_add_worker(&st);
@@ -399,7 +395,7 @@ START_TEST(test_concurrency_limits_hold_under_many_migrations) {
         store_stats_free(&s);
         ck_assert_msg(inflight <= 2, "%d migrations in flight at once, limit 2", inflight);
         ck_assert_msg(waited < 60000, "migrations did not finish");
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(store_get_migration(fx_rc, m[i].id, &m[i]), 0);
@@ -425,7 +421,7 @@ START_TEST(test_level_1_suggestion_waits_for_approval_then_runs) {
         if (pick) break;
         store_page_free(&page);
         ck_assert_msg(waited < 15000, "the optimizer made no suggestion for an idle server");
-        sleep_ms(100);
+        timefmt_sleep_ms(100);
     }
     migration_t m;
     migration_init(&m);
@@ -476,7 +472,7 @@ START_TEST(test_level_2_runs_without_approval_once_the_server_is_idle) {
         if (page.n > 0) break;
         store_page_free(&page);
         ck_assert_msg(waited < 15000, "the optimizer scheduled nothing");
-        sleep_ms(100);
+        timefmt_sleep_ms(100);
     }
     migration_t m;
     migration_init(&m);

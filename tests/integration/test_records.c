@@ -30,11 +30,6 @@ static const char *const ZERO[] = {"--sim-zero-delays=1", NULL};
 static const mig_status_t DONE[] = {MIG_COMPLETED, MIG_FAILED, MIG_CANCELLED};
 #define WAIT_MS 60000 /* deadline of every wait: far beyond a loaded machine's slowest */
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Creates a migration of s1 to n2 that starts now, with `retries`. */
 static void create_s1(int retries, migration_t *m) {
     migration_create_t c;
@@ -187,7 +182,7 @@ START_TEST(test_what_completing_could_not_remove_is_removed_later_by_its_cleanup
         int64_t end = timefmt_mono_ms() + WAIT_MS;
         while (fx_count_events(m.id, "\"type\":\"migration.cleanup\"", "\"done\":true") < 1) {
             ck_assert_msg(timefmt_mono_ms() < end, "%s: never removed", LEFT[i].what);
-            sleep_ms(20);
+            timefmt_sleep_ms(20);
         }
         ck_assert_int_ge(fx_count_events(m.id, "\"type\":\"migration.cleanup\"", "\"done\":false"), 1);
         ck_assert_int_eq(store_get_migration(fx_rc, m.id, &m), 0);

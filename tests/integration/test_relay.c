@@ -28,6 +28,7 @@
 #include "api/ws_frame.h"
 #include "tests/support/ws_client.h"
 #include "core/log.h"
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "suites.h"
 
@@ -41,17 +42,6 @@ static relay_t *relay;
 static auth_t *auth;
 static int port;
 static const char *web_threads = "16"; /* civetweb's num_threads for the next relay_up */
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Starts civetweb on a free loopback port with the relay on /api/ws, and waits until
  * the relay is subscribed. `tokens` may be NULL (open); 0 takes the defaults. */
@@ -71,8 +61,8 @@ static void relay_up(const char *tokens, size_t max_pending, int ping_s) {
                       .ping_s = ping_s};
     relay = relay_start(web, "/api/ws", &o, err, sizeof err);
     ck_assert_msg(relay != NULL, "relay_start: %s", err);
-    long long end = now_ms() + WAIT_MS;
-    while (!relay_connected(relay) && now_ms() < end) sleep_ms(10);
+    long long end = timefmt_mono_ms() + WAIT_MS;
+    while (!relay_connected(relay) && timefmt_mono_ms() < end) timefmt_sleep_ms(10);
     ck_assert_msg(relay_connected(relay), "the relay did not subscribe");
 }
 
@@ -96,8 +86,8 @@ static void teardown(void) {
 
 /* Waits up to `ms` until the relay has `n` clients (a client is live only from then on). */
 static void wait_clients_within(long n, int ms) {
-    long long end = now_ms() + ms;
-    while (relay_clients(relay) != n && now_ms() < end) sleep_ms(5);
+    long long end = timefmt_mono_ms() + ms;
+    while (relay_clients(relay) != n && timefmt_mono_ms() < end) timefmt_sleep_ms(5);
     ck_assert_int_eq(relay_clients(relay), n);
 }
 
@@ -304,7 +294,7 @@ static void *publish_players(void *arg) {
     rconn_t *rc = fx_new_conn();
     for (int i = 1; i <= SEAM_EVENTS; i++) {
         put_players(rc, "s1", i);
-        if (i % 4 == 0) sleep_ms(1);
+        if (i % 4 == 0) timefmt_sleep_ms(1);
     }
     rconn_free(rc);
     return NULL;
@@ -318,13 +308,13 @@ START_TEST(test_resume_while_events_keep_coming_has_no_gap_and_no_duplicate_at_t
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, publish_players, NULL), 0);
     /* resume from event 50 while the publisher is somewhere past 100 */
-    long long end = now_ms() + WAIT_MS;
+    long long end = timefmt_mono_ms() + WAIT_MS;
     for (;;) {
         redisReply *r = fx_cmd("XLEN mig:events");
         long long n = r->integer;
         freeReplyObject(r);
-        if (n >= 5 + 100 || now_ms() > end) break;
-        sleep_ms(1);
+        if (n >= 5 + 100 || timefmt_mono_ms() > end) break;
+        timefmt_sleep_ms(1);
     }
     char since[64], path[128];
     id_of_players(50, since, sizeof since);
@@ -436,9 +426,9 @@ START_TEST(test_client_that_never_reads_is_dropped_while_another_gets_every_even
     ck_assert_int_eq(rd.got, FLOOD_EVENTS);
     wait_clients(1); /* the slow one was cut off... */
     /* ...with a reset: reading what reached it ends in an error or the end, not a hang */
-    long long end = now_ms() + WAIT_MS;
+    long long end = timefmt_mono_ms() + WAIT_MS;
     int ended = 0;
-    while (!ended && now_ms() < end) {
+    while (!ended && timefmt_mono_ms() < end) {
         slow.n = 0;
         ended = ws_fill(&slow, 1000) == -2;
     }
@@ -607,8 +597,8 @@ START_TEST(test_pings_every_interval_and_a_client_that_never_answers_is_closed) 
     wait_clients_within(1, PING_WAIT_MS); /* the one that answers stays... */
     /* ...and the pings go on: two more, each answered */
     int had = atomic_load(&a.pings);
-    long long end = now_ms() + PING_WAIT_MS;
-    while (atomic_load(&a.pings) < had + 2 && !atomic_load(&a.ended) && now_ms() < end) sleep_ms(10);
+    long long end = timefmt_mono_ms() + PING_WAIT_MS;
+    while (atomic_load(&a.pings) < had + 2 && !atomic_load(&a.ended) && timefmt_mono_ms() < end) timefmt_sleep_ms(10);
     atomic_store(&a.stop, 1);
     pthread_join(t, NULL);
     ck_assert_msg(!atomic_load(&a.ended), "the client that answers pings was closed");
@@ -771,8 +761,8 @@ END_TEST
  * its socket file going away shows it has stopped. */
 static pid_t redis_restart(void) {
     ck_assert_int_eq(kill(fx_redis.pid, SIGTERM), 0);
-    long long end = now_ms() + WAIT_MS;
-    while (access(fx_redis.sock, F_OK) == 0 && now_ms() < end) sleep_ms(10);
+    long long end = timefmt_mono_ms() + WAIT_MS;
+    while (access(fx_redis.sock, F_OK) == 0 && timefmt_mono_ms() < end) timefmt_sleep_ms(10);
     ck_assert_msg(access(fx_redis.sock, F_OK) != 0, "redis-server did not stop");
     char log[320];
     snprintf(log, sizeof log, "%s/redis-restarted.log", fx_redis.dir);
@@ -781,14 +771,14 @@ static pid_t redis_restart(void) {
                           "--logfile", log, NULL};
     pid_t pid = harness_spawn(argv, NULL);
     ck_assert_int_gt(pid, 0);
-    end = now_ms() + WAIT_MS;
+    end = timefmt_mono_ms() + WAIT_MS;
     for (;;) {
         redisReply *r = harness_redis_cmd(&fx_redis, "PING");
         int ok = r != NULL;
         if (r) freeReplyObject(r);
         if (ok) break;
-        ck_assert_msg(now_ms() < end, "the new redis-server does not answer");
-        sleep_ms(10);
+        ck_assert_msg(timefmt_mono_ms() < end, "the new redis-server does not answer");
+        timefmt_sleep_ms(10);
     }
     return pid;
 }
@@ -808,8 +798,8 @@ START_TEST(test_relay_reconnects_after_a_redis_restart_and_clients_get_later_eve
     ev = ws_next_json_within(&w, PING_WAIT_MS);
     ck_assert_str_eq(jstr(ev, "type"), "resync");
     cJSON_Delete(ev);
-    long long end = now_ms() + WAIT_MS;
-    while (!relay_connected(relay) && now_ms() < end) sleep_ms(5);
+    long long end = timefmt_mono_ms() + WAIT_MS;
+    while (!relay_connected(relay) && timefmt_mono_ms() < end) timefmt_sleep_ms(5);
     ck_assert_msg(relay_connected(relay), "the relay did not reconnect");
     int code;
     const char *ping[] = {"PING"};

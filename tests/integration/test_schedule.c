@@ -29,11 +29,6 @@ static const char *FLEET = "{" SCHED_NODES ",\"servers\":[" SCHED_SERVER("1", ""
 static const char *const ZERO[] = {"--sim-zero-delays=1", NULL};
 static const mig_status_t DONE[] = {MIG_COMPLETED, MIG_FAILED, MIG_CANCELLED};
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Creates an operator's migration of `server` to n2; not_before 0 for now. */
 static void create(const char *server, bool start_now, int64_t not_before, migration_t *m) {
     migration_create_t c;
@@ -71,7 +66,7 @@ static void wait_until(const char *id, bool (*ok)(const migration_t *), int ms, 
         if (ok(m)) return;
         ck_assert_msg(waited < ms, "migration %s: %s not seen within %d ms (status %s, blocked_reason %s)", copy,
                       what, ms, states_name(m->status), m->blocked_reason ? m->blocked_reason : "-");
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 

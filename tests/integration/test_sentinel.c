@@ -24,11 +24,6 @@
 
 static ha_t ha;
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* A connection through the harness's sentinels that waits for its one replica: up to
  * 2 s, where a replica on loopback confirms in about a millisecond, so that only a write
  * no replica can confirm (the tests' point) ever runs into it. */
@@ -86,7 +81,7 @@ START_TEST(test_rconn_finds_the_primary_through_sentinel_and_follows_a_failover)
         ck_assert_msg(rv == MIG_EREDIS, "during the failover: %s (%s)", mig_errname(rv), rc->err);
         failures++;
         ck_assert_msg(timefmt_mono_ms() - t0 < 30000, "no failover after 30 s: %s", rc->err);
-        sleep_ms(100);
+        timefmt_sleep_ms(100);
     }
     fprintf(stderr, "sentinel: the connection followed the failover in %lld ms (%d failed calls)\n",
             (long long)(timefmt_mono_ms() - t0), failures);
@@ -206,7 +201,7 @@ static int prog_port(prog_t *p, const char *event) {
     int port = 0;
     for (int i = 0; i < 1000 && (port = proc_port_from_log(p->log, event)) == 0; i++) {
         ck_assert_msg(harness_wait(p->pid, 0) == -1, "%s exited; see %s", p->name, p->log);
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     ck_assert_msg(port > 0, "%s did not start; see %s", p->name, p->log);
     return port;
@@ -345,7 +340,7 @@ START_TEST(test_stack_carries_on_through_a_failover_mid_batch_and_loses_no_ackno
         if (store_list_servers(rc, &v, &got) == 0) store_servers_free(v, got);
         if (got == SERVERS) break;
         ck_assert_msg(waited < 15000, "fleet-sim wrote %zu of %d servers; see %s", got, SERVERS, progs[P_SIM].log);
-        sleep_ms(50);
+        timefmt_sleep_ms(50);
     }
     const char *sched_args[] = {"--tick-ms=100", "--idle-s=0", "--leader-ttl-ms=2000", "--recheck-ms=500",
                                 "--max-parallel=20", "--max-parallel-per-node=20", NULL};
@@ -370,7 +365,7 @@ START_TEST(test_stack_carries_on_through_a_failover_mid_batch_and_loses_no_ackno
     prog_start(&progs[P_WATCH], 0, watch_args);
     for (int waited = 0; proc_log_has(progs[P_API].log, "relay.connected") == 0; waited += 20) {
         ck_assert_msg(waited < 10000, "the relay did not connect; see %s", progs[P_API].log);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 
     /* before: every create is acknowledged */
@@ -387,7 +382,7 @@ START_TEST(test_stack_carries_on_through_a_failover_mid_batch_and_loses_no_ackno
         store_stats_free(&st);
         if (running >= 2) break;
         ck_assert_msg(waited < 15000, "no migration started; see %s", progs[P_W0].log);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
     int old = ha_primary(&ha);
     ck_assert_int_eq(old, 0);
@@ -401,7 +396,7 @@ START_TEST(test_stack_carries_on_through_a_failover_mid_batch_and_loses_no_ackno
     do {
         if (b.next <= SERVERS) create_next(base, &b, &b.n503_during);
         ck_assert_msg(timefmt_mono_ms() - t_kill < 30000, "no failover within 30 s; logs in %s", ha.dir);
-        if ((now = ha_primary(&ha)) < 0 || now == old) sleep_ms(100);
+        if ((now = ha_primary(&ha)) < 0 || now == old) timefmt_sleep_ms(100);
     } while (now < 0 || now == old);
     int64_t t_failover = timefmt_mono_ms();
     ck_assert_msg(ha_restart_as_replica(&ha, old, now, 20000) == 0, "the old primary did not rejoin");
@@ -427,7 +422,7 @@ START_TEST(test_stack_carries_on_through_a_failover_mid_batch_and_loses_no_ackno
             if (states_terminal(m.status)) break;
             ck_assert_msg(waited < 120000, "migration %s still %s (%s); logs in %s", m.id, states_name(m.status),
                           m.progress_message ? m.progress_message : "", ha.dir);
-            sleep_ms(100);
+            timefmt_sleep_ms(100);
         }
         ck_assert_msg(m.status == MIG_COMPLETED, "migration %s of %s ended %s: %s", m.id, m.server_id,
                       states_name(m.status), m.error_message ? m.error_message : "");
@@ -460,7 +455,7 @@ START_TEST(test_stack_carries_on_through_a_failover_mid_batch_and_loses_no_ackno
         if (seen == b.acked) break;
         ck_assert_msg(waited < 15000, "the watch saw %d of %d completions; see %s and %s", seen, b.acked,
                       progs[P_WATCH].log, progs[P_API].log);
-        sleep_ms(100);
+        timefmt_sleep_ms(100);
     }
     watch_check_order(progs[P_WATCH].log);
 

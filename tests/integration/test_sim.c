@@ -47,11 +47,6 @@ static struct {
     char log[320];
 } sim;
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Reads the port from the "sim.started" log line. */
 static int port_from_log(const char *path) {
     FILE *f = fopen(path, "r");
@@ -90,7 +85,7 @@ static void sim_start_fleet(const char *fleet_json, const char *const *extra) {
     ck_assert_int_gt(sim.pid, 0);
     for (int i = 0; i < 1000 && (sim.port = port_from_log(sim.log)) == 0; i++) {
         ck_assert_msg(harness_wait(sim.pid, 0) == -1, "fleet-sim exited; see %s", sim.log);
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     ck_assert_msg(sim.port > 0, "fleet-sim did not log its port; see %s", sim.log);
     snprintf(sim.base, sizeof sim.base, "http://127.0.0.1:%d", sim.port);
@@ -264,7 +259,7 @@ static cJSON *sync_wait(const char *node, const char *sync_id) {
         ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(j, "error")), "sync %s failed", sync_id);
         if (cJSON_IsTrue(cJSON_GetObjectItem(j, "done"))) return j;
         cJSON_Delete(j);
-        sleep_ms(5);
+        timefmt_sleep_ms(5);
     }
     ck_abort_msg("sync %s did not finish", sync_id);
     return NULL;
@@ -438,7 +433,7 @@ START_TEST(test_sync_takes_world_size_over_bandwidth) {
     cJSON_Delete(expect(201, "POST", "/nodes/n2/v1/containers", "m2", "{\"server_id\":\"s2\",\"migration_id\":\"m2\"}"));
     cJSON_Delete(expect(202, "POST", "/nodes/n2/v1/sync", "m2",
                         "{\"server_id\":\"s2\",\"migration_id\":\"m2\",\"source_node_id\":\"n1\",\"pass\":1}"));
-    sleep_ms(300); /* of the 1 s the pass takes: 3 simulated s at least, 30 % */
+    timefmt_sleep_ms(300); /* of the 1 s the pass takes: 3 simulated s at least, 30 % */
     cJSON *st = expect(200, "GET", "/control/state", NULL, NULL);
     const cJSON *sy = find(st, "syncs", "sync_id", "m2.1");
     ck_assert_ptr_nonnull(sy);
@@ -476,7 +471,7 @@ START_TEST(test_deltas_shrink_and_quiesce_stops_the_dirt) {
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "final")));
     ck_assert_msg(num(j, "bytes_total") <= sizes[3] * 2, "final pass %.0f MB", num(j, "bytes_total") / MB);
     cJSON_Delete(j);
-    sleep_ms(300); /* 6 simulated s of a quiesced server: nothing dirtied */
+    timefmt_sleep_ms(300); /* 6 simulated s of a quiesced server: nothing dirtied */
     j = expect(200, "GET", "/nodes/n2/v1/sync/m1.4", NULL, NULL);
     ck_assert_double_eq(num(j, "dirty_bytes"), 0);
     cJSON_Delete(j);
@@ -695,7 +690,7 @@ START_TEST(test_optimizer_suggests_drains_at_level_1_on_its_timer_without_duplic
         size_t n = page.n;
         store_page_free(&page);
         if (n >= 3) break;
-        sleep_ms(50);
+        timefmt_sleep_ms(50);
     }
     expect_drains("suggested", 1);
     /* two more passes, asked for and answered, rather than a sleep through the timer's:
@@ -814,7 +809,7 @@ static cJSON *state_when(const char *field, int want) {
         if (got == want) return st;
         cJSON_Delete(st);
         ck_assert_msg(timefmt_mono_ms() < deadline, "state %s is %d, not %d, after 10 s", field, got, want);
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
 }
 

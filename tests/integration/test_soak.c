@@ -172,13 +172,6 @@ static struct {
     char first[512]; /* the first violation, for the failure message */
 } soak;
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void) { return timefmt_mono_ms(); }
-
 /* Counts one invariant check; when `ok` is false, prints what is wrong (with the seed, so
  * that the run can be replayed) and counts a violation. The run goes on: a soak reports
  * everything it found, and fails at its end. */
@@ -304,14 +297,14 @@ static void redis_start_on_same_data(void) {
     soak.redis = harness_spawn(argv, NULL);
     soak.redis_ours = 1;
     ck_assert_int_gt(soak.redis, 0);
-    for (int64_t end = now_ms() + 30000;;) {
+    for (int64_t end = timefmt_mono_ms() + 30000;;) {
         redisReply *r = harness_redis_cmd(&fx_redis, "PING");
         int ok = r && r->type == REDIS_REPLY_STATUS;
         if (r) freeReplyObject(r);
         if (ok) return;
         ck_assert_msg(harness_wait(soak.redis, 0) == -1, "the restarted redis-server exited; see %s", log);
-        ck_assert_msg(now_ms() < end, "the restarted redis-server does not answer; see %s", log);
-        sleep_ms(10);
+        ck_assert_msg(timefmt_mono_ms() < end, "the restarted redis-server does not answer; see %s", log);
+        timefmt_sleep_ms(10);
     }
 }
 
@@ -342,9 +335,9 @@ static void redis_kill9(void) {
         kill9(soak.redis, "redis-server");
     } else {
         ck_assert_int_eq(kill(soak.redis, SIGKILL), 0);
-        for (int64_t end = now_ms() + KILL_WAIT_MS; !foreign_pid_gone(soak.redis);) {
-            ck_assert_msg(now_ms() < end, "redis-server %d outlived kill -9", (int)soak.redis);
-            sleep_ms(10);
+        for (int64_t end = timefmt_mono_ms() + KILL_WAIT_MS; !foreign_pid_gone(soak.redis);) {
+            ck_assert_msg(timefmt_mono_ms() < end, "redis-server %d outlived kill -9", (int)soak.redis);
+            timefmt_sleep_ms(10);
         }
     }
     soak.redis = 0;
@@ -566,7 +559,7 @@ static void worker_resume(int slot) {
         for (int i = 0; i < p->n; i++) p->accepted[i] = fence_count(state, p->ids[i], "accepted", p->tokens[i]);
         cJSON_Delete(state);
     }
-    p->paused_ms = now_ms() - p->stopped_at;
+    p->paused_ms = timefmt_mono_ms() - p->stopped_at;
     ck_assert_int_eq(kill(w->pid, SIGCONT), 0);
     w->resume_at = 0;
     w->pause = -1;
@@ -587,7 +580,7 @@ static int fault_worker_pause(void) {
     memcpy(p->worker, w->id, sizeof p->worker); /* both 16 bytes, NUL-terminated */
     pause_note_leases(p);
     w->pause = soak.npauses++;
-    p->stopped_at = now_ms();
+    p->stopped_at = timefmt_mono_ms();
     w->resume_at = p->stopped_at + ms;
     return 1;
 }
@@ -599,7 +592,7 @@ static int fault_worker_kill(void) {
     if (w->pid <= 0) return 0;
     kill9(w->pid, w->id);
     w->pid = 0;
-    sleep_ms(rng_range(0, 1000));
+    timefmt_sleep_ms(rng_range(0, 1000));
     worker_start(slot);
     return 1;
 }
@@ -607,7 +600,7 @@ static int fault_worker_kill(void) {
 static int fault_scheduler_kill(void) {
     kill9(soak.st.scheduler, "migrate-scheduler");
     soak.st.scheduler = 0;
-    sleep_ms(rng_range(0, 1500));
+    timefmt_sleep_ms(rng_range(0, 1500));
     scheduler_start();
     return 1;
 }
@@ -615,7 +608,7 @@ static int fault_scheduler_kill(void) {
 static int fault_api_kill(void) {
     kill9(soak.api.pid, "migrate-api");
     soak.api.pid = 0;
-    sleep_ms(rng_range(0, 1000));
+    timefmt_sleep_ms(rng_range(0, 1000));
     api_start();
     return 1;
 }
@@ -624,7 +617,7 @@ static int fault_api_kill(void) {
  * that jobs in flight are recovered, not only retried), then back on its own data. */
 static int fault_redis_kill(void) {
     redis_kill9();
-    sleep_ms(rng_range(200, 3000));
+    timefmt_sleep_ms(rng_range(200, 3000));
     redis_start_on_same_data();
     return 1;
 }
@@ -682,7 +675,7 @@ static int fault_node_unhealthy(void) {
     for (int i = 0; i < SOAK_NODES; i++) down += soak.heal_at[i] > 0;
     if (soak.heal_at[node] > 0 || down >= 2) return 0;
     node_health(node, 0);
-    soak.heal_at[node] = now_ms() + rng_range(1000, 5000);
+    soak.heal_at[node] = timefmt_mono_ms() + rng_range(1000, 5000);
     return 1;
 }
 
@@ -713,7 +706,7 @@ static int fault_inject(void) {
 /* Ends what is due (a pause, an unhealthy spell) and notices a program that died on its
  * own: that is a violation, and the program is started again so that the run goes on. */
 static void soak_tick(void) {
-    int64_t t = now_ms();
+    int64_t t = timefmt_mono_ms();
     for (int i = 0; i < SOAK_WORKERS; i++)
         if (soak.w[i].pause >= 0 && t >= soak.w[i].resume_at) worker_resume(i);
     for (int i = 0; i < SOAK_NODES; i++)
@@ -763,7 +756,7 @@ static void inflight_sample(void) {
 static void soak_undo(void) {
     for (int i = 0; i < SOAK_WORKERS; i++)
         if (soak.w[i].pause >= 0) {
-            while (now_ms() < soak.w[i].resume_at) sleep_ms(20);
+            while (timefmt_mono_ms() < soak.w[i].resume_at) timefmt_sleep_ms(20);
             worker_resume(i);
         }
     for (int i = 0; i < SOAK_NODES; i++)
@@ -807,12 +800,12 @@ static int wait_all_ended(int64_t deadline) {
         }
         freeReplyObject(ids);
         if (open == 0) return 1;
-        if (now_ms() >= deadline) {
+        if (timefmt_mono_ms() >= deadline) {
             check(0, "%d migrations not ended %d s after the faults stopped:%s; logs in %s", open, SOAK_DRAIN_MS / 1000,
                   what, fx_redis.dir);
             return 0;
         }
-        sleep_ms(200);
+        timefmt_sleep_ms(200);
     }
 }
 
@@ -1250,8 +1243,8 @@ START_TEST(test_soak_random_faults_leave_every_migration_ended_and_the_fleet_who
     ck_assert_msg(api_proc_start(&soak.api, fx_redis.url, NULL, fx_redis.dir, 0) == 0, "migrate-api did not start");
 
     /* the fault phase: a random step every 0.1 to 0.5 s, a migration or a fault */
-    int64_t t0 = now_ms(), end = t0 + (int64_t)soak.seconds * 1000;
-    while (now_ms() < end) {
+    int64_t t0 = timefmt_mono_ms(), end = t0 + (int64_t)soak.seconds * 1000;
+    while (timefmt_mono_ms() < end) {
         soak_tick();
         inflight_sample();
         int roll = rng_range(0, 99);
@@ -1261,10 +1254,10 @@ START_TEST(test_soak_random_faults_leave_every_migration_ended_and_the_fleet_who
             load_cancel();
         else
             fault_inject();
-        sleep_ms(rng_range(100, 500));
+        timefmt_sleep_ms(rng_range(100, 500));
     }
     soak_undo();
-    int64_t t_undone = now_ms();
+    int64_t t_undone = timefmt_mono_ms();
 
     /* the fixture's connection may be stale after a restart of Redis: a fresh one */
     rconn_free(fx_rc);
@@ -1272,14 +1265,14 @@ START_TEST(test_soak_random_faults_leave_every_migration_ended_and_the_fleet_who
 
     /* every migration ends, every clean-up drains, the fleet settles */
     int ended = wait_all_ended(t_undone + SOAK_DRAIN_MS);
-    int64_t t_ended = now_ms();
-    for (int64_t dl = now_ms() + SOAK_SETTLE_MS; ended && zcard("mig:cleanups") > 0 && now_ms() < dl;) {
+    int64_t t_ended = timefmt_mono_ms();
+    for (int64_t dl = timefmt_mono_ms() + SOAK_SETTLE_MS; ended && zcard("mig:cleanups") > 0 && timefmt_mono_ms() < dl;) {
         soak_tick();
-        sleep_ms(200);
+        timefmt_sleep_ms(200);
     }
-    for (int64_t dl = now_ms() + SOAK_SETTLE_MS; ended && fleet_check(0) > 0 && now_ms() < dl;) {
+    for (int64_t dl = timefmt_mono_ms() + SOAK_SETTLE_MS; ended && fleet_check(0) > 0 && timefmt_mono_ms() < dl;) {
         soak_tick();
-        sleep_ms(200);
+        timefmt_sleep_ms(200);
     }
     int completed = 0, failed = 0, cancelled = 0, unacked = 0, retries = 0, watched = 0, refused = 0;
     if (ended) {

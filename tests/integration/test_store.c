@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/states.h"
+#include "core/timefmt.h"
 #include "fixture.h"
 #include "suites.h"
 
@@ -285,7 +286,7 @@ START_TEST(test_cooldown_refuses_then_allows_after_it_passes) {
     /* once the cooldown's key has expired (polled, not slept on), a create goes through */
     for (int waited = 0; pttl("mig:cooldown:s1") > 0; waited += 20) {
         ck_assert_msg(waited < 20000, "the cooldown of s1 did not pass");
-        usleep(20 * 1000);
+        timefmt_sleep_ms(20);
     }
     ck_assert_int_eq(store_create_migration(fx_rc, &c, NULL), 0);
     migration_clear(&m);
@@ -309,7 +310,7 @@ START_TEST(test_stale_token_cannot_write_after_recovery) {
         if (n > 0) break;
         free(ids);
         ck_assert_msg(waited < 20000, "the lease of %s was not recovered", m.id);
-        usleep(10 * 1000);
+        timefmt_sleep_ms(10);
     }
     ck_assert_int_eq(n, 1);
     ck_assert_str_eq(ids[0], m.id);

@@ -23,11 +23,6 @@
 #include "tests/support/sentinel_harness.h"
 #include "worker/driver.h"
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* ------------------------------------------------------------------------ a listener */
 
 /* A TCP listener on a free loopback port that records every byte it gets, and answers
@@ -252,7 +247,7 @@ START_TEST(test_sim_refuses_agent_calls_without_the_agent_token) {
     int port = 0;
     for (int i = 0; i < 1000 && (port = port_from_log(log)) == 0; i++) {
         ck_assert_msg(harness_wait(pid, 0) == -1, "fleet-sim exited; see %s", log);
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     ck_assert_msg(port > 0, "no port; see %s", log);
     const char *create = "{\"server_id\":\"s1\",\"migration_id\":\"m1\"}";

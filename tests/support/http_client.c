@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "core/timefmt.h"
 #include "redis_harness.h"
 
 typedef struct {
@@ -130,8 +131,7 @@ int api_proc_start(api_proc_t *a, const char *redis_url, const char *tokens, con
             a->pid = 0;
             return -1;
         }
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
+        timefmt_sleep_ms(10);
     }
     if (a->port <= 0) {
         api_proc_stop(a);

@@ -16,10 +16,7 @@
 
 #include <hiredis/hiredis.h>
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "core/timefmt.h"
 
 pid_t harness_spawn(const char *const *argv, const char *log_path) {
     pid_t parent = getpid();
@@ -48,7 +45,7 @@ int harness_wait(pid_t pid, int ms) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) return status;
         if (r < 0) return errno == ECHILD ? 0 : -1;
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     return -1;
 }
@@ -88,7 +85,7 @@ int harness_redis_start(harness_redis_t *h, const char *const *extra) {
             redisFree(c);
         }
         if (harness_wait(h->pid, 0) != -1) break; /* it exited */
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     fprintf(stderr, "harness: redis-server did not start; see %s\n", log);
     harness_redis_stop(h);

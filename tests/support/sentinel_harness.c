@@ -16,21 +16,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "core/timefmt.h"
 #include "redis_harness.h"
 
 #define START_WAIT_MS 10000 /* a process answers PING well within this */
 #define AWARE_WAIT_MS 20000 /* sentinels find each other by hello messages every 2 s */
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------------ ports */
 
@@ -123,7 +113,7 @@ static int wait_ping(const ha_proc_t *p) {
         if (r) freeReplyObject(r);
         if (ok) return 0;
         if (harness_wait(p->pid, 0) != -1) break; /* it exited */
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
     fprintf(stderr, "ha: %s did not start; see %s\n", p->conf, p->log);
     return -1;
@@ -221,10 +211,10 @@ int ha_start(ha_t *h) {
     /* A sentinel learns the replicas from the primary's INFO, which it reads at once and
      * then every 10 s: the replica must be attached before the sentinels start. */
     int synced = 0;
-    for (int64_t t0 = mono_ms(); mono_ms() - t0 < START_WAIT_MS && !synced;) {
+    for (int64_t t0 = timefmt_mono_ms(); timefmt_mono_ms() - t0 < START_WAIT_MS && !synced;) {
         synced = info_has(h->node[1].port, "replication", "master_link_status:up") &&
                  info_has(h->node[0].port, "replication", "connected_slaves:1") && replica_streaming(h->node[0].port);
-        if (!synced) sleep_ms(20);
+        if (!synced) timefmt_sleep_ms(20);
     }
     if (!synced) {
         fprintf(stderr, "ha: the replica did not sync; see %s\n", h->node[1].log);
@@ -244,7 +234,7 @@ int ha_start(ha_t *h) {
                     h->sentinel[0].log);
             goto fail;
         }
-        sleep_ms(100);
+        timefmt_sleep_ms(100);
     }
 fail:
     ha_stop(h);
@@ -294,9 +284,9 @@ void ha_kill_node(ha_t *h, int i) {
 
 int ha_restart_as_replica(ha_t *h, int i, int of, int ms) {
     if (write_node_conf(h, i, of) != 0 || spawn(&h->node[i], "redis-server") != 0) return -1;
-    for (int64_t t0 = mono_ms(); mono_ms() - t0 <= ms;) {
+    for (int64_t t0 = timefmt_mono_ms(); timefmt_mono_ms() - t0 <= ms;) {
         if (info_has(h->node[of].port, "replication", "state=online") && replica_streaming(h->node[of].port)) return 0;
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
     fprintf(stderr, "ha: node %d did not come back as a replica; see %s\n", i, h->node[i].log);
     return -1;

@@ -14,13 +14,7 @@
 #include <check.h>
 
 #include "api/ws_frame.h"
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+#include "core/timefmt.h"
 
 static int tcp_connect(int port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -94,7 +88,7 @@ void ws_send(ws_t *w, int op, const void *payload, size_t len) {
  * in `out`. Returns the payload's length, -1 on timeout, -2 when the connection ended.
  * Pings are answered when w->answer_pings, and returned too. */
 long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap) {
-    long long end = now_ms() + ms;
+    long long end = timefmt_mono_ms() + ms;
     for (;;) {
         ws_header_t h;
         int rv = ws_header_parse(w->buf, w->n, &h);
@@ -111,7 +105,7 @@ long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap) {
             if (h.opcode == WS_OP_PING && w->answer_pings) ws_send(w, WS_OP_PONG, out, (size_t)h.len);
             return (long)h.len;
         }
-        long long left = end - now_ms();
+        long long left = end - timefmt_mono_ms();
         if (left <= 0) return -1;
         int got = ws_fill(w, (int)left);
         if (got < 0) return got;
@@ -122,10 +116,10 @@ long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap) {
  * else. */
 cJSON *ws_next_json_within(ws_t *w, int ms) {
     static char msg[1 << 16];
-    long long end = now_ms() + ms;
+    long long end = timefmt_mono_ms() + ms;
     for (;;) {
         int op;
-        long long left = end - now_ms();
+        long long left = end - timefmt_mono_ms();
         long n = ws_read(w, left > 0 ? (int)left : 0, &op, msg, sizeof msg);
         ck_assert_msg(n >= 0, "no message within %d ms (%ld)", ms, n);
         if (op == WS_OP_PING || op == WS_OP_PONG) continue;
@@ -158,10 +152,10 @@ void ws_expect_none_pending(ws_t *w) {
 /* Waits for a close frame within `ms` and returns its status code. */
 int ws_expect_close(ws_t *w, int ms) {
     static char msg[1 << 16];
-    long long end = now_ms() + ms;
+    long long end = timefmt_mono_ms() + ms;
     for (;;) {
         int op;
-        long n = ws_read(w, (int)(end - now_ms() > 0 ? end - now_ms() : 0), &op, msg, sizeof msg);
+        long n = ws_read(w, (int)(end - timefmt_mono_ms() > 0 ? end - timefmt_mono_ms() : 0), &op, msg, sizeof msg);
         ck_assert_msg(n >= 0, "no close frame (%ld)", n);
         if (op == WS_OP_CLOSE) return ws_close_code((unsigned char *)msg, (size_t)n);
     }
