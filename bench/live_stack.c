@@ -46,7 +46,7 @@ static const char *bindir(void) {
 }
 
 /* Runs bin/<name> with the Redis URL and `args` (NULL-terminated), logging into logs/<log>. */
-static pid_t spawn(live_stack_t *s, const char *name, const char *log, const char *const *args) {
+pid_t stack_spawn(live_stack_t *s, const char *name, const char *log, const char *const *args) {
     char bin[300], path[400], url[352];
     snprintf(bin, sizeof bin, "%s/%s", bindir(), name);
     snprintf(path, sizeof path, "%s/%s", s->logs, log);
@@ -65,16 +65,27 @@ static pid_t spawn(live_stack_t *s, const char *name, const char *log, const cha
  * `sim_flags`, the scheduler with `sched_flags` and `workers` workers with
  * `worker_flags`; returns once the sim's inventory is in Redis. */
 void stack_up(live_stack_t *s, const char *fleet, int servers, const char *const *sim_flags,
-                     const char *const *sched_flags, int workers, const char *const *worker_flags) {
+              const char *const *sched_flags, int workers, const char *const *worker_flags) {
+    stack_opts_t o = {.fleet = fleet, .servers = servers, .sim_flags = sim_flags, .sched_flags = sched_flags,
+                      .workers = workers, .worker_flags = worker_flags};
+    stack_up_with(s, &o);
+}
+
+void stack_up_with(live_stack_t *s, const stack_opts_t *o) {
+    const char *fleet = o->fleet;
+    int servers = o->servers, workers = o->workers;
+    const char *const *sim_flags = o->sim_flags, *const *sched_flags = o->sched_flags,
+                      *const *worker_flags = o->worker_flags;
     memset(s, 0, sizeof *s);
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     snprintf(s->logs, sizeof s->logs, "%s/live.XXXXXX", tmp);
     if (mkdtemp(s->logs) == NULL) die("mkdtemp %s failed", s->logs);
     current = s;
-    if (harness_redis_start(&s->redis, NULL) != 0) die("redis-server did not start");
+    s->redis_flags = o->redis_flags;
+    if (harness_redis_start(&s->redis, o->redis_flags) != 0) die("redis-server did not start");
     char err[256];
-    rconn_opts_t o = {.url = s->redis.url, .prefix = "mig:", .timeout_ms = 10000};
-    if ((s->rc = rconn_new(&o, err, sizeof err)) == NULL) die("redis: %s", err);
+    rconn_opts_t ro = {.url = s->redis.url, .prefix = "mig:", .timeout_ms = 10000};
+    if ((s->rc = rconn_new(&ro, err, sizeof err)) == NULL) die("redis: %s", err);
     if (rconn_load_library(s->rc) != 0) die("loading the function library: %s", s->rc->err);
 
     char path[300], fleet_arg[320];
@@ -86,7 +97,7 @@ void stack_up(live_stack_t *s, const char *fleet, int servers, const char *const
     int n = 2;
     for (int i = 0; sim_flags && sim_flags[i] && n < 15; i++) args[n++] = sim_flags[i];
     args[n] = NULL;
-    s->sim = spawn(s, "fleet-sim", "sim.log", args);
+    s->sim = stack_spawn(s, "fleet-sim", "sim.log", args);
     char log[320];
     snprintf(log, sizeof log, "%s/sim.log", s->logs);
     int port = 0;
@@ -112,7 +123,7 @@ void stack_up(live_stack_t *s, const char *fleet, int servers, const char *const
     n = 1;
     for (int i = 0; sched_flags && sched_flags[i] && n < 11; i++) sargs[n++] = sched_flags[i];
     sargs[n] = NULL;
-    s->scheduler = spawn(s, "migrate-scheduler", "scheduler.log", sargs);
+    s->scheduler = stack_spawn(s, "migrate-scheduler", "scheduler.log", sargs);
 
     char node_url[128], proxy_url[128];
     snprintf(node_url, sizeof node_url, "--driver-node-url=%s/nodes/{node_id}", s->base);
@@ -125,8 +136,34 @@ void stack_up(live_stack_t *s, const char *fleet, int servers, const char *const
         n = 3;
         for (int i = 0; worker_flags && worker_flags[i] && n < 19; i++) wargs[n++] = worker_flags[i];
         wargs[n] = NULL;
-        s->workers[w] = spawn(s, "migrate-worker", wlog, wargs);
+        s->workers[w] = stack_spawn(s, "migrate-worker", wlog, wargs);
         s->nworkers++;
+    }
+}
+
+/* Starts redis-server again as harness_redis_start did (tests/support/redis_harness.c:
+ * the same arguments, then the stack's own), on the folder and socket it left. */
+void stack_redis_restart(live_stack_t *s) {
+    char log[320];
+    snprintf(log, sizeof log, "%s/redis.log", s->redis.dir);
+    const char *argv[64] = {"redis-server", "--port", "0", "--unixsocket", s->redis.sock,
+                            "--unixsocketperm", "700", "--dir", s->redis.dir, "--save", "",
+                            "--appendonly", "no", "--daemonize", "no", "--logfile", log};
+    int n = 17;
+    for (int i = 0; s->redis_flags && s->redis_flags[i] && n < 62; i++) argv[n++] = s->redis_flags[i];
+    argv[n] = NULL;
+    if ((s->redis.pid = harness_spawn(argv, NULL)) <= 0) die("cannot start redis-server again");
+    for (int waited = 0;; waited += 2) {
+        redisReply *r = harness_redis_cmd(&s->redis, "PING");
+        bool ok = r && r->type == REDIS_REPLY_STATUS;
+        if (r) freeReplyObject(r);
+        if (ok) return;
+        if (harness_wait(s->redis.pid, 0) != -1) {
+            s->redis.pid = 0;
+            die("redis-server exited on its restart; see %s", log);
+        }
+        if (waited > HARNESS_START_WAIT_MS) die("redis-server did not answer %d ms after its restart", waited);
+        sleep_ms(2); /* the restart's figures count from here: poll finely */
     }
 }
 

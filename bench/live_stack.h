@@ -23,7 +23,22 @@ typedef struct {
     int nworkers;
     char base[64];  /* http://127.0.0.1:<sim port> */
     char logs[256]; /* mkdtemp folder of the programs' logs and the fleet file, kept on failure */
+    const char *const *redis_flags; /* redis-server's extra arguments (the caller's array,
+                                       alive as long as the stack), for stack_redis_restart */
 } live_stack_t;
+
+/* What stack_up_with starts: stack_up's arguments, and extra redis-server arguments
+ * (`redis_flags`, NULL-terminated, may be NULL: e.g. an append-only file). Every array
+ * is NULL-terminated and may be NULL. */
+typedef struct {
+    const char *fleet;
+    int servers;
+    const char *const *redis_flags;
+    const char *const *sim_flags;
+    const char *const *sched_flags;
+    int workers;
+    const char *const *worker_flags;
+} stack_opts_t;
 
 /* Stops what runs, says why and where the logs are, and exits 1. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -35,6 +50,19 @@ void sleep_ms(int64_t ms);
  * `worker_flags`; returns once the sim's inventory is in Redis. */
 void stack_up(live_stack_t *s, const char *fleet, int servers, const char *const *sim_flags,
               const char *const *sched_flags, int workers, const char *const *worker_flags);
+
+/* The same, with the options of `o`; `o->redis_flags` must stay alive with the stack. */
+void stack_up_with(live_stack_t *s, const stack_opts_t *o);
+
+/* Starts one more program of the stack: bin/<program> with the Redis URL, log level info
+ * and `args` (NULL-terminated, may be NULL), its output appended to <logs>/<log>. Returns
+ * its PID (the caller stores it in the stack, or stops it); a failure ends the bench. */
+pid_t stack_spawn(live_stack_t *s, const char *program, const char *log, const char *const *args);
+
+/* Starts redis-server again on the same folder, socket and arguments, after the caller
+ * killed it (s->redis.pid reaped): it loads whatever its data files hold. Returns once it
+ * answers PING, with s->redis.pid the new process; a failure ends the bench. */
+void stack_redis_restart(live_stack_t *s);
 
 /* Stops every process of the stack by its PID and removes Redis's folder; the logs'
  * folder too unless `keep_logs`. */

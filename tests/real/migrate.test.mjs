@@ -26,8 +26,8 @@ const PEER_TOKEN = 'real-peer-token-5678';
 const TOKENS = { viewer: 'viewer-token-real-1', operator: 'operator-token-real-2', optimizer: 'optimizer-token-real-3' };
 const GAME_PORT = 25565;
 const RCON_PORT = 25575;
-const START_MS = 60000;        // a process answering, a server in play, bots joined
-const MIGRATION_MS = 240000;   // the whole move, sanitized programs on a busy 2-core machine
+const START_MS = 120000;       // a process answering, a server in play, bots joined (deadlines, not waits)
+const MIGRATION_MS = 480000;   // the whole move, sanitized programs on a busy 2-core machine
 const PLACED_BEFORE = 15;      // blocks confirmed before the move is asked for
 
 // The JSON lines of an agent's log (its stderr).
@@ -40,7 +40,7 @@ function agentEvents(file) {
 const skip = Nodes.usable() || (fs.existsSync(path.join(HERE, 'node_modules/flying-squid')) ? null : 'npm ci in tests/real first (make test-real)');
 
 test('a flying-squid server moves live between two real agents, and its players find their blocks on the new node',
-  { skip: skip || false, timeout: 420000 }, async (t) => {
+  { skip: skip || false, timeout: 1200000 }, async (t) => {
     for (const p of ['migrate-agent', 'migrate-api', 'migrate-scheduler', 'migrate-worker']) {
       assert.ok(fs.existsSync(path.join(BIN, p)), `${path.join(BIN, p)} is missing: build it first`);
     }
