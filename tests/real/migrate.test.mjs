@@ -8,9 +8,12 @@
 // reaches its servers on 127.0.0.1, and both copies of the server use the same ports, as
 // on two machines. B's copy proves the agent's deferred start: server.mjs fails on a
 // directory without its world, and B's log must show the process started once, within the
-// final pass. Needs root; skipped otherwise. MIG_BIN_DIR names the programs (default
+// final pass. The world keeps changing during the passes (the bots build, a file of it is
+// rewritten), so that several delta passes run, and every block placed meanwhile must be
+// on B. Needs root; skipped otherwise. MIG_BIN_DIR names the programs (default
 // build/test/bin). KEEP_REAL_DIR=1 keeps the temp dir (logs, worlds) for a look.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +32,11 @@ const RCON_PORT = 25575;
 const START_MS = 120000;       // a process answering, a server in play, bots joined (deadlines, not waits)
 const MIGRATION_MS = 480000;   // the whole move, sanitized programs on a busy 2-core machine
 const PLACED_BEFORE = 15;      // blocks confirmed before the move is asked for
+const DELTA_PASSES = 2;        // delta passes (after the full one) that must run while the world changes
+const PLACED_DURING = 6;       // blocks confirmed during the passes, at least
+const BALLAST_BYTES = 6 << 20; // a file of the world rewritten during the passes (region files of a bigger world)
+const SYNC_RATE_MBPS = 1;      // agent B's pull cap: a pass copying that file lasts seconds on any machine (~3.5 s
+                               // measured), while the file is rewritten every 250 ms
 
 // The JSON lines of an agent's log (its stderr).
 function agentEvents(file) {
@@ -85,7 +93,8 @@ test('a flying-squid server moves live between two real agents, and its players 
         procs.start(`agent${'AB'[i]}`, ipCmd, [...ipArgs, path.join(BIN, 'migrate-agent')], {
           env: { MIG_AGENT_LISTEN: `${n.addr}:7070`, MIG_AGENT_DIR: agentDirs[i], MIG_AGENT_COMMAND: agentCmd,
             MIG_AGENT_TOKEN: AGENT_TOKEN, MIG_AGENT_PEER_TOKEN: PEER_TOKEN, MIG_AGENT_RAM_MB: '8192',
-            MIG_AGENT_DISK_MB: '20000', MIG_AGENT_STOP_TIMEOUT_MS: '15000', MIG_LOG_LEVEL: 'debug' },
+            MIG_AGENT_DISK_MB: '20000', MIG_AGENT_STOP_TIMEOUT_MS: '15000', MIG_LOG_LEVEL: 'debug',
+            MIG_AGENT_SYNC_RATE_MBPS: String(SYNC_RATE_MBPS) },
         });
         return `http://${n.addr}:7070`;
       });
@@ -100,6 +109,9 @@ test('a flying-squid server moves live between two real agents, and its players 
       await agent(0, 'POST', '/v1/containers', { server_id: 's1', ram_mb: 1024, disk_mb: 2000 });
       fs.writeFileSync(path.join(agentDirs[0], 'servers/s1/server.properties'),
         `server-port=${GAME_PORT}\nmax-players=20\nenable-rcon=true\nrcon.port=${RCON_PORT}\nrcon.password=real-rcon-pw\nmotd=Server-1\n`);
+      const ballast = path.join(agentDirs[0], 'servers/s1/world/ballast.bin');
+      fs.mkdirSync(path.dirname(ballast), { recursive: true });
+      fs.writeFileSync(ballast, crypto.randomBytes(BALLAST_BYTES));
       await agent(0, 'POST', '/v1/containers/s1/start');
       await waitFor('s1 running on A', START_MS, async () => (await agent(0, 'GET', '/v1/containers/s1')).state === 'running');
       log(`s1 runs on A (${Date.now() - began} ms)`);
@@ -127,10 +139,48 @@ test('a flying-squid server moves live between two real agents, and its players 
       procs.start('scheduler', path.join(BIN, 'migrate-scheduler'), [], { env: { ...env, MIG_IDLE_S: '0' } });
       procs.start('worker', path.join(BIN, 'migrate-worker'), [], {
         env: { ...env, MIG_DRIVER_NODE_URL: 'http://{node_address}', MIG_DRIVER_PROXY_URL: `http://127.0.0.1:${bridgePort}`,
-          MIG_DRIVER_TOKEN: AGENT_TOKEN, MIG_WORKER_ID: 'worker-real', MIG_LOG_LEVEL: 'debug' },
+          MIG_DRIVER_TOKEN: AGENT_TOKEN, MIG_WORKER_ID: 'worker-real', MIG_LOG_LEVEL: 'debug',
+          // no downtime budget: another delta pass as long as the last one found anything changed
+          MIG_DOWNTIME_BUDGET_MS: '0', MIG_SYNC_MAX_PASSES: '20' },
       });
+
+      // During the passes the world keeps changing: the bots build, and the ballast file is
+      // rewritten in place (random bytes, so every block of it is dirty) every 250 ms; at
+      // SYNC_RATE_MBPS a pass that copies it lasts seconds, so each finds it changed again.
+      // The proxy's first transfer (the players to the waiting room) comes before the
+      // quiesce and the final pass; the rewriting has stopped by then, whatever happened.
+      let churning = true;
+      const fd = fs.openSync(ballast, 'r+');
+      const churn = setInterval(() => { if (churning) fs.writeSync(fd, crypto.randomBytes(BALLAST_BYTES), 0, BALLAST_BYTES, 0); }, 250);
+      const stopChurn = () => { churning = false; clearInterval(churn); };
+      const transfer = bridge.transfer.bind(bridge);
+      let placedAtTransfer;
+      bridge.transfer = async (from, to) => { stopChurn(); placedAtTransfer ??= placed().length; return transfer(from, to); };
+      const workerLog = path.join(dir, 'worker.log');
+      const deltaPasses = () => fs.readFileSync(workerLog, 'utf8').split('\n').filter((l) => l.includes('"Delta sync pass ')).length;
+
       const m = await call('POST', '/api/migrations', { server_id: 's1', to_node_id: 'nB', notes: 'tests/real', start_now: true });
       log(`migration ${m.id} created (${Date.now() - began} ms)`);
+      // wait for the facts: the first pass began (from then on a block is "during the
+      // passes"), DELTA_PASSES delta passes were decided, PLACED_DURING blocks confirmed
+      let placedAtFirstPass;
+      try {
+        await waitFor(`${DELTA_PASSES} delta passes and ${PLACED_DURING} blocks placed during the passes`, MIGRATION_MS, async () => {
+          if (placedAtFirstPass === undefined && /"agent.pass_started"/.test(fs.readFileSync(path.join(dir, 'agentB.log'), 'utf8'))) {
+            placedAtFirstPass = placed().length;
+          }
+          const r = await call('GET', `/api/migrations/${m.id}`, undefined, 'viewer');
+          if (r.status !== 'scheduled' && r.status !== 'preparing') {
+            throw Object.assign(new Error(`${r.status} ${r.current_step || ''} ${r.error_message || ''} after ${deltaPasses()} delta passes`), { fatal: true });
+          }
+          return placedAtFirstPass !== undefined && deltaPasses() >= DELTA_PASSES && placed().length - placedAtFirstPass >= PLACED_DURING;
+        }, 250);
+      } finally {
+        stopChurn(); // the passes may converge now
+        fs.closeSync(fd);
+      }
+      bots.child.stdin.write(`${JSON.stringify({ cmd: 'pause' })}\n`);
+      log(`${deltaPasses()} delta passes so far, ${placed().length - placedAtFirstPass} blocks placed during the passes; bots paused (${Date.now() - began} ms)`);
       const seen = new Set();
       const final = await waitFor('migration completed', MIGRATION_MS, async () => {
         const r = await call('GET', `/api/migrations/${m.id}`, undefined, 'viewer');
@@ -140,6 +190,10 @@ test('a flying-squid server moves live between two real agents, and its players 
         return r.status === 'completed' ? r : undefined;
       }, 250);
       assert.equal(final.status, 'completed');
+      const during = placed().slice(placedAtFirstPass, placedAtTransfer ?? placed().length);
+      log(`${deltaPasses()} delta passes in all; ${during.length} blocks placed during the passes`);
+      assert.ok(deltaPasses() >= DELTA_PASSES, `${DELTA_PASSES} delta passes at least`);
+      assert.ok(during.length >= PLACED_DURING);
 
       // the players followed the server to B
       const bAddr = `${nodes.nodes[1].addr}:${GAME_PORT}`;
@@ -184,6 +238,8 @@ test('a flying-squid server moves live between two real agents, and its players 
       assert.ok(result, `the checker reported nothing (exit ${exit.code}); see ${dir}/checker.log`);
       assert.deepEqual(result.bad, [], 'blocks missing on B');
       assert.equal(result.ok, want.length);
+      const missing = during.filter((d) => !want.some((w) => w.x === d.x && w.y === d.y && w.z === d.z && w.block === d.block));
+      assert.deepEqual(missing, [], 'every block placed during the passes was checked on B');
       log(`${want.length} blocks found on B by a new player; whole test ${Date.now() - began} ms`);
     } catch (e) {
       process.env.KEEP_REAL_DIR ||= '1'; // the logs are the only explanation
