@@ -64,6 +64,12 @@ SYNC_LIBS = $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null)
 AGENT_OBJS = $(patsubst %,$(B)/agent/%.o,main http state routes sync_routes peer runtime_process rcon slp)
 AGENT_OBJS += $(AGENT_SYNC)
 PROGRAMS += migrate-agent
+# bin/migrate-router: the Minecraft router, proxy bridge and waiting room (router/); its
+# pure parts (host mapping, stream tracking, greeting, the bridge's table) unit-tested.
+ROUTER_PURE = $(patsubst %,$(B)/router/%.o,hostmap conntrack greet table)
+ROUTER_OBJS = $(patsubst %,$(B)/router/%.o,main net limbo http state) $(ROUTER_PURE) $(B)/agent/fsx.o
+PROGRAMS += migrate-router
+PROG_PURE_OBJS += $(ROUTER_PURE)
 
 UNIT = test_states test_migration test_ids test_timefmt test_log test_err test_rules test_plan test_lease
 UNIT += test_sim_model test_fence test_optimizer
@@ -71,6 +77,7 @@ UNIT += test_cli
 UNIT += test_sentinel test_jsonw test_arena test_jsonbody
 UNIT += test_redisurl test_reply
 UNIT += test_manifest
+UNIT += test_router_pure
 UNIT += test_mcproto test_rcon test_slp
 UNIT += test_utf8
 UNIT += test_envelope
@@ -90,6 +97,7 @@ INTEG += test_untrusted
 INTEG += test_sync
 INTEG += test_agent
 INTEG += test_agent_system
+INTEG += test_router
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
@@ -134,6 +142,10 @@ $(B)/bin/fleet-sim: $(SIM_OBJS) $(B)/lib/libmigcore.a
 $(B)/bin/migrate-agent: $(AGENT_OBJS) $(B)/lib/libmigcore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) -lcivetweb
+
+$(B)/bin/migrate-router: $(ROUTER_OBJS) $(B)/lib/libmigcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) -lcivetweb -levent_pthreads
 
 # The game server of the agent's tests: a world writer that speaks RCON and Server List
 # Ping (tests/support/mcfake.c). Not sanitized: the agent runs it under RLIMIT_AS, which

@@ -24,6 +24,7 @@ Suite *suite_security(void); /* test_security.c: the API under hostile input (is
 Suite *suite_untrusted(void); /* test_untrusted.c: Redis, sentinels and agents under hostile input */
 Suite *suite_sync(void);      /* test_sync.c: the world sync between two directories */
 Suite *suite_agent(void);     /* test_agent.c: bin/migrate-agent with real processes and syncs */
+Suite *suite_router(void);     /* test_router.c: bin/migrate-router with fake backends and clients */
 Suite *suite_agent_system(void); /* test_agent_system.c: scheduler and worker against real agents */
 
 #endif

@@ -28,6 +28,7 @@ int main(void) {
     srunner_add_suite(sr, suite_query());
     srunner_add_suite(sr, suite_reply());
     srunner_add_suite(sr, suite_manifest());
+    srunner_add_suite(sr, suite_router_pure());
     srunner_add_suite(sr, suite_slp());
     srunner_add_suite(sr, suite_rcon());
     srunner_add_suite(sr, suite_mcproto());

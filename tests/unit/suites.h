@@ -35,6 +35,7 @@ Suite *suite_jsonbody(void);   /* tests/unit/test_jsonbody.c: request bodies' ne
 Suite *suite_redisurl(void);   /* tests/unit/test_redisurl.c: MIG_REDIS_URL parsed, its password masked */
 Suite *suite_query(void);      /* tests/unit/test_query.c: the API's query strings and bodies */
 Suite *suite_reply(void);      /* tests/unit/test_reply.c: node addresses and agents' answers */
+Suite *suite_router_pure(void); /* tests/unit/test_router_pure.c: the router's host map, stream tracking, table */
 Suite *suite_manifest(void);   /* tests/unit/test_manifest.c: world sync manifests, hostile ones refused */
 Suite *suite_slp(void);        /* tests/unit/test_slp.c: Server List Ping */
 Suite *suite_rcon(void);       /* tests/unit/test_rcon.c: RCON packets and answers */
