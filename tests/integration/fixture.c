@@ -18,6 +18,15 @@ void fx_redis_up(void) {
     }
 }
 
+const char *const FX_AOF_ARGS[] = {"--appendonly", "yes", "--appendfsync", "always", NULL};
+
+void fx_redis_up_aof(void) {
+    if (harness_redis_start(&fx_redis, FX_AOF_ARGS) != 0) {
+        fprintf(stderr, "fixture: cannot start redis-server\n");
+        exit(1);
+    }
+}
+
 void fx_redis_down(void) {
     harness_redis_stop(&fx_redis);
 }

@@ -19,6 +19,10 @@ extern rconn_t *fx_rc;
 
 /* Unchecked fixture of a test case: start and stop the case's redis-server. */
 void fx_redis_up(void);
+/* The same with the append-only file on and written at every change (FX_AOF_ARGS), for
+ * cases that kill redis-server and restart it on its data (harness_redis_restart). */
+extern const char *const FX_AOF_ARGS[];
+void fx_redis_up_aof(void);
 void fx_redis_down(void);
 
 /* Checked fixture of each test: flush, connect, put the fleet. */

@@ -22,7 +22,7 @@
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "core/timefmt.h"
 #include "fixture.h"
 #include "stack.h"
@@ -241,27 +241,25 @@ static void client_close(client_t *c) {
  * the next read shows the end, and the client resumes. */
 static void client_pong(client_t *c, const char *payload, size_t len) {
     static const unsigned char mask[4] = {0x21, 0x43, 0x65, 0x87};
-    unsigned char frame[WS_HEADER_MAX + WS_CONTROL_MAX];
-    if (len > WS_CONTROL_MAX) return;
-    size_t hl = ws_header_write(frame, WS_OP_PONG, len, mask);
-    memcpy(frame + hl, payload, len);
-    ws_mask(frame + hl, len, mask, 0);
-    ssize_t sent = send(c->ws.fd, frame, hl + len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    unsigned char frame[WSFRAME_HEADER_MAX + WSFRAME_CONTROL_MAX];
+    if (len > WSFRAME_CONTROL_MAX) return;
+    size_t fl = wsframe_write(frame, WSFRAME_OP_PONG, payload, len, mask);
+    ssize_t sent = send(c->ws.fd, frame, fl, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)sent;
 }
 
 /* Takes one message of the relay: an event's id is recorded and becomes the resume point;
  * a resync is counted; a close ends the connection. */
 static void client_take(client_t *c, int op, const char *msg, long len) {
-    if (op == WS_OP_PING) {
+    if (op == WSFRAME_OP_PING) {
         client_pong(c, msg, (size_t)len);
         return;
     }
-    if (op == WS_OP_CLOSE) {
+    if (op == WSFRAME_OP_CLOSE) {
         client_close(c);
         return;
     }
-    if (op != WS_OP_TEXT) return;
+    if (op != WSFRAME_OP_TEXT) return;
     cJSON *j = cJSON_Parse(msg);
     ck_assert_msg(j != NULL, "not JSON: %s", msg);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
@@ -405,21 +403,6 @@ static char *create_via_api(const char *base, int i) {
     char *out = strdup(id->valuestring);
     http_resp_free(&r);
     return out;
-}
-
-/* 1 when `pid`, which is not our child (the runner started it), has ended: gone, or a
- * zombie that only its parent's wait still holds. kill(pid, 0) cannot tell, since it
- * succeeds on a zombie. */
-static int foreign_pid_gone(pid_t pid) {
-    char path[64], line[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return 1;
-    char *ok = fgets(line, sizeof line, f);
-    fclose(f);
-    if (ok == NULL) return 1;
-    const char *p = strrchr(line, ')');
-    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
 /* Starts redis-server again on the case's folder, socket and append-only file, with the
@@ -577,7 +560,7 @@ START_TEST(test_redis_killed_with_migrations_in_flight_loses_no_acknowledged_mig
     pid_t before[4 + STACK_WORKERS_MAX] = {st.sim, st.scheduler, api.pid, st.workers[0], st.workers[1]};
     ck_assert_int_eq(kill(fx_redis.pid, SIGKILL), 0);
     long long t_kill = timefmt_mono_ms();
-    for (long long end = t_kill + KILL_WAIT_MS; !foreign_pid_gone(fx_redis.pid);) {
+    for (long long end = t_kill + KILL_WAIT_MS; !harness_pid_gone(fx_redis.pid);) {
         ck_assert_msg(timefmt_mono_ms() < end, "redis-server %d still runs after kill -9", (int)fx_redis.pid);
         timefmt_sleep_ms(10);
     }

@@ -406,6 +406,38 @@ START_TEST(test_concurrency_limits_hold_under_many_migrations) {
 }
 END_TEST
 
+/* A second suggestion to approve beside the one under test (of server `avoid`): one the
+ * optimizer made for another idle server (it plans whole drains, so there may be
+ * several), else one made here for an idle server that has none. */
+static void control_suggestion(const char *avoid, migration_t *out) {
+    store_page_t page;
+    store_query_t q = {"suggested", "", "", 50, 0};
+    ck_assert_int_eq(store_list_migrations(fx_rc, &q, &page), 0);
+    for (size_t i = 0; i < page.n; i++)
+        if (strcmp(page.items[i].server_id, avoid) != 0 && strcmp(page.items[i].server_id, "s1") != 0) {
+            ck_assert_int_eq(store_get_migration(fx_rc, page.items[i].id, out), 0);
+            store_page_free(&page);
+            return;
+        }
+    store_page_free(&page);
+    static const char *const idle[] = {"s5", "s4", "s3", "s2"};
+    for (size_t i = 0; i < sizeof idle / sizeof idle[0]; i++) {
+        if (strcmp(idle[i], avoid) == 0) continue;
+        migration_create_t c;
+        migration_create_init(&c);
+        c.server_id = idle[i];
+        c.to_node_id = "n2";
+        c.reason = MIG_REASON_COST;
+        c.triggered_by = MIG_TRIGGER_SYSTEM;
+        c.level = 1;
+        c.status = MIG_SUGGESTED;
+        int rv = store_create_migration(fx_rc, &c, out);
+        if (rv == 0) return;
+        ck_assert_msg(rv == MIG_EACTIVE || rv == MIG_EINVALID, "create for %s: %s", idle[i], fx_rc->err);
+    }
+    ck_abort_msg("no idle server left for a second suggestion");
+}
+
 START_TEST(test_level_1_suggestion_waits_for_approval_then_runs) {
     const char *const sim[] = {"--sim-zero-delays=1", "--cost-level=1", "--cost-interval-s=1", NULL};
     flow_stack_t st;
@@ -435,17 +467,9 @@ START_TEST(test_level_1_suggestion_waits_for_approval_then_runs) {
      * made after it, is approved and goes through the same scheduler and worker (moved
      * to scheduled, promoted, claimed, completed), each of which would have taken the
      * first one too by then; the first is still suggested after that. */
-    migration_create_t c;
-    migration_create_init(&c);
-    c.server_id = "s5";
-    c.to_node_id = "n2";
-    c.reason = MIG_REASON_COST;
-    c.triggered_by = MIG_TRIGGER_SYSTEM;
-    c.level = 1;
-    c.status = MIG_SUGGESTED;
     migration_t control;
     migration_init(&control);
-    ck_assert_msg(store_create_migration(fx_rc, &c, &control) == 0, "create: %s", fx_rc->err);
+    control_suggestion(m.server_id, &control);
     ck_assert_int_eq(store_approve_migration(fx_rc, control.id, &control), 0);
     stack_wait_status(control.id, DONE, 3, 20000, &control);
     ck_assert_int_eq(control.status, MIG_COMPLETED);

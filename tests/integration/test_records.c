@@ -4,7 +4,8 @@
  * measured downtime to the one that completes; a worker lost after the players reached
  * the new server is finished forward, and no player is dropped; an old container whose
  * stop keeps failing, or a waiting room whose deletion does, is removed later by its
- * clean-up item, and the server runs once. The real scheduler and
+ * clean-up item, and the server runs once; and redis-server killed and restarted on its
+ * data at each step from the registration to the end drops no player and completes. The real scheduler and
  * workers against fleet-sim and a real redis-server; every wait polls with a deadline. */
 #include <signal.h>
 #include <stdio.h>
@@ -198,6 +199,61 @@ START_TEST(test_what_completing_could_not_remove_is_removed_later_by_its_cleanup
 }
 END_TEST
 
+/* Where redis-server dies once the players are on their way to the new server. */
+static const struct {
+    const char *step, *target, *call;
+} REDIS_AT[] = {
+    {"transfer.register", "proxy", "PUT /v1/servers/{x}"},
+    {"transfer.players_moved", "proxy", "DELETE /v1/waiting-rooms/{x}"},
+    {"complete.stop_old", "n1", "POST /v1/containers/{x}/stop"},
+    {"complete.done", "n1", "DELETE /v1/containers/{x}"},
+};
+
+START_TEST(test_redis_killed_and_restarted_after_the_final_sync_drops_no_player_and_completes) {
+    for (size_t i = 0; i < sizeof REDIS_AT / sizeof REDIS_AT[0]; i++) {
+        freeReplyObject(fx_cmd("FLUSHALL"));
+        flow_stack_t st;
+        stack_start(&st, FLEET, ZERO, NULL, 1);
+        char body[256];
+        snprintf(body, sizeof body, "{\"node_id\":\"%s\",\"call\":\"%s\",\"mode\":\"hold\",\"times\":1}",
+                 REDIS_AT[i].target, REDIS_AT[i].call);
+        cJSON_Delete(stack_sim(&st, "POST", "/control/faults", body));
+        migration_t m;
+        migration_init(&m);
+        create_s1(3, &m);
+        char id[MIG_ID_MAX + 1];
+        snprintf(id, sizeof id, "%s", m.id);
+        /* the worker is inside the step's call: Redis dies under it and comes back on its
+         * data, then the call goes through */
+        stack_wait_held(&st, REDIS_AT[i].step, WAIT_MS);
+        ck_assert_msg(harness_redis_kill9(&fx_redis, WAIT_MS) == 0, "%s: redis-server did not die", REDIS_AT[i].step);
+        ck_assert_msg(harness_redis_restart(&fx_redis, FX_AOF_ARGS) == 0, "%s: redis-server did not come back",
+                      REDIS_AT[i].step);
+        cJSON_Delete(stack_sim(&st, "DELETE", "/control/faults", NULL));
+        /* the fixture's connection went stale with the old server: its next call fails
+         * once and reconnects, so a failed read is tried again until the deadline */
+        int64_t end = timefmt_mono_ms() + WAIT_MS;
+        for (;;) {
+            int rv = store_get_migration(fx_rc, id, &m);
+            ck_assert_msg(rv != MIG_ENOT_FOUND, "%s: the migration is gone after the restart", REDIS_AT[i].step);
+            if (rv == 0 && states_terminal(m.status)) break;
+            ck_assert_msg(timefmt_mono_ms() < end, "%s: still %s", REDIS_AT[i].step,
+                          rv == 0 ? states_name(m.status) : "unreadable");
+            timefmt_sleep_ms(20);
+        }
+        ck_assert_msg(m.status == MIG_COMPLETED, "Redis killed at %s: ended %s (%s)", REDIS_AT[i].step,
+                      states_name(m.status), m.error_message ? m.error_message : "");
+        ck_assert_msg(m.players_transferred == 3, "Redis killed at %s: players_transferred %d", REDIS_AT[i].step,
+                      m.players_transferred);
+        assert_moved_whole(&st, REDIS_AT[i].step);
+        stack_stop(&st);
+        migration_clear(&m);
+    }
+    /* the restarted server is this test's child, not the runner's: stop it by its PID */
+    ck_assert_int_eq(harness_stop_pid(fx_redis.pid, NULL), 0);
+}
+END_TEST
+
 Suite *suite_records(void) {
     Suite *s = suite_create("records");
     TCase *tc = tcase_create("records");
@@ -208,5 +264,12 @@ Suite *suite_records(void) {
     tcase_add_test(tc, test_worker_killed_after_the_players_moved_is_finished_forward_with_its_downtime);
     tcase_add_test(tc, test_what_completing_could_not_remove_is_removed_later_by_its_cleanup_item);
     suite_add_tcase(s, tc);
+    /* a case of its own: its redis-server keeps an append-only file to restart on */
+    TCase *rt = tcase_create("records_redis_restart");
+    tcase_set_timeout(rt, 600);
+    tcase_add_unchecked_fixture(rt, fx_redis_up_aof, fx_redis_down);
+    tcase_add_checked_fixture(rt, fx_connect, fx_disconnect);
+    tcase_add_test(rt, test_redis_killed_and_restarted_after_the_final_sync_drops_no_player_and_completes);
+    suite_add_tcase(s, rt);
     return s;
 }

@@ -284,7 +284,10 @@ static int watch_completed(const char *log, const char *id) {
     int n = 0;
     while (fgets(line, sizeof line, f)) {
         cJSON *e = line[0] == '{' ? cJSON_Parse(line) : NULL;
-        const cJSON *t = cJSON_GetObjectItem(e, "type"), *m = cJSON_GetObjectItem(e, "migration_id");
+        /* the seed's envelope, {"type","event_id","data":{"id",...}}, or the flat form */
+        const cJSON *d = cJSON_GetObjectItem(e, "data");
+        const cJSON *t = cJSON_GetObjectItem(e, "type"),
+                    *m = d ? cJSON_GetObjectItem(d, "id") : cJSON_GetObjectItem(e, "migration_id");
         n += cJSON_IsString(t) && cJSON_IsString(m) && strcmp(t->valuestring, "migration.completed") == 0 &&
              strcmp(m->valuestring, id) == 0;
         cJSON_Delete(e);

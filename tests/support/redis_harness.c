@@ -50,18 +50,12 @@ int harness_wait(pid_t pid, int ms) {
     return -1;
 }
 
-int harness_redis_start(harness_redis_t *h, const char *const *extra) {
-    memset(h, 0, sizeof *h);
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(h->dir, sizeof h->dir, "%s/migtest.XXXXXX", tmp);
-    if (mkdtemp(h->dir) == NULL) {
-        perror("mkdtemp");
-        return -1;
-    }
-    snprintf(h->sock, sizeof h->sock, "%s/redis.sock", h->dir);
-    snprintf(h->url, sizeof h->url, "unix://%s", h->sock);
+/* Runs redis-server on h->dir and h->sock with `extra` arguments, logging into `logname`
+ * in the folder, and waits until it answers PING (after loading any data it finds).
+ * Returns 0, or -1 with a message on stderr and the server stopped. */
+static int serve(harness_redis_t *h, const char *const *extra, const char *logname) {
     char log[320];
-    snprintf(log, sizeof log, "%s/redis.log", h->dir);
+    snprintf(log, sizeof log, "%s/%s", h->dir, logname);
     const char *argv[64] = {"redis-server", "--port", "0", "--unixsocket", h->sock,
                             "--unixsocketperm", "700", "--dir", h->dir, "--save", "",
                             "--appendonly", "no", "--daemonize", "no", "--logfile", log};
@@ -90,6 +84,46 @@ int harness_redis_start(harness_redis_t *h, const char *const *extra) {
     fprintf(stderr, "harness: redis-server did not start; see %s\n", log);
     harness_redis_stop(h);
     return -1;
+}
+
+int harness_redis_start(harness_redis_t *h, const char *const *extra) {
+    memset(h, 0, sizeof *h);
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(h->dir, sizeof h->dir, "%s/migtest.XXXXXX", tmp);
+    if (mkdtemp(h->dir) == NULL) {
+        perror("mkdtemp");
+        return -1;
+    }
+    snprintf(h->sock, sizeof h->sock, "%s/redis.sock", h->dir);
+    snprintf(h->url, sizeof h->url, "unix://%s", h->sock);
+    return serve(h, extra, "redis.log");
+}
+
+int harness_pid_gone(pid_t pid) {
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 1;
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    if (ok == NULL) return 1;
+    const char *p = strrchr(line, ')');
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+int harness_redis_kill9(harness_redis_t *h, int ms) {
+    if (h->pid <= 0 || kill(h->pid, SIGKILL) != 0) return -1;
+    for (int waited = 0; !harness_pid_gone(h->pid); waited += 10) {
+        if (waited >= ms) return -1;
+        timefmt_sleep_ms(10);
+    }
+    harness_wait(h->pid, 0); /* reaps it when it is ours; a no-op otherwise */
+    h->pid = 0;
+    return 0;
+}
+
+int harness_redis_restart(harness_redis_t *h, const char *const *extra) {
+    return serve(h, extra, "redis-restarted.log");
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {

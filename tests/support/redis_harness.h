@@ -29,6 +29,21 @@ typedef struct {
  * and waits until it answers PING. Returns 0, or -1 with a message on stderr. */
 int harness_redis_start(harness_redis_t *h, const char *const *extra);
 
+/* 1 when `pid`, which need not be our child (a fixture's server started by the test
+ * runner), has ended: gone, or a zombie only its parent's wait still holds (kill(pid, 0)
+ * cannot tell, since it succeeds on a zombie). */
+int harness_pid_gone(pid_t pid);
+
+/* Kills the server with SIGKILL (an abrupt loss: no save, the append-only file as it is)
+ * and waits until it has ended, whoever its parent is. Returns 0, or -1 after `ms`. */
+int harness_redis_kill9(harness_redis_t *h, int ms);
+
+/* Starts redis-server again on the same folder, socket and data (an append-only file the
+ * first one wrote, when `extra` turned it on), after the caller killed it and reaped it
+ * (h->pid 0); h->pid gets the new one. Returns 0 once it answers PING, having loaded
+ * the data, or -1. */
+int harness_redis_restart(harness_redis_t *h, const char *const *extra);
+
 /* Stops it (SIGTERM, then SIGKILL after HARNESS_STOP_WAIT_MS), reaps it, removes its
  * folder. Returns 0 when the process had ended by itself or on the signal; safe to call
  * twice. */
