@@ -10,9 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const DIR = "deploy/systemd";
-const UNITS = ["migrate-api.service", "migrate-scheduler.service", "migrate-worker@.service", "migrate-agent.service"];
+const UNITS = ["migrate-api.service", "migrate-scheduler.service", "migrate-worker@.service", "migrate-agent.service",
+  "migrate-router.service"];
 // The agent's node holds no control-plane settings: its own file, with the tokens the agents share.
-const ENV_FILE = { "migrate-agent.service": "/etc/migrate/agent.env" };
+const ENV_FILE = { "migrate-agent.service": "/etc/migrate/agent.env", "migrate-router.service": "/etc/migrate/router.env" };
 
 // The unit's settings as { "Section.Key": [values] }.
 function parseUnit(text) {
@@ -76,7 +77,7 @@ test("every unit reads its environment file (the agent its own), runs unprivileg
     assert.ok(units[u]["Service.DynamicUser"]?.at(-1) === "yes" || units[u]["Service.User"], `${u}: DynamicUser or User`);
     assert.equal(one(u, "Service.Restart"), "on-failure", u);
     assert.equal(one(u, "Service.KillSignal"), "SIGTERM", u);
-    assert.match(one(u, "Service.ExecStart"), /^\/usr\/local\/bin\/migrate-(api|scheduler|worker|agent)$/, u);
+    assert.match(one(u, "Service.ExecStart"), /^\/usr\/local\/bin\/migrate-(api|scheduler|worker|agent|router)$/, u);
     assert.equal(one(u, "Install.WantedBy"), "multi-user.target", u);
   }
 });
@@ -119,4 +120,13 @@ test("the agent's servers outlive its restarts, and its state lives where it may
   assert.match(one(u, "Service.RestrictAddressFamilies"), /AF_INET\b/);
   // a world sync holds a file per region file open at once
   assert.ok(Number(one(u, "Service.LimitNOFILE")) >= 65536);
+});
+
+test("the router keeps its fencing table where it may write, and has descriptors for its players", () => {
+  const u = "migrate-router.service";
+  // ProtectSystem=strict leaves only the StateDirectory writable: the state file must be in it
+  const dir = `/var/lib/${one(u, "Service.StateDirectory")}`;
+  assert.match(one(u, "Service.Environment"), new RegExp(`^MIG_ROUTER_STATE_FILE=${dir}/`));
+  assert.ok(Number(one(u, "Service.LimitNOFILE")) >= 65536);
+  assert.match(one(u, "Service.RestrictAddressFamilies"), /AF_INET6?\b/);
 });
