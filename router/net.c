@@ -339,11 +339,17 @@ static void route(conn_t *c) {
     snprintf(c->player, sizeof c->player, "%s", c->greet.name);
     int64_t now = timefmt_mono_ms();
     /* a player the router itself sent away comes back by its name: its Transfer pointed
-     * at the router's public address, which names no server */
+     * at the router's public address, which need not name the destination. A transfer
+     * handshake takes its pending destination first; a plain login (a client that follows
+     * a Transfer as a new login, as minecraft-protocol bots do) only when its host names
+     * nothing */
     bool sent = c->greet.intent == MCPROTO_INTENT_TRANSFER &&
                 table_pending_take(t, c->player, c->ip, now, name, sizeof name) == 1;
     if (!sent && (hostmap_clean(c->greet.host, c->greet.host_len, host, sizeof host) < 0 ||
                   hostmap_lookup(&rt->hosts, host, name, sizeof name) != 0))
+        name[0] = '\0';
+    if (!sent && !status && table_server(t, name) == NULL && table_room(t, name) < 0 &&
+        table_pending_take(t, c->player, c->ip, now, name, sizeof name) != 1)
         name[0] = '\0';
     table_server_t *s = name[0] ? table_server(t, name) : NULL;
     int room = s ? -1 : name[0] ? table_room(t, name) : -1;
