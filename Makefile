@@ -26,6 +26,7 @@ PURE = err states migration ids timefmt log config inventory sentinel path jsonw
 PURE += mcproto
 PURE += utf8
 PURE += envelope
+PURE += wsframe evid
 PURE_OBJS = $(patsubst %,$(B)/core/%.o,$(PURE))
 CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen/lua_source.o
 # httpbody needs civetweb: only the programs that serve HTTP (API, fleet-sim) pull it in.
@@ -34,7 +35,7 @@ LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/schedule
            lua-scripts/cleanup.lua lua-scripts/lease.lua lua-scripts/query.lua lua-scripts/inventory.lua
 
 # Programs: each links its own objects and the core library.
-API_OBJS = $(patsubst %,$(B)/api/%.o,main http auth guard query routes_migrations routes_inventory routes_session metrics relay relay_client relay_redis ws_frame)
+API_OBJS = $(patsubst %,$(B)/api/%.o,main http auth guard query routes_migrations routes_inventory routes_session metrics relay relay_client relay_redis)
 SCHED_OBJS = $(patsubst %,$(B)/scheduler/%.o,main rules)
 WORKER_OBJS = $(patsubst %,$(B)/worker/%.o,main job driver plan lease reply)
 PROGRAMS = migrate-api migrate-scheduler migrate-worker
@@ -47,7 +48,7 @@ PROGRAMS += fleet-sim
 PROG_PURE_OBJS += $(SIM_PURE)
 # The command-line client: its pure parts (unit-tested) and its HTTP and WebSocket parts.
 CLI_PURE = $(patsubst %,$(B)/cli/%.o,args format wsproto)
-CLI_OBJS = $(patsubst %,$(B)/cli/%.o,main rest watch) $(CLI_PURE) $(B)/api/ws_frame.o
+CLI_OBJS = $(patsubst %,$(B)/cli/%.o,main rest watch) $(CLI_PURE)
 PROGRAMS += migratectl
 PROG_PURE_OBJS += $(CLI_PURE)
 # The node agent's pure codecs (RCON, Server List Ping), unit-tested without sockets.
@@ -82,6 +83,7 @@ UNIT += test_mcproto test_rcon test_slp
 UNIT += test_utf8
 UNIT += test_envelope
 UNIT += test_query
+UNIT += test_wsframe test_evid
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
 INTEG += test_envelope
@@ -101,7 +103,7 @@ INTEG += test_router
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
-INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis ws_frame auth guard)
+INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis auth guard)
 # the worker's driver, called straight against hostile listeners (test_untrusted.c)
 INTEG_OBJS += $(patsubst %,$(B)/worker/%.o,driver reply lease)
 INTEG_OBJS += $(AGENT_SYNC)
@@ -213,7 +215,7 @@ $(B)/tests/integration/run: $(INTEG_OBJS) $(B)/lib/libmigcore.a
 $(B)/bench/%: $(B)/bench/%.o $(B)/tests/support/redis_harness.o $(B)/lib/libmigcore.a
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 # fanout measures the built migrate-api against bench/ref/relay.js.
-$(B)/bench/fanout: $(B)/api/ws_frame.o | $(B)/bin/migrate-api
+$(B)/bench/fanout: | $(B)/bin/migrate-api
 # list drives the release migrate-api with wrk (bench/list.c).
 $(B)/bench/list: $(B)/tests/support/http_client.o | $(B)/bin/migrate-api
 # live runs the release programs of bin/ as processes against fleet-sim (bench/live.c).
@@ -233,10 +235,10 @@ bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))
 # input, built with clang into build/fuzz and run FUZZ_SECONDS each, one at a time, from
 # the seed corpus of tests/fuzz/corpus/<name>/ (new inputs go to build/fuzz/corpus/, crashes
 # to build/fuzz/crashes/). Installs clang when it is missing, as tools/deps.sh does.
-FUZZ = jsonbody query ws_frame reply sentinel mcproto rcon slp manifest
+FUZZ = jsonbody query wsframe reply sentinel mcproto rcon slp manifest
 FUZZ_SECONDS ?= 60
 FUZZ_B = build/fuzz
-FUZZ_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/%.o,api/query api/ws_frame worker/reply agent/rcon agent/slp agent/manifest agent/fsx)
+FUZZ_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/%.o,api/query worker/reply agent/rcon agent/slp agent/manifest agent/fsx)
 .PHONY: fuzz fuzz-build
 fuzz: deps
 	$(Q)command -v clang >/dev/null 2>&1 || { S=; [ "$$(id -u)" -eq 0 ] || S=sudo; \

@@ -23,7 +23,7 @@
 #include <event2/event.h>
 
 #include "api/relay_private.h"
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timefmt.h"
@@ -41,7 +41,7 @@ static void begin_stop(relay_t *r) {
     relay_client_t *next;
     for (relay_client_t *c = r->clients; c; c = next) {
         next = c->next;
-        relay_client_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        relay_client_close(c, WSFRAME_CLOSE_GOING_AWAY, "server shutting down");
     }
     relay_stop_if_idle(r);
 }
@@ -93,10 +93,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
         }
         if (!ping) continue;
         if (c->pings_unanswered >= RELAY_PINGS_UNANSWERED_MAX) {
-            relay_client_close(c, WS_CLOSE_GOING_AWAY, "no answer to pings");
+            relay_client_close(c, WSFRAME_CLOSE_GOING_AWAY, "no answer to pings");
             continue;
         }
-        if (pf == NULL) pf = relay_frame_new(WS_OP_PING, (relay_id_t){0, 0}, NULL, 0, NULL, 0);
+        if (pf == NULL) pf = relay_frame_new(WSFRAME_OP_PING, (evid_t){0, 0}, NULL, 0, NULL, 0);
         if (pf == NULL) break;
         c->pings_unanswered++;
         relay_client_send(c, pf);
@@ -173,10 +173,10 @@ static int parse_request(const char *qs, relay_request_t *req, char *err, size_t
     memset(req, 0, sizeof *req);
     if (qs == NULL) return 0;
     size_t qlen = strlen(qs);
-    char since[RELAY_ID_TEXT_MAX];
+    char since[EVID_TEXT_MAX];
     int n = mg_get_var(qs, qlen, "since", since, sizeof since);
     if (n != -1) {
-        if (n < 0 || relay_id_parse(since, (size_t)n, &req->since) != 0) {
+        if (n < 0 || evid_parse(since, (size_t)n, &req->since) != 0) {
             snprintf(err, errlen, "since: must be an event id as the events carry it, such as 1700000000000-0");
             return MIG_EINVALID;
         }
@@ -290,8 +290,8 @@ static int find_socket(const struct mg_request_info *ri) {
 /* Closes a connection the relay never took, through civetweb, which then reads the
  * client's answer and closes the socket. */
 static void refuse_after_upgrade(struct mg_connection *conn, int code, const char *reason) {
-    unsigned char p[WS_CONTROL_MAX];
-    size_t n = ws_close_payload(p, code, reason);
+    unsigned char p[WSFRAME_CONTROL_MAX];
+    size_t n = wsframe_close_payload(p, code, reason);
     mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, (const char *)p, n);
 }
 
@@ -326,14 +326,14 @@ static void on_ws_ready(struct mg_connection *conn, void *cbdata) {
     relay_t *r = cbdata;
     relay_client_t *c = NULL;
     if (handler_enter(r)) {
-        refuse_after_upgrade(conn, WS_CLOSE_GOING_AWAY, "server shutting down");
+        refuse_after_upgrade(conn, WSFRAME_CLOSE_GOING_AWAY, "server shutting down");
         goto out;
     }
     const struct mg_request_info *ri = mg_get_request_info(conn);
     c = calloc(1, sizeof *c);
     char err[160];
     if (c == NULL || parse_request(ri->query_string, &c->req, err, sizeof err) != 0) {
-        refuse_after_upgrade(conn, WS_CLOSE_INTERNAL, "out of memory");
+        refuse_after_upgrade(conn, WSFRAME_CLOSE_INTERNAL, "out of memory");
         goto out;
     }
     snprintf(c->peer, sizeof c->peer, "%s:%d", ri->remote_addr, ri->remote_port);
@@ -341,7 +341,7 @@ static void on_ws_ready(struct mg_connection *conn, void *cbdata) {
     c->fd = fd < 0 ? -1 : take_socket(fd);
     if (c->fd < 0) {
         log_at(LOG_ERROR, "relay.no_socket", "peer", c->peer, "error", "cannot take the connection's socket", NULL);
-        refuse_after_upgrade(conn, WS_CLOSE_INTERNAL, "internal error");
+        refuse_after_upgrade(conn, WSFRAME_CLOSE_INTERNAL, "internal error");
         goto out;
     }
     pthread_mutex_lock(&r->lock);

@@ -17,7 +17,7 @@
 #include <event2/event.h>
 
 #include "api/relay_private.h"
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "core/envelope.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -25,48 +25,12 @@
 
 #define RELAY_IOV_MAX 64 /* frames gathered by one sendmsg */
 
-/* ------------------------------------------------------------------------ stream ids */
-
-int relay_id_parse(const char *s, size_t n, relay_id_t *id) {
-    uint64_t part[2] = {0, 0};
-    int k = 0;
-    size_t digits = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch == '-' && k == 0 && digits > 0) {
-            k = 1;
-            digits = 0;
-            continue;
-        }
-        if (ch < '0' || ch > '9') return MIG_EINVALID;
-        unsigned d = (unsigned)(ch - '0');
-        if (part[k] > (UINT64_MAX - d) / 10) return MIG_EINVALID;
-        part[k] = part[k] * 10 + d;
-        digits++;
-    }
-    if (k != 1 || digits == 0) return MIG_EINVALID;
-    id->ms = part[0];
-    id->seq = part[1];
-    return 0;
-}
-
-int relay_id_cmp(relay_id_t a, relay_id_t b) {
-    if (a.ms != b.ms) return a.ms < b.ms ? -1 : 1;
-    if (a.seq != b.seq) return a.seq < b.seq ? -1 : 1;
-    return 0;
-}
-
-char *relay_id_format(relay_id_t id, char *out) {
-    snprintf(out, RELAY_ID_TEXT_MAX, "%llu-%llu", (unsigned long long)id.ms, (unsigned long long)id.seq);
-    return out;
-}
-
 /* ------------------------------------------------------------------------ frames */
 
-relay_frame_t *relay_frame_new(int opcode, relay_id_t id, const char *prefix, size_t prefix_len,
+relay_frame_t *relay_frame_new(int opcode, evid_t id, const char *prefix, size_t prefix_len,
                                const char *body, size_t body_len) {
-    unsigned char hdr[WS_HEADER_MAX];
-    size_t hl = ws_header_write(hdr, opcode, prefix_len + body_len, NULL);
+    unsigned char hdr[WSFRAME_HEADER_MAX];
+    size_t hl = wsframe_header_write(hdr, 1, opcode, prefix_len + body_len, NULL);
     relay_frame_t *f = malloc(sizeof *f + hl + prefix_len + body_len);
     if (f == NULL) return NULL;
     f->refs = 1;
@@ -98,13 +62,13 @@ relay_frame_t *relay_frame_for(const relay_client_t *c, relay_frame_t *f) {
     if (rc == MIG_EINVALID) {
         /* the relay only passes on events that begin with an event_id; one that is not
          * a JSON object with a type still goes out, flat, rather than leave a gap */
-        char id[RELAY_ID_TEXT_MAX];
-        log_at(LOG_WARN, "relay.bad_event", "event_id", relay_id_format(f->id, id), "error",
+        char id[EVID_TEXT_MAX];
+        log_at(LOG_WARN, "relay.bad_event", "event_id", evid_format(f->id, id), "error",
                "not a JSON object with a type; sent flat", NULL);
         return f;
     }
     if (rc != 0) return NULL;
-    f->env = relay_frame_new(WS_OP_TEXT, f->id, text, n, NULL, 0);
+    f->env = relay_frame_new(WSFRAME_OP_TEXT, f->id, text, n, NULL, 0);
     free(text);
     return f->env;
 }
@@ -357,7 +321,7 @@ static void client_push_events(relay_client_t *c, relay_frame_t *const *fs, size
     relay_frame_t *want[RELAY_BATCH_MAX];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (relay_id_cmp(fs[i]->id, c->last) <= 0 || !client_wants(c, fs[i])) continue;
+        if (evid_cmp(fs[i]->id, c->last) <= 0 || !client_wants(c, fs[i])) continue;
         if ((want[k++] = relay_frame_for(c, fs[i])) == NULL) {
             relay_client_kill(c, "out of memory", 1);
             return;
@@ -375,7 +339,7 @@ static void broadcast_batch(relay_t *r, relay_frame_t *const *fs, size_t n) {
     relay_frame_t *keep[RELAY_BATCH_MAX];
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (relay_id_cmp(fs[i]->id, r->pos) <= 0) continue; /* had it: the catch-up overlaps on purpose */
+        if (evid_cmp(fs[i]->id, r->pos) <= 0) continue; /* had it: the catch-up overlaps on purpose */
         r->pos = fs[i]->id;
         if (r->filtering > 0) relay_frame_parse(fs[i]); /* once per event, not per client */
         keep[m++] = fs[i];
@@ -422,7 +386,7 @@ void relay_on_batch(evutil_socket_t fd, short what, void *arg) {
 }
 
 void relay_client_replayed(relay_client_t *c, relay_frame_t *f) {
-    if (c->dead || relay_id_cmp(f->id, c->last) <= 0) return;
+    if (c->dead || evid_cmp(f->id, c->last) <= 0) return;
     if (has_filter(c)) relay_frame_parse(f);
     c->last = f->id; /* filtered out or not, the replay has passed it */
     if (!client_wants(c, f)) return;
@@ -443,8 +407,8 @@ void relay_client_replay_done(relay_client_t *c) {
 
 /* Sends a small control-like text frame that is not an event (no id, no guard). */
 static void client_send_text(relay_client_t *c, const char *json) {
-    relay_id_t none = {0, 0};
-    relay_frame_t *f = relay_frame_new(WS_OP_TEXT, none, json, strlen(json), NULL, 0);
+    evid_t none = {0, 0};
+    relay_frame_t *f = relay_frame_new(WSFRAME_OP_TEXT, none, json, strlen(json), NULL, 0);
     if (f == NULL) {
         relay_client_kill(c, "out of memory", 1);
         return;
@@ -478,13 +442,13 @@ void relay_client_resync(relay_client_t *c, const char *reason) {
     log_at(LOG_INFO, "relay.resync", "peer", c->peer, "reason", reason, NULL);
     client_send_text(c, text);
     free(text);
-    c->last = (relay_id_t){0, 0}; /* what comes next is a new history for this client */
+    c->last = (evid_t){0, 0}; /* what comes next is a new history for this client */
     relay_client_replay_done(c);
 }
 
 /* Sends a control frame (close, ping, pong) with `payload`. */
 static void client_send_control(relay_client_t *c, int opcode, const unsigned char *payload, size_t len) {
-    relay_id_t none = {0, 0};
+    evid_t none = {0, 0};
     relay_frame_t *f = relay_frame_new(opcode, none, (const char *)payload, len, NULL, 0);
     if (f == NULL) {
         relay_client_kill(c, "out of memory", 1);
@@ -504,25 +468,25 @@ void relay_client_close(relay_client_t *c, int code, const char *reason) {
     c->state = CLIENT_CLOSING;
     c->close_deadline = timefmt_mono_ms() + RELAY_CLOSE_WAIT_MS;
     if (c->close_why[0] == '\0') snprintf(c->close_why, sizeof c->close_why, "%s", reason ? reason : "closed");
-    unsigned char p[WS_CONTROL_MAX];
-    client_send_control(c, WS_OP_CLOSE, p, ws_close_payload(p, code, reason));
+    unsigned char p[WSFRAME_CONTROL_MAX];
+    client_send_control(c, WSFRAME_OP_CLOSE, p, wsframe_close_payload(p, code, reason));
 }
 
 /* A control frame from the client. */
 static void client_control(relay_client_t *c, int opcode, const unsigned char *p, size_t len) {
-    if (opcode == WS_OP_PING) {
-        if (c->state != CLIENT_CLOSING) client_send_control(c, WS_OP_PONG, p, len);
-    } else if (opcode == WS_OP_CLOSE) {
+    if (opcode == WSFRAME_OP_PING) {
+        if (c->state != CLIENT_CLOSING) client_send_control(c, WSFRAME_OP_PONG, p, len);
+    } else if (opcode == WSFRAME_OP_CLOSE) {
         if (c->state == CLIENT_CLOSING) { /* the answer to ours: the handshake is complete */
             relay_client_kill(c, c->close_why, 0);
             return;
         }
         /* Answer with the client's code (1000 when it gave none or one that may not be
          * sent back); client_drained() lets the socket go once the answer is out. */
-        int code = ws_close_code(p, len);
-        if (code < 1000 || code > 4999 || code == 1005 || code == 1006 || code == 1015) code = WS_CLOSE_NORMAL;
+        int code = wsframe_close_code(p, len);
+        if (!wsframe_close_code_sendable(code)) code = WSFRAME_CLOSE_NORMAL;
         c->answered_close = 1;
-        snprintf(c->close_why, sizeof c->close_why, "closed by the client (%d)", ws_close_code(p, len));
+        snprintf(c->close_why, sizeof c->close_why, "closed by the client (%d)", wsframe_close_code(p, len));
         relay_client_close(c, code, NULL);
     }
     /* a pong only shows the client is alive, which any byte read already did */
@@ -539,22 +503,22 @@ static void client_parse(relay_client_t *c) {
             c->rx_skip -= k;
             continue;
         }
-        ws_header_t h;
-        int rv = ws_header_parse(c->rx + at, c->rx_n - at, &h);
+        wsframe_header_t h;
+        int rv = wsframe_header_parse(c->rx + at, c->rx_n - at, WSFRAME_FROM_CLIENT, &h);
         if (rv == 0) break;
-        if (rv < 0 || !h.masked) {
+        if (rv < 0) {
             c->rx_n = 0;
-            relay_client_close(c, WS_CLOSE_PROTOCOL, "malformed or unmasked frame");
+            relay_client_close(c, WSFRAME_CLOSE_PROTOCOL, "malformed or unmasked frame");
             return;
         }
-        if (h.opcode < WS_OP_CLOSE) {
+        if (h.opcode < WSFRAME_OP_CLOSE) {
             at += h.header_len;
             c->rx_skip = h.len;
             continue;
         }
         if (c->rx_n - at < h.header_len + h.len) break; /* a control frame fits the buffer whole */
         unsigned char *p = c->rx + at + h.header_len;
-        ws_mask(p, (size_t)h.len, h.mask, 0);
+        wsframe_mask(p, (size_t)h.len, h.mask, 0);
         at += h.header_len + (size_t)h.len;
         client_control(c, h.opcode, p, (size_t)h.len);
     }
@@ -608,13 +572,13 @@ void relay_client_add(relay_t *r, relay_client_t *c) {
         return;
     }
     event_add(c->rev, NULL);
-    char since[RELAY_ID_TEXT_MAX] = "";
-    if (c->req.has_since) relay_id_format(c->req.since, since);
+    char since[EVID_TEXT_MAX] = "";
+    if (c->req.has_since) evid_format(c->req.since, since);
     log_at(LOG_DEBUG, "relay.client_connected", "peer", c->peer, "since", since[0] ? since : NULL, "server_id",
            c->req.server_id[0] ? c->req.server_id : NULL, "migration_id",
            c->req.migration_id[0] ? c->req.migration_id : NULL, NULL);
     if (r->stop_deadline) {
-        relay_client_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        relay_client_close(c, WSFRAME_CLOSE_GOING_AWAY, "server shutting down");
     } else if (c->req.has_since) {
         c->state = CLIENT_WAITING;
         c->cursor = c->req.since;

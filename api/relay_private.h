@@ -27,10 +27,10 @@
 #include <hiredis/async.h>
 
 #include "api/relay.h"
+#include "core/evid.h"
 #include "core/rconn.h"
 
 #define RELAY_FILTER_MAX 36       /* longest server_id / migration_id filter: an id's limit */
-#define RELAY_ID_TEXT_MAX 48      /* "<20 digits>-<20 digits>" and a NUL */
 #define RELAY_RX_MAX 512          /* a client's read buffer: a control frame fits whole */
 #define RELAY_BATCH_MAX 64        /* live events sent to a client in one sendmsg */
 #define RELAY_REPLAY_PAGE 100     /* entries per XRANGE of a replay or catch-up: ~30 KB */
@@ -46,23 +46,10 @@
 #define RELAY_CONNECT_TIMEOUT_MS 5000 /* hiredis 0.14 has no async connect timeout of its own */
 #define RELAY_REDIS_PING_MS 5000  /* health check of the command connection; twice unanswered drops it */
 
-/* A stream entry id, ms-seq, compared as two numbers. {0,0} is "none". */
-typedef struct {
-    uint64_t ms, seq;
-} relay_id_t;
-
-/* Parses "<ms>-<seq>" (both decimal, no sign, no spaces) from `n` bytes of `s`.
- * Returns 0 or MIG_EINVALID. */
-int relay_id_parse(const char *s, size_t n, relay_id_t *id);
-/* <0, 0 or >0 as a is before, equal to or after b. */
-int relay_id_cmp(relay_id_t a, relay_id_t b);
-/* "ms-seq" into `out` (RELAY_ID_TEXT_MAX bytes); returns `out`. */
-char *relay_id_format(relay_id_t id, char *out);
-
 /* One WebSocket frame, built once and shared by every client queue it is in. */
 typedef struct relay_frame {
     int refs;              /* queue entries and builders holding it; freed at 0 */
-    relay_id_t id;         /* the event's stream id; {0,0} for control frames and resync */
+    evid_t id;         /* the event's stream id; {0,0} for control frames and resync */
     int parsed;            /* server_id and migration_id below were read from the JSON */
     struct relay_frame *env; /* an event's frame in the seed's envelope (core/envelope.h),
                               * built from this flat one when a client first needs it and
@@ -106,7 +93,7 @@ struct relay_ticket;
 typedef struct {
     int has_since;
     int flat;                                /* ?format=flat: events as the stream holds them */
-    relay_id_t since;                        /* replay the events after this one */
+    evid_t since;                        /* replay the events after this one */
     char server_id[RELAY_FILTER_MAX + 1];    /* filters; "" for none */
     char migration_id[RELAY_FILTER_MAX + 1];
 } relay_request_t;
@@ -125,8 +112,8 @@ typedef struct relay_client {
     relay_fifo_t out;          /* frames to write; `out_off` bytes of the first are written */
     size_t out_off;
     relay_fifo_t held;         /* live events that came during the replay, to send after it */
-    relay_id_t last;           /* id of the last event queued: an older one is never queued */
-    relay_id_t cursor;         /* replay: the last entry read from the stream */
+    evid_t last;           /* id of the last event queued: an older one is never queued */
+    evid_t cursor;         /* replay: the last entry read from the stream */
     struct relay_ticket *ticket; /* the replay page in flight, or NULL */
     struct event *rev, *wev;
     unsigned char rx[RELAY_RX_MAX]; /* bytes read from the client, not yet a whole frame */
@@ -197,8 +184,8 @@ struct relay {
     int redis_ping_out;        /* a PING on `cmd` not answered yet */
     int64_t next_redis_ping;
     int pos_known;             /* `pos` is set: else the next catch-up first reads the stream's end */
-    relay_id_t pos;            /* every event up to here is relayed or predates the relay */
-    relay_id_t cursor;         /* the catch-up's last entry read */
+    evid_t pos;            /* every event up to here is relayed or predates the relay */
+    evid_t cursor;         /* the catch-up's last entry read */
     relay_fifo_t early;        /* live messages that came during the catch-up */
     long caught_up;            /* entries relayed by the running catch-up, for its log line */
 
@@ -233,7 +220,7 @@ void relay_stop_if_idle(struct relay *r);
 
 /* A new frame with `plen` payload bytes of `opcode`, built from `prefix` and then `body`
  * (either may be empty); refs 1. NULL when out of memory. */
-relay_frame_t *relay_frame_new(int opcode, relay_id_t id, const char *prefix, size_t prefix_len,
+relay_frame_t *relay_frame_new(int opcode, evid_t id, const char *prefix, size_t prefix_len,
                                const char *body, size_t body_len);
 void relay_frame_unref(relay_frame_t *f);
 

@@ -17,7 +17,7 @@
 #include <hiredis/async.h>
 
 #include "api/relay_private.h"
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "core/utf8.h"
@@ -35,18 +35,18 @@ static void catchup_start(relay_t *r);
  * from the stream, and loops. The API refuses such text where it comes in, but anything
  * that writes to Redis (a buggy agent's reply copied into a field, a script) can put it
  * into an event; each bad byte then goes out as U+FFFD, and the event is logged. */
-static relay_frame_t *text_frame(relay_t *r, relay_id_t id, const char *a, size_t an, const char *b, size_t bn) {
+static relay_frame_t *text_frame(relay_t *r, evid_t id, const char *a, size_t an, const char *b, size_t bn) {
     size_t va = utf8_valid_prefix(a, an), vb = b ? utf8_valid_prefix(b, bn) : 0;
-    if (va == an && vb == bn) return relay_frame_new(WS_OP_TEXT, id, a, an, b, bn);
-    char pos[RELAY_ID_TEXT_MAX];
-    log_at(LOG_ERROR, "relay.invalid_utf8", "channel", r->channel, "event_id", relay_id_format(id, pos), "error",
+    if (va == an && vb == bn) return relay_frame_new(WSFRAME_OP_TEXT, id, a, an, b, bn);
+    char pos[EVID_TEXT_MAX];
+    log_at(LOG_ERROR, "relay.invalid_utf8", "channel", r->channel, "event_id", evid_format(id, pos), "error",
            "the event is not valid UTF-8; each bad byte is sent as U+FFFD", NULL);
     size_t na = utf8_repaired_len(a, an), nb = b ? utf8_repaired_len(b, bn) : 0;
     char *fixed = malloc(na + nb + 1);
     if (fixed == NULL) return NULL;
     utf8_repair(a, an, fixed);
     if (b) utf8_repair(b, bn, fixed + na);
-    relay_frame_t *f = relay_frame_new(WS_OP_TEXT, id, fixed, na + nb, NULL, 0);
+    relay_frame_t *f = relay_frame_new(WSFRAME_OP_TEXT, id, fixed, na + nb, NULL, 0);
     free(fixed);
     return f;
 }
@@ -55,9 +55,9 @@ static relay_frame_t *text_frame(relay_t *r, relay_id_t id, const char *a, size_
  * line) when it does not start with an event id. */
 static relay_frame_t *frame_from_live(relay_t *r, const char *s, size_t n) {
     size_t pl = sizeof LIVE_PREFIX - 1;
-    relay_id_t id;
+    evid_t id;
     const char *end = n > pl && memcmp(s, LIVE_PREFIX, pl) == 0 ? memchr(s + pl, '"', n - pl) : NULL;
-    if (end == NULL || relay_id_parse(s + pl, (size_t)(end - (s + pl)), &id) != 0) {
+    if (end == NULL || evid_parse(s + pl, (size_t)(end - (s + pl)), &id) != 0) {
         log_at(LOG_WARN, "relay.bad_message", "channel", r->channel, "error", "does not begin with an event_id", NULL);
         return NULL;
     }
@@ -65,20 +65,20 @@ static relay_frame_t *frame_from_live(relay_t *r, const char *s, size_t n) {
 }
 
 /* The id of a stream entry as XRANGE answers it ([id, [field, value, ...]]); 0 or -1. */
-static int entry_id(const redisReply *e, relay_id_t *id) {
+static int entry_id(const redisReply *e, evid_t *id) {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING) return -1;
-    return relay_id_parse(e->element[0]->str, e->element[0]->len, id) == 0 ? 0 : -1;
+    return evid_parse(e->element[0]->str, e->element[0]->len, id) == 0 ? 0 : -1;
 }
 
 /* The frame of a stream entry: its field `e` with event_id put first, exactly as the
  * live message of the same event. NULL for an entry without a JSON object in `e`. */
-static relay_frame_t *frame_from_entry(relay_t *r, const redisReply *e, relay_id_t id) {
+static relay_frame_t *frame_from_entry(relay_t *r, const redisReply *e, evid_t id) {
     const redisReply *kv = e->element[1];
     for (size_t i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements; i += 2) {
         const redisReply *k = kv->element[i], *v = kv->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || k->len != 1 || k->str[0] != 'e') continue;
         if (v->type != REDIS_REPLY_STRING || v->len < 2 || v->str[0] != '{') break;
-        char pre[RELAY_ID_TEXT_MAX + 24];
+        char pre[EVID_TEXT_MAX + 24];
         int pl = snprintf(pre, sizeof pre, "%s%.*s\"%s", LIVE_PREFIX, (int)e->element[0]->len, e->element[0]->str,
                           v->len > 2 ? "," : "");
         return text_frame(r, id, pre, (size_t)pl, v->str + 1, v->len - 1);
@@ -305,10 +305,10 @@ static void catchup_done(relay_t *r) {
         free(l);
     }
     r->early.tail = NULL;
-    char pos[RELAY_ID_TEXT_MAX], n[24];
+    char pos[EVID_TEXT_MAX], n[24];
     snprintf(n, sizeof n, "%ld", r->caught_up);
     log_at(LOG_INFO, "relay.connected", "redis", r->where, "channel", r->channel, "position",
-           relay_id_format(r->pos, pos), "caught_up", n, NULL);
+           evid_format(r->pos, pos), "caught_up", n, NULL);
     relay_client_t *next;
     for (relay_client_t *c = r->clients; c; c = next) {
         next = c->next;
@@ -320,15 +320,15 @@ static void catchup_done(relay_t *r) {
  * was trimmed during a long outage): events may be lost, so every client is told to
  * reload, and the relay starts over from the stream's end. */
 static void history_lost(relay_t *r) {
-    char pos[RELAY_ID_TEXT_MAX];
-    log_at(LOG_WARN, "relay.history_lost", "stream", r->key, "position", relay_id_format(r->pos, pos), "error",
+    char pos[EVID_TEXT_MAX];
+    log_at(LOG_WARN, "relay.history_lost", "stream", r->key, "position", evid_format(r->pos, pos), "error",
            "the stream no longer holds the last event relayed; clients are told to resync", NULL);
     relay_client_t *next;
     for (relay_client_t *c = r->clients; c; c = next) {
         next = c->next;
         relay_client_resync(c, "events were lost while the relay was disconnected from Redis; reload the state");
     }
-    r->pos = (relay_id_t){0, 0};
+    r->pos = (evid_t){0, 0};
     r->pos_known = 0;
     catchup_next(r);
 }
@@ -343,7 +343,7 @@ static void on_position(redisAsyncContext *ac, void *reply, void *privdata) {
         link_down(r, rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply to XREVRANGE");
         return;
     }
-    relay_id_t end = {0, 0};
+    evid_t end = {0, 0};
     if (rep->elements > 0 && entry_id(rep->element[0], &end) != 0) {
         link_down(r, "unexpected reply to XREVRANGE");
         return;
@@ -367,9 +367,9 @@ static void on_catchup_page(redisAsyncContext *ac, void *reply, void *privdata) 
     }
     int anchored = r->cursor.ms || r->cursor.seq;
     size_t i = 0;
-    relay_id_t id;
+    evid_t id;
     if (anchored) {
-        if (rep->elements == 0 || entry_id(rep->element[0], &id) != 0 || relay_id_cmp(id, r->cursor) != 0) {
+        if (rep->elements == 0 || entry_id(rep->element[0], &id) != 0 || evid_cmp(id, r->cursor) != 0) {
             history_lost(r);
             return;
         }
@@ -408,8 +408,8 @@ static void catchup_next(relay_t *r) {
         redisAsyncCommand(r->cmd, on_catchup_page, r, "XRANGE %s - + COUNT %d", r->key, RELAY_REPLAY_PAGE);
         return;
     }
-    char cur[RELAY_ID_TEXT_MAX];
-    redisAsyncCommand(r->cmd, on_catchup_page, r, "XRANGE %s %s + COUNT %d", r->key, relay_id_format(r->cursor, cur),
+    char cur[EVID_TEXT_MAX];
+    redisAsyncCommand(r->cmd, on_catchup_page, r, "XRANGE %s %s + COUNT %d", r->key, evid_format(r->cursor, cur),
                       RELAY_REPLAY_PAGE + 1);
 }
 
@@ -431,12 +431,12 @@ static void on_replay_page(redisAsyncContext *ac, void *reply, void *privdata) {
     if (rep->type != REDIS_REPLY_ARRAY) {
         log_at(LOG_ERROR, "relay.replay_failed", "peer", c->peer, "error",
                rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply to XRANGE", NULL);
-        relay_client_close(c, WS_CLOSE_INTERNAL, "cannot read the event stream");
+        relay_client_close(c, WSFRAME_CLOSE_INTERNAL, "cannot read the event stream");
         goto out;
     }
-    int first = relay_id_cmp(c->cursor, c->req.since) == 0;
-    relay_id_t id;
-    if (rep->elements == 0 || entry_id(rep->element[0], &id) != 0 || relay_id_cmp(id, c->cursor) != 0) {
+    int first = evid_cmp(c->cursor, c->req.since) == 0;
+    evid_t id;
+    if (rep->elements == 0 || entry_id(rep->element[0], &id) != 0 || evid_cmp(id, c->cursor) != 0) {
         relay_client_resync(c, first ? "since is older than the oldest event kept, or unknown; reload the state"
                                      : "events after since were trimmed during the replay; reload the state");
         goto out;
@@ -471,8 +471,8 @@ void relay_redis_replay(relay_t *r, relay_client_t *c) {
     relay_ticket_t *t = malloc(sizeof *t);
     if (t == NULL) return; /* stays waiting; the next connect or drain tries again */
     t->c = c;
-    char cur[RELAY_ID_TEXT_MAX];
-    if (redisAsyncCommand(r->cmd, on_replay_page, t, "XRANGE %s %s + COUNT %d", r->key, relay_id_format(c->cursor, cur),
+    char cur[EVID_TEXT_MAX];
+    if (redisAsyncCommand(r->cmd, on_replay_page, t, "XRANGE %s %s + COUNT %d", r->key, evid_format(c->cursor, cur),
                           RELAY_REPLAY_PAGE + 1) != REDIS_OK) {
         free(t);
         return;

@@ -12,7 +12,7 @@
  * CPU per message is the kernel's share, the physical limit on this machine.
  *
  * The clients are our own: raw non-blocking sockets on one libevent loop with the
- * minimal framing of api/ws_frame.h, so the load generator costs little and is the
+ * minimal framing of core/wsframe.h, so the load generator costs little and is the
  * same for both relays. It shares its core with redis-server, which does little here.
  * Everything runs SCHED_FIFO when allowed (root), so that the rest of the machine does
  * not add its preemptions to the latency measured.
@@ -45,7 +45,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "core/timefmt.h"
 #include "tests/support/redis_harness.h"
 
@@ -222,11 +222,8 @@ static uint64_t run_first_seq; /* events before it are late ones of an earlier r
 static const unsigned char MASK[4] = {0x5a, 0xa5, 0x3c, 0xc3};
 
 static void client_send(client_t *c, int op, const void *payload, size_t len) {
-    unsigned char f[WS_HEADER_MAX + WS_CONTROL_MAX];
-    size_t hl = ws_header_write(f, op, len, MASK);
-    memcpy(f + hl, payload, len);
-    ws_mask(f + hl, len, MASK, 0);
-    if (send(c->fd, f, hl + len, MSG_NOSIGNAL) < 0) { /* the reader will see the end */
+    unsigned char f[WSFRAME_HEADER_MAX + WSFRAME_CONTROL_MAX];
+    if (send(c->fd, f, wsframe_write(f, op, payload, len, MASK), MSG_NOSIGNAL) < 0) { /* the reader will see the end */
     }
 }
 
@@ -283,19 +280,19 @@ static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void client_frames(client_t *c, uint64_t now) {
     size_t at = 0;
     while (c->state == C_OPEN) {
-        ws_header_t h;
-        int rv = ws_header_parse(c->buf + at, c->n - at, &h);
+        wsframe_header_t h;
+        int rv = wsframe_header_parse(c->buf + at, c->n - at, WSFRAME_FROM_SERVER, &h);
         if (rv < 0) die("the relay sent a malformed frame");
         if (rv == 0 || c->n - at < h.header_len + h.len) break;
         unsigned char *p = c->buf + at + h.header_len;
         size_t len = (size_t)h.len;
         at += h.header_len + len;
-        if (h.opcode == WS_OP_TEXT) {
+        if (h.opcode == WSFRAME_OP_TEXT) {
             on_event(c, p, len, now);
-        } else if (h.opcode == WS_OP_PING) {
-            client_send(c, WS_OP_PONG, p, len);
-        } else if (h.opcode == WS_OP_CLOSE) {
-            client_send(c, WS_OP_CLOSE, p, len < 2 ? len : 2);
+        } else if (h.opcode == WSFRAME_OP_PING) {
+            client_send(c, WSFRAME_OP_PONG, p, len);
+        } else if (h.opcode == WSFRAME_OP_CLOSE) {
+            client_send(c, WSFRAME_OP_CLOSE, p, len < 2 ? len : 2);
             client_close(c);
             return;
         }
@@ -696,14 +693,13 @@ static void floor_on_message(redisAsyncContext *ac, void *reply, void *priv) {
     redisReply *r = reply;
     if (r == NULL) exit(1); /* Redis went away: the bench is over */
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || strcmp(r->element[0]->str, "message") != 0) return;
-    static unsigned char frame[WS_HEADER_MAX + 65536];
+    static unsigned char frame[WSFRAME_HEADER_MAX + 65536];
     size_t len = r->element[2]->len;
     if (len > 65536) return;
-    size_t hl = ws_header_write(frame, WS_OP_TEXT, len, NULL);
-    memcpy(frame + hl, r->element[2]->str, len);
+    size_t fl = wsframe_write(frame, WSFRAME_OP_TEXT, r->element[2]->str, len, NULL);
     for (int i = 0; i < floor_n; i++) {
         int fd = floor_fd[i];
-        if (send(fd, frame, hl + len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)(hl + len)) {
+        if (send(fd, frame, fl, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)fl) {
             floor_close(fd); /* moves the last one into slot i */
             i--;
         }

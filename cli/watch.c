@@ -15,10 +15,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "cli/format.h"
 #include "cli/wsproto.h"
 #include "core/err.h"
+#include "core/evid.h"
 
 #define SLICE_MS 250 /* longest block in poll(2): how soon a signal's stop is seen */
 
@@ -41,8 +42,8 @@ typedef struct {
     size_t n, cap;
     char *msg;                    /* a message being put together from its frames */
     size_t msg_len;
-    int in_message;               /* a first frame without FIN was read */
-    char since[WATCH_ID_MAX + 1]; /* the last event id printed: where a reconnect resumes */
+    wsframe_msg_t frames;         /* where the reader is between a message's frames */
+    char since[EVID_TEXT_MAX];    /* the last event id printed: where a reconnect resumes */
     int connected;                /* one upgrade succeeded: failures from now on are drops */
     int upgraded;                 /* the last session's upgrade succeeded */
     int exit;                     /* exit code of W_FAIL */
@@ -177,12 +178,9 @@ static void consume(watch_t *w, size_t k) {
 
 /* Sends one masked frame, as every client frame must be (RFC 6455 5.3). */
 static int send_frame(watch_t *w, int opcode, const void *payload, size_t len) {
-    unsigned char frame[WS_HEADER_MAX + WS_CONTROL_MAX], mask[4];
-    if (len > WS_CONTROL_MAX || getrandom(mask, sizeof mask, 0) != (ssize_t)sizeof mask) return -1;
-    size_t hl = ws_header_write(frame, opcode, len, mask);
-    if (len) memcpy(frame + hl, payload, len);
-    ws_mask(frame + hl, len, mask, 0);
-    return send_all(w, frame, hl + len);
+    unsigned char frame[WSFRAME_HEADER_MAX + WSFRAME_CONTROL_MAX], mask[4];
+    if (len > WSFRAME_CONTROL_MAX || getrandom(mask, sizeof mask, 0) != (ssize_t)sizeof mask) return -1;
+    return send_all(w, frame, wsframe_write(frame, opcode, payload, len, mask));
 }
 
 /* ------------------------------------------------------------------------ handshake */
@@ -273,7 +271,10 @@ static outcome_t on_message(watch_t *w, const char *text, size_t len) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "event_id");
     int resync = cJSON_IsString(type) && strcmp(type->valuestring, "resync") == 0;
-    if (cJSON_IsString(id) && strlen(id->valuestring) <= WATCH_ID_MAX) snprintf(w->since, sizeof w->since, "%s", id->valuestring);
+    evid_t parsed;
+    /* only an id the relay would take back in ?since= becomes the resume point */
+    if (cJSON_IsString(id) && evid_parse(id->valuestring, strlen(id->valuestring), &parsed) == 0)
+        evid_format(parsed, w->since);
     if (w->a->json) {
         fwrite(text, 1, len, stdout); /* as the API sent it, for scripts */
         fputc('\n', stdout);
@@ -297,32 +298,32 @@ static outcome_t on_message(watch_t *w, const char *text, size_t len) {
 
 /* Handles the frame at the start of w->buf (whole, header `h`). Returns W_CONT to go
  * on reading, or how the connection ends. */
-static outcome_t on_frame(watch_t *w, const ws_header_t *h) {
+static outcome_t on_frame(watch_t *w, const wsframe_header_t *h) {
     const unsigned char *p = w->buf + h->header_len;
     size_t len = (size_t)h->len;
     switch (h->opcode) {
-    case WS_OP_PING:
+    case WSFRAME_OP_PING:
         /* the API closes a client that leaves its pings unanswered */
-        return send_frame(w, WS_OP_PONG, p, len) == 0 ? W_CONT : W_DROP;
-    case WS_OP_PONG: return W_CONT;
-    case WS_OP_CLOSE: {
-        int code = ws_close_code(p, len);
+        return send_frame(w, WSFRAME_OP_PONG, p, len) == 0 ? W_CONT : W_DROP;
+    case WSFRAME_OP_PONG: return W_CONT;
+    case WSFRAME_OP_CLOSE: {
+        int code = wsframe_close_code(p, len);
         unsigned char echo[2] = {(unsigned char)(code >> 8), (unsigned char)code};
-        send_frame(w, WS_OP_CLOSE, echo, code == 1005 ? 0 : 2);
+        send_frame(w, WSFRAME_OP_CLOSE, echo, code == WSFRAME_CLOSE_NO_STATUS ? 0 : 2);
         snprintf(w->why, sizeof w->why, "the API closed the WebSocket (%d%s)", code,
-                 code == WS_CLOSE_GOING_AWAY ? ", going away" : code == WS_CLOSE_POLICY ? ", too slow" : "");
+                 code == WSFRAME_CLOSE_GOING_AWAY ? ", going away" : code == WSFRAME_CLOSE_POLICY ? ", too slow" : "");
         return W_DROP;
     }
     default: break;
     }
     /* text, binary or a continuation: put the message together */
-    if (h->opcode != WS_OP_CONT) {
-        w->msg_len = 0;
-        w->in_message = 1;
-    } else if (!w->in_message) {
-        snprintf(w->why, sizeof w->why, "a continuation frame without a first frame");
+    int first = h->opcode != WSFRAME_OP_CONT;
+    int end = wsframe_msg_step(&w->frames, h);
+    if (end < 0) {
+        snprintf(w->why, sizeof w->why, "a continuation frame without a first frame, or a message inside another");
         return W_DROP;
     }
+    if (first) w->msg_len = 0;
     if (w->msg_len + len > WATCH_MESSAGE_MAX) {
         snprintf(w->why, sizeof w->why, "a message over %d bytes", WATCH_MESSAGE_MAX);
         return W_DROP;
@@ -336,18 +337,16 @@ static outcome_t on_frame(watch_t *w, const ws_header_t *h) {
     memcpy(w->msg + w->msg_len, p, len);
     w->msg_len += len;
     w->msg[w->msg_len] = '\0';
-    if (!h->fin) return W_CONT;
-    w->in_message = 0;
-    return on_message(w, w->msg, w->msg_len);
+    return end ? on_message(w, w->msg, w->msg_len) : W_CONT;
 }
 
 /* Reads frames until the connection ends. Returns how it ended. */
 static outcome_t read_frames(watch_t *w) {
     int64_t last = mono_ms();
     for (;;) {
-        ws_header_t h;
-        int rv = ws_header_parse(w->buf, w->n, &h);
-        if (rv < 0 || (rv == 1 && (h.masked || h.len > WATCH_MESSAGE_MAX))) {
+        wsframe_header_t h;
+        int rv = wsframe_header_parse(w->buf, w->n, WSFRAME_FROM_SERVER, &h);
+        if (rv < 0 || (rv == 1 && h.len > WATCH_MESSAGE_MAX)) {
             snprintf(w->why, sizeof w->why, "a malformed frame from the API");
             return W_DROP;
         }
@@ -370,7 +369,7 @@ static outcome_t read_frames(watch_t *w) {
 /* One connection: connect, upgrade, read until it ends. */
 static outcome_t session(watch_t *w) {
     w->n = 0;
-    w->in_message = 0;
+    w->frames = (wsframe_msg_t){0};
     w->upgraded = 0;
     if ((w->fd = tcp_connect(w)) < 0) return *w->stop ? W_STOP : W_DROP;
     outcome_t o = W_DROP;
@@ -382,8 +381,8 @@ static outcome_t session(watch_t *w) {
         w->connected = w->upgraded = 1;
         o = read_frames(w);
         if (o == W_STOP || o == W_RESYNC) { /* a polite end: close 1000 */
-            unsigned char p[WS_CONTROL_MAX];
-            send_frame(w, WS_OP_CLOSE, p, ws_close_payload(p, WS_CLOSE_NORMAL, "bye"));
+            unsigned char p[WSFRAME_CONTROL_MAX];
+            send_frame(w, WSFRAME_OP_CLOSE, p, wsframe_close_payload(p, WSFRAME_CLOSE_NORMAL, "bye"));
         }
     } else if (status >= 400 && status < 500) {
         /* refused on purpose: retrying would be refused again */

@@ -1,6 +1,6 @@
 /* watch.h - `migratectl watch`: the events of the API's WebSocket (GET /api/ws) printed
  * as they come, one a line, over a client of its own on a socket (the frames are
- * api/ws_frame.h's). After a drop it reconnects and resumes after the last event it
+ * core/wsframe.h's). After a drop it reconnects and resumes after the last event it
  * printed, with ?since=, so a restart of the API loses nothing. */
 #ifndef MIG_CLI_WATCH_H
 #define MIG_CLI_WATCH_H
@@ -15,7 +15,6 @@
 #define WATCH_BACKOFF_MIN_MS 200       /* first wait before a reconnect, doubling */
 #define WATCH_BACKOFF_MAX_MS 10000     /* longest wait: a restarted API is seen within it */
 #define WATCH_MESSAGE_MAX (1 << 20)    /* longest event accepted; the API's are < 4 KiB */
-#define WATCH_ID_MAX 64                /* longest event id kept for ?since= ("<ms>-<seq>") */
 
 /* Watches with the settings of `a` on the API at `u` until *stop is set (SIGINT,
  * SIGTERM) or stdout is closed: then returns CLI_EXIT_OK. When the first connection

@@ -1,7 +1,7 @@
 /* wsproto.h - the client's side of the WebSocket opening handshake (RFC 6455 section
  * 4.1): the key, the upgrade request, and the check of the server's answer, with the
  * SHA-1 and base64 that the check needs. Pure: no I/O; the frames themselves are
- * api/ws_frame.h's. */
+ * core/wsframe.h's. */
 #ifndef MIG_CLI_WSPROTO_H
 #define MIG_CLI_WSPROTO_H
 

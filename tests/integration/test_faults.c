@@ -22,7 +22,7 @@
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "core/timefmt.h"
 #include "fixture.h"
 #include "stack.h"
@@ -241,27 +241,25 @@ static void client_close(client_t *c) {
  * the next read shows the end, and the client resumes. */
 static void client_pong(client_t *c, const char *payload, size_t len) {
     static const unsigned char mask[4] = {0x21, 0x43, 0x65, 0x87};
-    unsigned char frame[WS_HEADER_MAX + WS_CONTROL_MAX];
-    if (len > WS_CONTROL_MAX) return;
-    size_t hl = ws_header_write(frame, WS_OP_PONG, len, mask);
-    memcpy(frame + hl, payload, len);
-    ws_mask(frame + hl, len, mask, 0);
-    ssize_t sent = send(c->ws.fd, frame, hl + len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    unsigned char frame[WSFRAME_HEADER_MAX + WSFRAME_CONTROL_MAX];
+    if (len > WSFRAME_CONTROL_MAX) return;
+    size_t fl = wsframe_write(frame, WSFRAME_OP_PONG, payload, len, mask);
+    ssize_t sent = send(c->ws.fd, frame, fl, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)sent;
 }
 
 /* Takes one message of the relay: an event's id is recorded and becomes the resume point;
  * a resync is counted; a close ends the connection. */
 static void client_take(client_t *c, int op, const char *msg, long len) {
-    if (op == WS_OP_PING) {
+    if (op == WSFRAME_OP_PING) {
         client_pong(c, msg, (size_t)len);
         return;
     }
-    if (op == WS_OP_CLOSE) {
+    if (op == WSFRAME_OP_CLOSE) {
         client_close(c);
         return;
     }
-    if (op != WS_OP_TEXT) return;
+    if (op != WSFRAME_OP_TEXT) return;
     cJSON *j = cJSON_Parse(msg);
     ck_assert_msg(j != NULL, "not JSON: %s", msg);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");

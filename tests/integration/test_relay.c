@@ -25,7 +25,7 @@
 
 #include "api/auth.h"
 #include "api/relay.h"
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "tests/support/ws_client.h"
 #include "core/log.h"
 #include "core/timefmt.h"
@@ -397,7 +397,7 @@ static void *read_flood(void *arg) {
         int op;
         long n = ws_read(rd->w, 10000, &op, msg, sizeof msg);
         if (n < 0) break;
-        if (op != WS_OP_TEXT) continue;
+        if (op != WSFRAME_OP_TEXT) continue;
         cJSON *j = cJSON_Parse(msg);
         const cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "players");
         int ok = cJSON_IsNumber(p) && p->valueint == rd->got + 1;
@@ -569,7 +569,7 @@ static void *answer_pings(void *arg) {
             atomic_store(&a->ended, 1);
             break;
         }
-        if (n >= 0 && op == WS_OP_PING) atomic_fetch_add(&a->pings, 1);
+        if (n >= 0 && op == WSFRAME_OP_PING) atomic_fetch_add(&a->pings, 1);
     }
     return NULL;
 }
@@ -583,16 +583,16 @@ START_TEST(test_pings_every_interval_and_a_client_that_never_answers_is_closed) 
     wait_clients(2);
     static char msg[256];
     int op = 0;
-    for (op = 0; op != WS_OP_PING;) ck_assert_int_ge(ws_read(&live, PING_WAIT_MS, &op, msg, sizeof msg), 0);
-    ws_send(&live, WS_OP_PING, "abc", 3); /* and a client's ping is answered */
-    for (op = 0; op != WS_OP_PONG;) ck_assert_int_ge(ws_read(&live, WAIT_MS, &op, msg, sizeof msg), 0);
+    for (op = 0; op != WSFRAME_OP_PING;) ck_assert_int_ge(ws_read(&live, PING_WAIT_MS, &op, msg, sizeof msg), 0);
+    ws_send(&live, WSFRAME_OP_PING, "abc", 3); /* and a client's ping is answered */
+    for (op = 0; op != WSFRAME_OP_PONG;) ck_assert_int_ge(ws_read(&live, WAIT_MS, &op, msg, sizeof msg), 0);
     ck_assert_str_eq(msg, "abc");
     answering_t a = {.w = &live};
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, answer_pings, &a), 0);
     /* Both had the same pings, so the mute one being closed while the other is not shows
      * that the answers count, whatever the time between the pings. */
-    ck_assert_int_eq(ws_expect_close(&mute, PING_WAIT_MS), WS_CLOSE_GOING_AWAY);
+    ck_assert_int_eq(ws_expect_close(&mute, PING_WAIT_MS), WSFRAME_CLOSE_GOING_AWAY);
     close(mute.fd);
     wait_clients_within(1, PING_WAIT_MS); /* the one that answers stays... */
     /* ...and the pings go on: two more, each answered */
@@ -616,8 +616,8 @@ START_TEST(test_relay_stop_closes_every_client_with_1001) {
     wait_clients(2);
     relay_stop(relay);
     relay = NULL;
-    ck_assert_int_eq(ws_expect_close(&a, WAIT_MS), WS_CLOSE_GOING_AWAY);
-    ck_assert_int_eq(ws_expect_close(&b, WAIT_MS), WS_CLOSE_GOING_AWAY);
+    ck_assert_int_eq(ws_expect_close(&a, WAIT_MS), WSFRAME_CLOSE_GOING_AWAY);
+    ck_assert_int_eq(ws_expect_close(&b, WAIT_MS), WSFRAME_CLOSE_GOING_AWAY);
     close(a.fd);
     close(b.fd);
 }
@@ -686,12 +686,9 @@ START_TEST(test_client_that_sends_pings_and_never_reads_is_closed_and_memory_sta
     wait_clients(1);
     struct timeval tv = {WAIT_MS / 1000, 0}; /* a relay that stops reading without closing fails the send */
     ck_assert_int_eq(setsockopt(bad.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
-    static unsigned char chunk[64 * 1024 - 64 * 1024 % 6];
-    for (size_t i = 0; i < sizeof chunk; i += 6) {
-        chunk[i] = 0x80 | WS_OP_PING; /* FIN, ping */
-        chunk[i + 1] = 0x80;          /* masked, no payload */
-        memcpy(chunk + i + 2, "\x11\x22\x33\x44", 4);
-    }
+    static const unsigned char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    static unsigned char chunk[64 * 1024 - 64 * 1024 % 6]; /* a masked empty ping is 6 bytes */
+    for (size_t i = 0; i < sizeof chunk; i += 6) ck_assert_uint_eq(wsframe_write(chunk + i, WSFRAME_OP_PING, NULL, 0, mask), 6);
     long start = rss_kb(), peak = start;
     long sent = 0;
     int closed = 0;

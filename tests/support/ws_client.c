@@ -13,7 +13,7 @@
 
 #include <check.h>
 
-#include "api/ws_frame.h"
+#include "core/wsframe.h"
 #include "core/timefmt.h"
 
 static int tcp_connect(int port, int rcvbuf) {
@@ -76,12 +76,10 @@ int ws_open(ws_t *w, int port, const char *path, const char *bearer, int rcvbuf)
 
 void ws_send(ws_t *w, int op, const void *payload, size_t len) {
     static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-    unsigned char frame[WS_HEADER_MAX + 256];
+    unsigned char frame[WSFRAME_HEADER_MAX + 256];
     ck_assert(len <= 256);
-    size_t hl = ws_header_write(frame, op, len, mask);
-    memcpy(frame + hl, payload, len);
-    ws_mask(frame + hl, len, mask, 0);
-    ck_assert_int_eq(send(w->fd, frame, hl + len, MSG_NOSIGNAL), (ssize_t)(hl + len));
+    size_t fl = wsframe_write(frame, op, payload, len, mask);
+    ck_assert_int_eq(send(w->fd, frame, fl, MSG_NOSIGNAL), (ssize_t)fl);
 }
 
 /* Reads the next frame within `ms`: its opcode in *op and its payload (NUL-terminated)
@@ -90,11 +88,10 @@ void ws_send(ws_t *w, int op, const void *payload, size_t len) {
 long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap) {
     long long end = timefmt_mono_ms() + ms;
     for (;;) {
-        ws_header_t h;
-        int rv = ws_header_parse(w->buf, w->n, &h);
-        ck_assert_int_ge(rv, 0);
+        wsframe_header_t h;
+        int rv = wsframe_header_parse(w->buf, w->n, WSFRAME_FROM_SERVER, &h);
+        ck_assert_msg(rv >= 0, "a malformed or masked frame from the server");
         if (rv == 1 && w->n >= h.header_len + h.len) {
-            ck_assert_msg(!h.masked, "a server frame must not be masked");
             ck_assert_msg(h.len < cap, "frame of %llu bytes", (unsigned long long)h.len);
             memcpy(out, w->buf + h.header_len, (size_t)h.len);
             out[h.len] = '\0';
@@ -102,7 +99,7 @@ long ws_read(ws_t *w, int ms, int *op, char *out, size_t cap) {
             memmove(w->buf, w->buf + used, w->n - used);
             w->n -= used;
             *op = h.opcode;
-            if (h.opcode == WS_OP_PING && w->answer_pings) ws_send(w, WS_OP_PONG, out, (size_t)h.len);
+            if (h.opcode == WSFRAME_OP_PING && w->answer_pings) ws_send(w, WSFRAME_OP_PONG, out, (size_t)h.len);
             return (long)h.len;
         }
         long long left = end - timefmt_mono_ms();
@@ -122,8 +119,8 @@ cJSON *ws_next_json_within(ws_t *w, int ms) {
         long long left = end - timefmt_mono_ms();
         long n = ws_read(w, left > 0 ? (int)left : 0, &op, msg, sizeof msg);
         ck_assert_msg(n >= 0, "no message within %d ms (%ld)", ms, n);
-        if (op == WS_OP_PING || op == WS_OP_PONG) continue;
-        ck_assert_msg(op == WS_OP_TEXT, "opcode %d instead of a text message", op);
+        if (op == WSFRAME_OP_PING || op == WSFRAME_OP_PONG) continue;
+        ck_assert_msg(op == WSFRAME_OP_TEXT, "opcode %d instead of a text message", op);
         cJSON *j = cJSON_Parse(msg);
         ck_assert_msg(j != NULL, "not JSON: %s", msg);
         return j;
@@ -142,7 +139,7 @@ void ws_expect_none_pending(ws_t *w) {
         int op;
         long n;
         while ((n = ws_read(w, 0, &op, msg, sizeof msg)) >= 0) /* whole frames buffered */
-            ck_assert_msg(op != WS_OP_TEXT, "unexpected message: %s", msg);
+            ck_assert_msg(op != WSFRAME_OP_TEXT, "unexpected message: %s", msg);
         int got = ws_fill(w, 0);
         if (got == -1) return; /* nothing more in the socket */
         ck_assert_msg(got > 0, "connection ended");
@@ -157,18 +154,18 @@ int ws_expect_close(ws_t *w, int ms) {
         int op;
         long n = ws_read(w, (int)(end - timefmt_mono_ms() > 0 ? end - timefmt_mono_ms() : 0), &op, msg, sizeof msg);
         ck_assert_msg(n >= 0, "no close frame (%ld)", n);
-        if (op == WS_OP_CLOSE) return ws_close_code((unsigned char *)msg, (size_t)n);
+        if (op == WSFRAME_OP_CLOSE) return wsframe_close_code((unsigned char *)msg, (size_t)n);
     }
 }
 
 /* Closes with a close frame and waits for the answer (or the end). */
 void ws_close(ws_t *w) {
     if (w->fd < 0) return;
-    unsigned char p[WS_CONTROL_MAX];
-    ws_send(w, WS_OP_CLOSE, p, ws_close_payload(p, WS_CLOSE_NORMAL, "bye"));
+    unsigned char p[WSFRAME_CONTROL_MAX];
+    ws_send(w, WSFRAME_OP_CLOSE, p, wsframe_close_payload(p, WSFRAME_CLOSE_NORMAL, "bye"));
     static char msg[1 << 16];
     int op = 0;
-    while (ws_read(w, WS_WAIT_MS, &op, msg, sizeof msg) >= 0 && op != WS_OP_CLOSE) {
+    while (ws_read(w, WS_WAIT_MS, &op, msg, sizeof msg) >= 0 && op != WSFRAME_OP_CLOSE) {
     }
     close(w->fd);
     w->fd = -1;

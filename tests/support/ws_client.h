@@ -1,5 +1,5 @@
 /* ws_client.h - a minimal blocking WebSocket client for tests: raw sockets on loopback,
- * the frames of api/ws_frame.c, and Check assertions on anything unexpected. It answers
+ * the frames of core/wsframe.c, and Check assertions on anything unexpected. It answers
  * pings as a browser does (unless told not to) and can shrink its receive buffer, to
  * play a client that reads slowly. */
 #ifndef MIG_TEST_WS_CLIENT_H
