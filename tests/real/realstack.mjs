@@ -6,9 +6,11 @@
 //     ports). Needs root; `ip` from iproute2.
 //   - processes started by pid and stopped by pid (SIGTERM, then SIGKILL), with their
 //     process groups where they lead one (an agent's servers run in their own groups);
-//   - the proxy bridge of docs/DRIVERS.md for real players: it knows the bots of a bots.mjs
-//     process, and a transfer moves them (to a waiting room: they leave; to a server: they
-//     join its registered address);
+//   - bin/migrate-router started and read (startRouter): the real proxy bridge, which the
+//     players join and which moves them with Transfer packets (router.test.mjs, the demo);
+//   - a proxy bridge of docs/DRIVERS.md in JS for real players (Bridge, migrate.test.mjs):
+//     it knows the bots of a bots.mjs process, and a transfer moves them by command (to a
+//     waiting room: they leave; to a server: they join its registered address);
 //   - small HTTP helpers and polls with deadlines.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -190,6 +192,53 @@ export function request(method, url, { headers = {}, body } = {}) {
     req.on('error', reject);
     req.end(data);
   });
+}
+
+// ------------------------------------------------------------------ the router
+
+// The JSON lines of a program's log file (its stderr), those that parse.
+export function logEvents(file) {
+  let text = '';
+  try { text = fs.readFileSync(file, 'utf8'); } catch { return []; }
+  return text.split('\n').flatMap((l) => {
+    try { return [JSON.parse(l)]; } catch { return []; }
+  });
+}
+
+// Starts bin/migrate-router (`bin` its folder) as process `name` of `procs`, its game port
+// on `listen` (host:0: any free port) and its bridge on `httpListen`, Transfers pointing at
+// `publicHost`, players joining <server>.`domain`; `token`: the workers' MIG_DRIVER_TOKEN.
+// Resolves once its `router.started` line named both ports: {proc, port, httpPort, url,
+// log, events(), call(method, path, body)} (call: the bridge with the token; the answer,
+// any status).
+export async function startRouter(procs, { bin, dir, listen, publicHost, domain, token, httpListen = '127.0.0.1:0',
+  name = 'router', startMs = 60000, env = {} }) {
+  const log = path.join(dir, `${name}.log`);
+  const proc = procs.start(name, path.join(bin, 'migrate-router'), [
+    `--router-listen=${listen}`, `--router-http-listen=${httpListen}`, `--router-state-file=${path.join(dir, `${name}.json`)}`,
+    `--router-public-host=${publicHost}`, ...(domain ? [`--router-domain=${domain}`] : [])], {
+    env: { MIG_ROUTER_TOKEN: token, MIG_LOG_LEVEL: 'debug', ...env },
+  });
+  const started = await waitFor(`${name} started`, startMs, () => {
+    if (proc.child.exitCode !== null) throw Object.assign(new Error(`${name} exited ${proc.child.exitCode}; see ${log}`), { fatal: true });
+    return logEvents(log).find((e) => e.event === 'router.started' && e.port && e.http_port);
+  }, 50);
+  const httpHost = httpListen.slice(0, httpListen.lastIndexOf(':'));
+  const url = `http://${httpHost}:${started.http_port}`;
+  return {
+    proc, log, url, port: Number(started.port), httpPort: Number(started.http_port),
+    events: () => logEvents(log),
+    call: (method, p, body) => request(method, url + p, { headers: { Authorization: `Bearer ${token}` }, body }),
+    metrics: async () => {
+      const r = await request('GET', `${url}/metrics`);
+      const m = {};
+      for (const l of r.text.split('\n')) {
+        const x = /^([a-z_]+(?:\{[^}]*\})?) (\d+)$/.exec(l);
+        if (x) m[x[1]] = Number(x[2]);
+      }
+      return m;
+    },
+  };
 }
 
 // ------------------------------------------------------------------ the proxy bridge
