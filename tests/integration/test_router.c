@@ -296,27 +296,33 @@ typedef struct {
 static void *backend_conn(void *arg) {
     bconn_t *bc = arg;
     backend_t *b = bc->b;
-    static __thread stream_t s;
-    memset(&s, 0, sizeof s);
-    s.fd = bc->fd;
+    /* on the heap: as thread-local storage its 64 KB were taken from every thread's stack
+     * in the runner, civetweb's 100 KB ones in the relay's suites included */
+    stream_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        close(bc->fd);
+        free(bc);
+        return NULL;
+    }
+    s->fd = bc->fd;
     free(bc);
     int32_t id;
     uint8_t body[4096];
     size_t n;
     mcproto_handshake_t hs;
-    if (st_read(&s, &id, body, sizeof body, &n, WAIT_MS) != 1 || mcproto_handshake_read(body, n, &hs) != 0) goto out;
+    if (st_read(s, &id, body, sizeof body, &n, WAIT_MS) != 1 || mcproto_handshake_read(body, n, &hs) != 0) goto out;
     char host[300];
     snprintf(host, sizeof host, "%.*s", (int)hs.host.n, hs.host.p);
     if (hs.intent == MCPROTO_INTENT_STATUS) goto out;
     mcproto_login_start_t ls;
-    if (st_read(&s, &id, body, sizeof body, &n, WAIT_MS) != 1 || mcproto_login_start_read(hs.protocol, body, n, &ls))
+    if (st_read(s, &id, body, sizeof body, &n, WAIT_MS) != 1 || mcproto_login_start_read(hs.protocol, body, n, &ls))
         goto out;
     char name[32];
     snprintf(name, sizeof name, "%.*s", (int)ls.name.n, ls.name.p);
     if (b->compress) {
         uint8_t th[] = {0x80, 0x02}; /* VarInt 256 */
-        st_write(&s, 0x03, th, sizeof th);
-        s.compressed = true;
+        st_write(s, 0x03, th, sizeof th);
+        s->compressed = true;
     }
     mcbuf_t ok;
     mcbuf_init(&ok);
@@ -324,11 +330,11 @@ static void *backend_conn(void *arg) {
     mcbuf_put_string(&ok, name, strlen(name), 16);
     mcbuf_put_varint(&ok, 0);
     mcbuf_put_u8(&ok, 0);
-    st_write(&s, 0x02, ok.buf, ok.len);
+    st_write(s, 0x02, ok.buf, ok.len);
     mcbuf_free(&ok);
-    if (st_read(&s, &id, body, sizeof body, &n, WAIT_MS) != 1 || id != 0x03) goto out; /* Login Acknowledged */
-    st_write(&s, 0x03, NULL, 0);                                                         /* Finish Configuration */
-    if (st_read(&s, &id, body, sizeof body, &n, WAIT_MS) != 1 || id != 0x03) goto out; /* its ack */
+    if (st_read(s, &id, body, sizeof body, &n, WAIT_MS) != 1 || id != 0x03) goto out; /* Login Acknowledged */
+    st_write(s, 0x03, NULL, 0);                                                         /* Finish Configuration */
+    if (st_read(s, &id, body, sizeof body, &n, WAIT_MS) != 1 || id != 0x03) goto out; /* its ack */
     pthread_mutex_lock(&b->lock);
     b->logins++;
     b->last_intent = hs.intent;
@@ -337,23 +343,24 @@ static void *backend_conn(void *arg) {
     pthread_mutex_unlock(&b->lock);
     if (b->echo) {
         /* whatever arrived with the ack, then everything else, back as it came */
-        if (s.len) send_all(s.fd, s.buf, s.len);
+        if (s->len) send_all(s->fd, s->buf, s->len);
         uint8_t chunk[8192];
         ssize_t k;
-        while ((k = recv(s.fd, chunk, sizeof chunk, 0)) > 0)
-            if (!send_all(s.fd, chunk, (size_t)k)) break;
+        while ((k = recv(s->fd, chunk, sizeof chunk, 0)) > 0)
+            if (!send_all(s->fd, chunk, (size_t)k)) break;
     } else {
         /* a play packet now and then, as a server sends: a Keep Alive */
         for (int64_t ka = 1;; ka++) {
-            int r = st_read(&s, &id, body, sizeof body, &n, 50);
+            int r = st_read(s, &id, body, sizeof body, &n, 50);
             if (r == 0) break;
             uint8_t kb[8];
             for (int i = 0; i < 8; i++) kb[i] = (uint8_t)(ka >> (56 - 8 * i));
-            if (!st_write(&s, 0x26, kb, sizeof kb)) break;
+            if (!st_write(s, 0x26, kb, sizeof kb)) break;
         }
     }
 out:
-    close(s.fd);
+    close(s->fd);
+    free(s);
     return NULL;
 }
 
