@@ -27,6 +27,7 @@ PURE += mcproto
 PURE += utf8
 PURE += envelope
 PURE += wsframe evid
+PURE += strbuf
 PURE_OBJS = $(patsubst %,$(B)/core/%.o,$(PURE))
 CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen/lua_source.o
 # httpbody needs civetweb: only the programs that serve HTTP (API, fleet-sim) pull it in.
@@ -84,6 +85,7 @@ UNIT += test_utf8
 UNIT += test_envelope
 UNIT += test_query
 UNIT += test_wsframe test_evid
+UNIT += test_strbuf
 UNIT_OBJS = $(patsubst %,$(B)/tests/unit/%.o,$(UNIT)) $(B)/tests/unit/main.o
 INTEG = fixture stack test_store test_events test_concurrency test_list test_api test_relay test_flow
 INTEG += test_envelope

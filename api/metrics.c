@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "core/states.h"
 #include "core/store.h"
+#include "core/strbuf.h"
 
 /* Requests served, by route pattern, method and status. Every label's value comes from
  * the code, never from the request, so the list is bounded by the route table: a
@@ -60,38 +61,8 @@ void metrics_free(api_t *api) {
     }
 }
 
-/* A growing text buffer; on out of memory it stops growing and `failed` is set. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int failed;
-} text_t;
-
-static void out(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void out(text_t *t, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = t->failed ? 0 : vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
-        va_end(ap);
-        if (t->failed || w < 0) return;
-        if ((size_t)w < t->cap - t->n) {
-            t->n += (size_t)w;
-            return;
-        }
-        char *bigger = realloc(t->s, t->cap * 2 + (size_t)w);
-        if (bigger == NULL) {
-            t->failed = 1;
-            return;
-        }
-        t->s = bigger;
-        t->cap = t->cap * 2 + (size_t)w;
-    }
-}
-
-static void head(text_t *t, const char *name, const char *type, const char *help) {
-    out(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+static void head(strbuf_t *t, const char *name, const char *type, const char *help) {
+    strbuf_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* GET /metrics */
@@ -107,65 +78,61 @@ void metrics_handle(http_req_t *r) {
         http_reply_store_error(r, rv, rc);
         return;
     }
-    text_t t = {malloc(8192), 0, 8192, 0};
-    if (t.s == NULL) {
-        store_stats_free(&st);
-        http_reply_error(r, 500, "internal", "out of memory");
-        return;
-    }
+    strbuf_t t = STRBUF_INIT; /* the text; an allocation that fails is seen at the end */
     head(&t, "mig_migrations", "gauge", "Migrations in each status now.");
     for (int s = 0; s < MIG_STATUS_COUNT; s++)
-        out(&t, "mig_migrations{status=\"%s\"} %lld\n", states_name((mig_status_t)s), st.by_status[s]);
+        strbuf_printf(&t, "mig_migrations{status=\"%s\"} %lld\n", states_name((mig_status_t)s), st.by_status[s]);
     head(&t, "mig_migrations_created_total", "counter", "Migrations created.");
-    out(&t, "mig_migrations_created_total %lld\n", st.created_total);
+    strbuf_printf(&t, "mig_migrations_created_total %lld\n", st.created_total);
     head(&t, "mig_migrations_ended_total", "counter", "Migrations that reached a terminal status.");
-    out(&t, "mig_migrations_ended_total{status=\"completed\"} %lld\n", st.completed_total);
-    out(&t, "mig_migrations_ended_total{status=\"failed\"} %lld\n", st.failed_total);
-    out(&t, "mig_migrations_ended_total{status=\"cancelled\"} %lld\n", st.cancelled_total);
+    strbuf_printf(&t, "mig_migrations_ended_total{status=\"completed\"} %lld\n", st.completed_total);
+    strbuf_printf(&t, "mig_migrations_ended_total{status=\"failed\"} %lld\n", st.failed_total);
+    strbuf_printf(&t, "mig_migrations_ended_total{status=\"cancelled\"} %lld\n", st.cancelled_total);
     head(&t, "mig_migrations_retried_total", "counter", "Failed phases sent back to scheduled for a retry.");
-    out(&t, "mig_migrations_retried_total %lld\n", st.retried_total);
+    strbuf_printf(&t, "mig_migrations_retried_total %lld\n", st.retried_total);
     double rate = store_stats_success_rate(&st), avg = store_stats_avg_duration_s(&st);
     head(&t, "mig_success_ratio", "gauge", "completed / (completed + failed); NaN before any ended.");
-    out(&t, rate < 0 ? "mig_success_ratio NaN\n" : "mig_success_ratio %.6f\n", rate);
+    strbuf_printf(&t, rate < 0 ? "mig_success_ratio NaN\n" : "mig_success_ratio %.6f\n", rate);
     head(&t, "mig_duration_seconds_avg", "gauge", "Average seconds from start to completion.");
-    out(&t, avg < 0 ? "mig_duration_seconds_avg NaN\n" : "mig_duration_seconds_avg %.3f\n", avg);
+    strbuf_printf(&t, avg < 0 ? "mig_duration_seconds_avg NaN\n" : "mig_duration_seconds_avg %.3f\n", avg);
     head(&t, "mig_savings_eur_hour_total", "counter", "Euros per hour saved by completed migrations.");
-    out(&t, "mig_savings_eur_hour_total %.2f\n", st.savings_eur_hour_sum);
+    strbuf_printf(&t, "mig_savings_eur_hour_total %.2f\n", st.savings_eur_hour_sum);
     head(&t, "mig_savings_eur_month_total", "counter", "Euros per month saved by completed migrations.");
-    out(&t, "mig_savings_eur_month_total %.2f\n", st.savings_eur_month_sum);
+    strbuf_printf(&t, "mig_savings_eur_month_total %.2f\n", st.savings_eur_month_sum);
     head(&t, "mig_failures_total", "counter", "Failed migrations by cause.");
     for (size_t i = 0; i < st.n_fail_reasons; i++)
-        out(&t, "mig_failures_total{reason=\"%s\"} %lld\n", st.fail_reasons[i].reason, st.fail_reasons[i].count);
+        strbuf_printf(&t, "mig_failures_total{reason=\"%s\"} %lld\n", st.fail_reasons[i].reason, st.fail_reasons[i].count);
     head(&t, "mig_ready_queue_length", "gauge", "Promoted migrations waiting for a worker.");
-    out(&t, "mig_ready_queue_length %lld\n", st.ready);
+    strbuf_printf(&t, "mig_ready_queue_length %lld\n", st.ready);
     head(&t, "mig_scheduled_queue_length", "gauge", "Scheduled migrations waiting for promotion.");
-    out(&t, "mig_scheduled_queue_length %lld\n", st.scheduled);
+    strbuf_printf(&t, "mig_scheduled_queue_length %lld\n", st.scheduled);
     head(&t, "mig_active_leases", "gauge", "Migrations held by a worker under a lease.");
-    out(&t, "mig_active_leases %lld\n", st.leases);
+    strbuf_printf(&t, "mig_active_leases %lld\n", st.leases);
     head(&t, "mig_migration_cleanups_pending", "gauge",
          "Completed migrations whose old container is still to be removed (retried until gone).");
-    out(&t, "mig_migration_cleanups_pending %lld\n", st.cleanups_pending);
+    strbuf_printf(&t, "mig_migration_cleanups_pending %lld\n", st.cleanups_pending);
     store_stats_free(&st);
     head(&t, "mig_websocket_clients", "gauge", "WebSocket clients connected to this API process.");
-    out(&t, "mig_websocket_clients %ld\n", relay_clients(r->api->relay));
+    strbuf_printf(&t, "mig_websocket_clients %ld\n", relay_clients(r->api->relay));
     head(&t, "mig_websocket_events_total", "counter", "Events relayed by this API process.");
-    out(&t, "mig_websocket_events_total %lld\n", relay_events(r->api->relay));
+    strbuf_printf(&t, "mig_websocket_events_total %lld\n", relay_events(r->api->relay));
     head(&t, "mig_http_requests_total", "counter", "HTTP requests served, by route, method and code.");
     pthread_mutex_lock(&r->api->lock);
     for (struct api_counter *c = r->api->counters; c; c = c->next)
-        out(&t, "mig_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n", c->route, c->method,
+        strbuf_printf(&t, "mig_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n", c->route, c->method,
             c->status, c->n);
     pthread_mutex_unlock(&r->api->lock);
-    if (t.failed) {
-        free(t.s);
+    size_t len = t.n;
+    char *text = strbuf_done(&t);
+    if (text == NULL) {
         http_reply_error(r, 500, "internal", "out of memory");
         return;
     }
     mg_printf(r->conn,
               "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
               "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n",
-              t.n);
-    mg_write(r->conn, t.s, t.n);
+              len);
+    mg_write(r->conn, text, len);
     r->status = 200;
-    free(t.s);
+    free(text);
 }

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/err.h"
+#include "core/strbuf.h"
 #include "core/timefmt.h"
 
 /* ------------------------------------------------------------------------ help texts */
@@ -413,64 +414,34 @@ size_t args_escape(const char *in, char *out, size_t cap) {
     return n;
 }
 
-/* A growing string for paths. `oom` sticks once an allocation failed. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} buf_t;
-
-static void buf_add(buf_t *b, const char *s, size_t len) {
-    if (b->oom) return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = (b->n + len + 1) * 2;
-        char *g = realloc(b->s, cap);
-        if (g == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->s = g;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, len);
-    b->n += len;
-    b->s[b->n] = '\0';
-}
+/* Paths are built by a growing core/strbuf.h builder, checked once at the end. */
 
 /* Appends `value` percent-encoded (a query value or a path segment). */
-static void buf_add_escaped(buf_t *b, const char *value) {
+static void buf_add_escaped(strbuf_t *b, const char *value) {
     size_t cap = strlen(value) * 3 + 1;
     char *e = malloc(cap);
     if (e == NULL) {
-        b->oom = 1;
+        b->failed = 1;
         return;
     }
     size_t n = args_escape(value, e, cap);
-    buf_add(b, e, n);
+    strbuf_add(b, e, n);
     free(e);
 }
 
 /* Appends "?name=value" or "&name=value" when `value` is set. */
-static void buf_add_param(buf_t *b, const char *name, const char *value) {
+static void buf_add_param(strbuf_t *b, const char *name, const char *value) {
     if (value == NULL) return;
-    buf_add(b, strchr(b->s ? b->s : "", '?') ? "&" : "?", 1);
-    buf_add(b, name, strlen(name));
-    buf_add(b, "=", 1);
+    strbuf_add(b, strchr(b->s ? b->s : "", '?') ? "&" : "?", 1);
+    strbuf_add(b, name, strlen(name));
+    strbuf_add(b, "=", 1);
     buf_add_escaped(b, value);
 }
 
-static char *buf_done(buf_t *b) {
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    return b->s;
-}
-
 char *args_path(const cli_args_t *a) {
-    buf_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     static const char base[] = "/api/migrations";
-    buf_add(&b, base, sizeof base - 1);
+    strbuf_add(&b, base, sizeof base - 1);
     switch (a->cmd) {
     case CLI_LIST:
         buf_add_param(&b, "status", a->status);
@@ -480,19 +451,19 @@ char *args_path(const cli_args_t *a) {
         buf_add_param(&b, "offset", a->offset);
         break;
     case CLI_CREATE: break;
-    case CLI_STATS: buf_add(&b, "/stats", 6); break;
+    case CLI_STATS: strbuf_add(&b, "/stats", 6); break;
     case CLI_SHOW:
     case CLI_DELETE:
     case CLI_APPROVE:
     case CLI_CANCEL:
-        buf_add(&b, "/", 1);
+        strbuf_add(&b, "/", 1);
         buf_add_escaped(&b, a->id ? a->id : "");
-        if (a->cmd == CLI_APPROVE) buf_add(&b, "/approve", 8);
-        if (a->cmd == CLI_CANCEL) buf_add(&b, "/cancel", 7);
+        if (a->cmd == CLI_APPROVE) strbuf_add(&b, "/approve", 8);
+        if (a->cmd == CLI_CANCEL) strbuf_add(&b, "/cancel", 7);
         break;
     default: free(b.s); return NULL;
     }
-    return buf_done(&b);
+    return strbuf_done(&b);
 }
 
 char *args_body(const cli_args_t *a) {
@@ -523,12 +494,12 @@ out:
 }
 
 char *args_ws_path(const cli_args_t *a, const char *since) {
-    buf_t b = {0};
-    buf_add(&b, "/api/ws", 7);
+    strbuf_t b = STRBUF_INIT;
+    strbuf_add(&b, "/api/ws", 7);
     buf_add_param(&b, "since", since && since[0] ? since : NULL);
     buf_add_param(&b, "server_id", a->server_id);
     buf_add_param(&b, "migration_id", a->migration_id);
-    return buf_done(&b);
+    return strbuf_done(&b);
 }
 
 int args_parse_url(const char *url, cli_url_t *u, char *err, size_t errlen) {

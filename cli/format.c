@@ -7,81 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
+
 /* ------------------------------------------------------------------------ text builder */
 
-/* A growing string. `oom` sticks once an allocation failed; sb_done() then answers NULL,
- * so the builders check once at the end instead of after every append. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sb_t;
-
-static void sb_grow(sb_t *b, size_t more) {
-    if (b->oom || b->n + more + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + more + 1) cap *= 2;
-    char *g = realloc(b->s, cap);
-    if (g == NULL) {
-        b->oom = 1;
-        return;
-    }
-    b->s = g;
-    b->cap = cap;
-}
-
-static void sb_add(sb_t *b, const char *s, size_t len) {
-    sb_grow(b, len);
-    if (b->oom) return;
-    memcpy(b->s + b->n, s, len);
-    b->n += len;
-    b->s[b->n] = '\0';
-}
-
-static void sb_puts(sb_t *b, const char *s) {
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(sb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sb_t *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    sb_grow(b, (size_t)n);
-    if (b->oom) return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
+/* Output is built by a growing core/strbuf.h builder: an allocation that fails marks it,
+ * and strbuf_done() then answers NULL, so the builders check once at the end. */
 
 /* Appends text from the API with control characters (C0, DEL) replaced by '?'. */
-static void sb_text(sb_t *b, const char *s) {
+static void sb_text(strbuf_t *b, const char *s) {
     size_t start = b->n;
-    sb_puts(b, s);
-    if (b->oom) return;
+    strbuf_puts(b, s);
+    if (b->failed) return;
     for (size_t i = start; i < b->n; i++)
         if ((unsigned char)b->s[i] < 0x20 || b->s[i] == 0x7f) b->s[i] = '?';
 }
 
 /* Appends `n` spaces. */
-static void sb_pad(sb_t *b, size_t n) {
-    for (size_t i = 0; i < n; i++) sb_add(b, " ", 1);
-}
-
-/* The built string, or NULL after a failed allocation. The caller frees it. */
-static char *sb_done(sb_t *b) {
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    if (b->s == NULL) return calloc(1, 1);
-    return b->s;
+static void sb_pad(strbuf_t *b, size_t n) {
+    for (size_t i = 0; i < n; i++) strbuf_add(b, " ", 1);
 }
 
 /* ------------------------------------------------------------------------ values */
@@ -110,21 +54,21 @@ static void num_text(char *out, size_t cap, double v) {
 
 /* Appends any JSON value: strings raw, numbers as num_text, null "-", booleans, and
  * objects or arrays as compact JSON. */
-static void sb_value(sb_t *b, const cJSON *v) {
+static void sb_value(strbuf_t *b, const cJSON *v) {
     char num[64];
     if (v == NULL || cJSON_IsNull(v)) {
-        sb_puts(b, "-");
+        strbuf_puts(b, "-");
     } else if (cJSON_IsString(v)) {
         sb_text(b, v->valuestring);
     } else if (cJSON_IsNumber(v)) {
         num_text(num, sizeof num, v->valuedouble);
-        sb_puts(b, num);
+        strbuf_puts(b, num);
     } else if (cJSON_IsBool(v)) {
-        sb_puts(b, cJSON_IsTrue(v) ? "true" : "false");
+        strbuf_puts(b, cJSON_IsTrue(v) ? "true" : "false");
     } else {
         char *j = cJSON_PrintUnformatted(v);
         if (j == NULL) {
-            b->oom = 1;
+            b->failed = 1;
             return;
         }
         sb_text(b, j);
@@ -185,46 +129,46 @@ static const char *const headers[COLS] = {"ID", "SERVER", "FROM → TO", "STATUS
  * Returns 0, or -1 when out of memory. */
 static int row_cells(const cJSON *m, char *cells[COLS]) {
     char money[96], status[64], created[40];
-    sb_t b[COLS] = {{0}};
+    strbuf_t b[COLS] = {{0}};
     sb_text(&b[COL_ID], name_or_id(m, "id", "id"));
     sb_text(&b[COL_SERVER], name_or_id(m, "server_name", "server_id"));
     sb_text(&b[COL_ROUTE], name_or_id(m, "from_node_name", "from_node_id"));
-    sb_puts(&b[COL_ROUTE], " → ");
+    strbuf_puts(&b[COL_ROUTE], " → ");
     sb_text(&b[COL_ROUTE], name_or_id(m, "to_node_name", "to_node_id"));
     status_text(status, sizeof status, m);
     sb_text(&b[COL_STATUS], status);
-    sb_puts(&b[COL_SAVINGS], format_money(money, sizeof money, cJSON_GetObjectItemCaseSensitive(m, "savings_eur_hour"),
+    strbuf_puts(&b[COL_SAVINGS], format_money(money, sizeof money, cJSON_GetObjectItemCaseSensitive(m, "savings_eur_hour"),
                                           cJSON_GetObjectItemCaseSensitive(m, "savings_eur_month")));
-    sb_puts(&b[COL_CREATED], format_time(created, sizeof created, cJSON_GetObjectItemCaseSensitive(m, "created_at")));
+    strbuf_puts(&b[COL_CREATED], format_time(created, sizeof created, cJSON_GetObjectItemCaseSensitive(m, "created_at")));
     int rv = 0;
     for (int c = 0; c < COLS; c++)
-        if ((cells[c] = sb_done(&b[c])) == NULL) rv = -1;
+        if ((cells[c] = strbuf_done(&b[c])) == NULL) rv = -1;
     return rv;
 }
 
 char *format_summary(const cJSON *m) {
     char *cells[COLS];
-    sb_t b = {0};
-    if (row_cells(m, cells) != 0) b.oom = 1;
+    strbuf_t b = STRBUF_INIT;
+    if (row_cells(m, cells) != 0) b.failed = 1;
     for (int c = 0; c < COLS - 1; c++) { /* the creation time is in `show` */
-        if (c) sb_puts(&b, "  ");
-        sb_puts(&b, cells[c] ? cells[c] : "");
+        if (c) strbuf_puts(&b, "  ");
+        strbuf_puts(&b, cells[c] ? cells[c] : "");
     }
     for (int c = 0; c < COLS; c++) free(cells[c]);
-    return sb_done(&b);
+    return strbuf_done(&b);
 }
 
 char *format_table(const cJSON *list) {
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
     int n = cJSON_IsArray(items) ? cJSON_GetArraySize(items) : 0;
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     char *(*rows)[COLS] = calloc((size_t)n + 1, sizeof *rows);
     size_t width[COLS];
     if (rows == NULL) return NULL;
     for (int c = 0; c < COLS; c++) width[c] = format_width(headers[c]);
     for (int r = 0; r < n; r++) {
         if (row_cells(cJSON_GetArrayItem(items, r), rows[r]) != 0) {
-            b.oom = 1;
+            b.failed = 1;
             goto out;
         }
         for (int c = 0; c < COLS; c++) {
@@ -235,30 +179,30 @@ char *format_table(const cJSON *list) {
     for (int r = -1; r < n; r++) { /* -1: the header */
         for (int c = 0; c < COLS; c++) {
             const char *cell = r < 0 ? headers[c] : rows[r][c];
-            sb_puts(&b, cell);
+            strbuf_puts(&b, cell);
             if (c < COLS - 1) sb_pad(&b, width[c] - format_width(cell) + 2);
         }
-        sb_puts(&b, "\n");
+        strbuf_puts(&b, "\n");
     }
     const cJSON *total = cJSON_GetObjectItemCaseSensitive(list, "total");
     const cJSON *offset = cJSON_GetObjectItemCaseSensitive(list, "offset");
     long long t = cJSON_IsNumber(total) ? (long long)total->valuedouble : n;
     long long o = cJSON_IsNumber(offset) ? (long long)offset->valuedouble : 0;
     if (t == 0)
-        sb_puts(&b, "no migrations\n");
+        strbuf_puts(&b, "no migrations\n");
     else if (n == 0)
-        sb_printf(&b, "showing none of %lld (offset %lld)\n", t, o);
+        strbuf_printf(&b, "showing none of %lld (offset %lld)\n", t, o);
     else
-        sb_printf(&b, "showing %lld-%lld of %lld\n", o + 1, o + n, t);
+        strbuf_printf(&b, "showing %lld-%lld of %lld\n", o + 1, o + n, t);
 out:
     for (int r = 0; r < n; r++)
         for (int c = 0; c < COLS; c++) free(rows[r][c]);
     free(rows);
-    return sb_done(&b);
+    return strbuf_done(&b);
 }
 
 char *format_record(const cJSON *m) {
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     size_t keyw = 0;
     const cJSON *f;
     cJSON_ArrayForEach(f, m) {
@@ -267,35 +211,35 @@ char *format_record(const cJSON *m) {
     cJSON_ArrayForEach(f, m) {
         if (f->string == NULL) continue;
         sb_text(&b, f->string);
-        sb_puts(&b, ":");
+        strbuf_puts(&b, ":");
         sb_pad(&b, keyw - strlen(f->string) + 1);
         sb_value(&b, f);
-        sb_puts(&b, "\n");
+        strbuf_puts(&b, "\n");
     }
     const char *left = str_of(m, "cleanup_node");
     if (left) {
-        sb_puts(&b, "note: the old copy on ");
+        strbuf_puts(&b, "note: the old copy on ");
         sb_text(&b, left);
-        sb_puts(&b, " is still running; the workers remove it (clean-up pending)\n");
+        strbuf_puts(&b, " is still running; the workers remove it (clean-up pending)\n");
     }
-    return sb_done(&b);
+    return strbuf_done(&b);
 }
 
 /* ------------------------------------------------------------------------ stats */
 
 /* Appends the members of object `o` as "k v, k v"; "none" when it is empty. */
-static void sb_members(sb_t *b, const cJSON *o) {
+static void sb_members(strbuf_t *b, const cJSON *o) {
     const cJSON *f;
     int first = 1;
     cJSON_ArrayForEach(f, o) {
         if (f->string == NULL) continue;
-        if (!first) sb_puts(b, ", ");
+        if (!first) strbuf_puts(b, ", ");
         first = 0;
         sb_text(b, f->string);
-        sb_puts(b, " ");
+        strbuf_puts(b, " ");
         sb_value(b, f);
     }
-    if (first) sb_puts(b, "none");
+    if (first) strbuf_puts(b, "none");
 }
 
 /* A number member as text, "-" when absent or null. */
@@ -307,133 +251,133 @@ static const char *num_of(const cJSON *o, const char *key, char *out, size_t cap
 }
 
 char *format_stats(const cJSON *s) {
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     char n[6][64], money[96];
-    sb_printf(&b, "migrations: %s (created %s, completed %s, failed %s, cancelled %s, retried %s)\n",
+    strbuf_printf(&b, "migrations: %s (created %s, completed %s, failed %s, cancelled %s, retried %s)\n",
               num_of(s, "total", n[0], 64), num_of(s, "created_total", n[1], 64),
               num_of(s, "completed_total", n[2], 64), num_of(s, "failed_total", n[3], 64),
               num_of(s, "cancelled_total", n[4], 64), num_of(s, "retried_total", n[5], 64));
-    sb_puts(&b, "by status: ");
+    strbuf_puts(&b, "by status: ");
     sb_members(&b, cJSON_GetObjectItemCaseSensitive(s, "by_status"));
     const cJSON *rate = cJSON_GetObjectItemCaseSensitive(s, "success_rate");
     const cJSON *avg = cJSON_GetObjectItemCaseSensitive(s, "avg_duration_seconds");
     if (cJSON_IsNumber(rate))
-        sb_printf(&b, "\nsuccess rate: %.1f%%", rate->valuedouble * 100.0);
+        strbuf_printf(&b, "\nsuccess rate: %.1f%%", rate->valuedouble * 100.0);
     else
-        sb_puts(&b, "\nsuccess rate: -");
+        strbuf_puts(&b, "\nsuccess rate: -");
     if (cJSON_IsNumber(avg))
-        sb_printf(&b, "\naverage duration: %.1f s", avg->valuedouble);
+        strbuf_printf(&b, "\naverage duration: %.1f s", avg->valuedouble);
     else
-        sb_puts(&b, "\naverage duration: -");
-    sb_printf(&b, "\nsavings: %s", format_money(money, sizeof money, cJSON_GetObjectItemCaseSensitive(s, "total_savings_eur_hour"),
+        strbuf_puts(&b, "\naverage duration: -");
+    strbuf_printf(&b, "\nsavings: %s", format_money(money, sizeof money, cJSON_GetObjectItemCaseSensitive(s, "total_savings_eur_hour"),
                                                  cJSON_GetObjectItemCaseSensitive(s, "total_savings_eur_month")));
-    sb_puts(&b, "\nfailures by reason: ");
+    strbuf_puts(&b, "\nfailures by reason: ");
     sb_members(&b, cJSON_GetObjectItemCaseSensitive(s, "failures_by_reason"));
-    sb_puts(&b, "\nqueues: ");
+    strbuf_puts(&b, "\nqueues: ");
     sb_members(&b, cJSON_GetObjectItemCaseSensitive(s, "queues"));
-    sb_puts(&b, "\n");
-    return sb_done(&b);
+    strbuf_puts(&b, "\n");
+    return strbuf_done(&b);
 }
 
 /* ------------------------------------------------------------------------ events */
 
 /* Appends every member of an event but its type, id and time as " key=value". */
-static void sb_fields(sb_t *b, const cJSON *ev) {
+static void sb_fields(strbuf_t *b, const cJSON *ev) {
     const cJSON *f;
     cJSON_ArrayForEach(f, ev) {
         if (f->string == NULL || strcmp(f->string, "type") == 0 || strcmp(f->string, "event_id") == 0 ||
             strcmp(f->string, "timestamp") == 0)
             continue;
-        sb_puts(b, " ");
+        strbuf_puts(b, " ");
         sb_text(b, f->string);
-        sb_puts(b, "=");
+        strbuf_puts(b, "=");
         sb_value(b, f);
     }
 }
 
 /* The details of a migration event, after "<time> <type> <migration> <server>". */
-static void event_details(sb_t *b, const char *type, const cJSON *ev) {
+static void event_details(strbuf_t *b, const char *type, const cJSON *ev) {
     char money[96], num[64];
     const cJSON *v;
     if (strcmp(type, "migration.created") == 0) {
-        sb_puts(b, " ");
+        strbuf_puts(b, " ");
         sb_text(b, name_or_id(ev, "from_node_name", "from_node_id"));
-        sb_puts(b, " → ");
+        strbuf_puts(b, " → ");
         sb_text(b, name_or_id(ev, "to_node_name", "to_node_id"));
-        sb_puts(b, " ");
+        strbuf_puts(b, " ");
         sb_text(b, name_or_id(ev, "status", "status"));
-        sb_puts(b, " ");
+        strbuf_puts(b, " ");
         sb_text(b, name_or_id(ev, "reason", "reason"));
-        sb_printf(b, " %s", format_money(money, sizeof money, cJSON_GetObjectItemCaseSensitive(ev, "savings_eur_hour"),
+        strbuf_printf(b, " %s", format_money(money, sizeof money, cJSON_GetObjectItemCaseSensitive(ev, "savings_eur_hour"),
                                           cJSON_GetObjectItemCaseSensitive(ev, "savings_eur_month")));
     } else if (strcmp(type, "migration.status_changed") == 0) {
-        sb_puts(b, " ");
+        strbuf_puts(b, " ");
         sb_text(b, name_or_id(ev, "old_status", "old_status"));
-        sb_puts(b, " → ");
+        strbuf_puts(b, " → ");
         sb_text(b, name_or_id(ev, "new_status", "new_status"));
     } else if (strcmp(type, "migration.progress") == 0) {
-        sb_puts(b, " ");
+        strbuf_puts(b, " ");
         sb_text(b, name_or_id(ev, "status", "status"));
-        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(ev, "progress"))) sb_printf(b, " %.0f%%", v->valuedouble);
+        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(ev, "progress"))) strbuf_printf(b, " %.0f%%", v->valuedouble);
         if (str_of(ev, "phase_step")) {
-            sb_puts(b, " ");
+            strbuf_puts(b, " ");
             sb_text(b, str_of(ev, "phase_step"));
         }
         if (str_of(ev, "message")) {
-            sb_puts(b, ": ");
+            strbuf_puts(b, ": ");
             sb_text(b, str_of(ev, "message"));
         }
     } else if (strcmp(type, "migration.completed") == 0) {
-        sb_printf(b, " in %s s", num_of(ev, "duration_seconds", num, sizeof num));
-        sb_printf(b, ", %s players moved", num_of(ev, "players_transferred", num, sizeof num));
-        sb_printf(b, ", %s ms downtime", num_of(ev, "player_downtime_ms", num, sizeof num));
+        strbuf_printf(b, " in %s s", num_of(ev, "duration_seconds", num, sizeof num));
+        strbuf_printf(b, ", %s players moved", num_of(ev, "players_transferred", num, sizeof num));
+        strbuf_printf(b, ", %s ms downtime", num_of(ev, "player_downtime_ms", num, sizeof num));
         if (str_of(ev, "warning")) {
-            sb_puts(b, ", warning: ");
+            strbuf_puts(b, ", warning: ");
             sb_text(b, str_of(ev, "warning"));
         }
     } else if (strcmp(type, "migration.failed") == 0) {
         if (str_of(ev, "fail_reason")) {
-            sb_puts(b, " (");
+            strbuf_puts(b, " (");
             sb_text(b, str_of(ev, "fail_reason"));
-            sb_puts(b, ")");
+            strbuf_puts(b, ")");
         }
         if (str_of(ev, "error")) {
-            sb_puts(b, " ");
+            strbuf_puts(b, " ");
             sb_text(b, str_of(ev, "error"));
         }
         v = cJSON_GetObjectItemCaseSensitive(ev, "rollback_success");
-        sb_puts(b, cJSON_IsTrue(v) ? "; rolled back" : cJSON_IsFalse(v) ? "; ROLLBACK FAILED" : "");
+        strbuf_puts(b, cJSON_IsTrue(v) ? "; rolled back" : cJSON_IsFalse(v) ? "; ROLLBACK FAILED" : "");
     } else if (strcmp(type, "migration.deleted") != 0) {
         sb_fields(b, ev); /* a migration event this client does not know yet */
     }
 }
 
 char *format_event(const cJSON *msg) {
-    sb_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     char when[40];
     const char *type = str_of(msg, "type");
     if (type && strcmp(type, "resync") == 0) {
-        sb_puts(&b, "resync: events were trimmed before they could be replayed; "
+        strbuf_puts(&b, "resync: events were trimmed before they could be replayed; "
                     "reload the state with `migratectl list`, watching live from here");
-        return sb_done(&b);
+        return strbuf_done(&b);
     }
     /* the envelope's fields are in `data`, its id the migration's; a flat event (an API
      * before the envelope, or ?format=flat) has them beside its type */
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(msg, "data");
     int flat = !cJSON_IsObject(ev);
     if (flat) ev = msg;
-    sb_puts(&b, format_time(when, sizeof when, cJSON_GetObjectItemCaseSensitive(ev, "timestamp")));
-    sb_puts(&b, " ");
+    strbuf_puts(&b, format_time(when, sizeof when, cJSON_GetObjectItemCaseSensitive(ev, "timestamp")));
+    strbuf_puts(&b, " ");
     sb_text(&b, type ? type : "?");
     if (type && strncmp(type, "migration.", 10) == 0) {
         const char *id = flat ? "migration_id" : "id";
-        sb_puts(&b, " ");
+        strbuf_puts(&b, " ");
         sb_text(&b, name_or_id(ev, id, id));
-        sb_puts(&b, " ");
+        strbuf_puts(&b, " ");
         sb_text(&b, name_or_id(ev, "server_id", "server_id")); /* every migration event has it */
         event_details(&b, type, ev);
     } else {
         sb_fields(&b, ev);
     }
-    return sb_done(&b);
+    return strbuf_done(&b);
 }

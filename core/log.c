@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "redisurl.h"
+#include "strbuf.h"
 #include "timefmt.h"
 
 /* Set once by log_init() before any thread starts, read-only afterwards: the only state
@@ -40,24 +41,8 @@ int log_enabled(log_level_t level) {
 
 /* ---- building a line ------------------------------------------------------------------ */
 
-/* A bounded writer with snprintf's contract: `n` counts every byte asked for, so one pass
- * into a small buffer also measures the line. */
-typedef struct {
-    char *buf;
-    size_t cap, n;
-} out_t;
-
-static void put(out_t *o, const char *s, size_t len) {
-    if (o->n < o->cap) {
-        size_t room = o->cap - o->n;
-        memcpy(o->buf + o->n, s, len < room ? len : room);
-    }
-    o->n += len;
-}
-
-static void put_str(out_t *o, const char *s) {
-    put(o, s, strlen(s));
-}
+/* Lines are built by a fixed core/strbuf.h builder over a stack buffer: its `n` counts
+ * every byte asked for, so one pass into the small buffer also measures the line. */
 
 /* Length of the well-formed UTF-8 sequence at `s` (RFC 3629: no overlongs, no
  * surrogates, nothing past U+10FFFF), or 0 when the byte there starts none. The NUL ends
@@ -86,37 +71,37 @@ static size_t utf8_len(const unsigned char *s) {
 /* Writes `s` as a JSON string. Quotes, backslashes and control characters are escaped;
  * bytes that are not UTF-8 (a driver's reply may hold anything) become U+FFFD, so every
  * line stays valid JSON for the collector that reads it. */
-static void put_json_str(out_t *o, const char *s) {
+static void put_json_str(strbuf_t *o, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
-    put(o, "\"", 1);
+    strbuf_add(o, "\"", 1);
     while (*p) {
         const unsigned char *run = p;
         size_t n;
         /* copy plain runs in one go; stop at what needs an escape */
         while (*p >= 0x20 && *p != '"' && *p != '\\' && (n = utf8_len(p)) != 0) p += n;
-        if (p > run) put(o, (const char *)run, (size_t)(p - run));
+        if (p > run) strbuf_add(o, (const char *)run, (size_t)(p - run));
         if (*p == '\0') break;
         if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
-            put(o, esc, 2);
+            strbuf_add(o, esc, 2);
         } else if (*p < 0x20) {
             char esc[7];
             snprintf(esc, sizeof esc, "\\u%04x", (unsigned)*p);
-            put(o, esc, 6);
+            strbuf_add(o, esc, 6);
         } else {
-            put(o, "\\ufffd", 6);
+            strbuf_add(o, "\\ufffd", 6);
         }
         p++;
     }
-    put(o, "\"", 1);
+    strbuf_add(o, "\"", 1);
 }
 
-static void put_field(out_t *o, const char *key, const char *value) {
-    put(o, ",", 1);
+static void put_field(strbuf_t *o, const char *key, const char *value) {
+    strbuf_add(o, ",", 1);
     put_json_str(o, key);
-    put(o, ":", 1);
+    strbuf_add(o, ":", 1);
     if (value == NULL) {
-        put_str(o, "null");
+        strbuf_puts(o, "null");
     } else if (redisurl_has_secret(value)) {
         /* a Redis URL in an error text: its password never reaches a log */
         size_t cap = 2 * strlen(value) + 16; /* each "://@" (4 bytes) grows by at most 3 */
@@ -129,22 +114,22 @@ static void put_field(out_t *o, const char *key, const char *value) {
 }
 
 /* Renders the whole line, newline included, into `o`; consumes `ap`. */
-static void render(out_t *o, const char *ts, log_level_t level, const char *event, va_list ap) {
-    put_str(o, "{\"ts\":\"");
-    put_str(o, ts);
-    put_str(o, "\",\"level\":\"");
-    put_str(o, level_names[level]);
-    put_str(o, "\",\"program\":");
+static void render(strbuf_t *o, const char *ts, log_level_t level, const char *event, va_list ap) {
+    strbuf_puts(o, "{\"ts\":\"");
+    strbuf_puts(o, ts);
+    strbuf_puts(o, "\",\"level\":\"");
+    strbuf_puts(o, level_names[level]);
+    strbuf_puts(o, "\",\"program\":");
     put_json_str(o, program);
-    put_str(o, ",\"event\":");
+    strbuf_puts(o, ",\"event\":");
     if (event != NULL) put_json_str(o, event);
-    else put_str(o, "null");
+    else strbuf_puts(o, "null");
     for (;;) {
         const char *key = va_arg(ap, const char *);
         if (key == NULL) break;
         put_field(o, key, va_arg(ap, const char *));
     }
-    put(o, "}\n", 2);
+    strbuf_add(o, "}\n", 2);
 }
 
 /* Writes the line to stderr. A pipe takes a write of up to PIPE_BUF bytes whole, so lines
@@ -169,29 +154,32 @@ void log_at(log_level_t level, const char *event, ...) {
     timefmt_rfc3339(timefmt_now_ms(), ts);
 
     char stack[LINE_STACK];
-    out_t o = {stack, sizeof stack, 0};
+    strbuf_t o;
+    strbuf_init_fixed(&o, stack, sizeof stack);
     va_list ap, again;
     va_start(ap, event);
     va_copy(again, ap);
     render(&o, ts, level, event, ap);
     va_end(ap);
-    if (o.n <= sizeof stack) {
+    if (strbuf_whole(&o)) {
         emit(stack, o.n);
     } else {
-        char *big = malloc(o.n);
+        char *big = malloc(o.n + 1);
         if (big != NULL) {
-            out_t b = {big, o.n, 0};
+            strbuf_t b;
+            strbuf_init_fixed(&b, big, o.n + 1);
             render(&b, ts, level, event, again);
             emit(big, b.n);
             free(big);
         } else {
             /* out of memory: still say that something was to be logged */
-            out_t s = {stack, sizeof stack, 0};
-            put_str(&s, "{\"ts\":\"");
-            put_str(&s, ts);
-            put_str(&s, "\",\"level\":\"error\",\"program\":");
+            strbuf_t s;
+            strbuf_init_fixed(&s, stack, sizeof stack);
+            strbuf_puts(&s, "{\"ts\":\"");
+            strbuf_puts(&s, ts);
+            strbuf_puts(&s, "\",\"level\":\"error\",\"program\":");
             put_json_str(&s, program);
-            put_str(&s, ",\"event\":\"log.line_dropped\",\"reason\":\"out of memory\"}\n");
+            strbuf_puts(&s, ",\"event\":\"log.line_dropped\",\"reason\":\"out of memory\"}\n");
             emit(stack, s.n);
         }
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "strbuf.h"
 #include "timefmt.h"
 
 /* ---- enums ---------------------------------------------------------------------------- */
@@ -655,22 +656,8 @@ double migration_month_savings(double per_hour) {
 
 /* ---- Lua prelude ---------------------------------------------------------------------- */
 
-/* A bounded writer with snprintf's contract, as in states.c. */
-typedef struct {
-    char *buf;
-    size_t cap, n;
-} out_t;
-
-static void out(out_t *o, const char *s) {
-    size_t len = strlen(s);
-    if (o->n < o->cap) {
-        size_t room = o->cap - o->n - 1; /* keep the NUL's byte */
-        size_t w = len < room ? len : room;
-        memcpy(o->buf + o->n, s, w);
-        o->buf[o->n + w] = '\0';
-    }
-    o->n += len;
-}
+/* The prelude is rendered by a fixed core/strbuf.h builder over the caller's buffer, with
+ * snprintf's contract: the length it returns counts what did not fit. */
 
 /* True when `s` can stand as a bare Lua table key; "cost-optimization" cannot. */
 static bool lua_ident(const char *s) {
@@ -681,37 +668,37 @@ static bool lua_ident(const char *s) {
     return true;
 }
 
-static void render_set(out_t *o, const char *var, const char *const *names, int count) {
-    out(o, "local ");
-    out(o, var);
-    out(o, " = {");
+static void render_set(strbuf_t *o, const char *var, const char *const *names, int count) {
+    strbuf_puts(o, "local ");
+    strbuf_puts(o, var);
+    strbuf_puts(o, " = {");
     for (int i = 0; i < count; i++) {
-        if (i > 0) out(o, ", ");
+        if (i > 0) strbuf_puts(o, ", ");
         if (lua_ident(names[i])) {
-            out(o, names[i]);
+            strbuf_puts(o, names[i]);
         } else {
-            out(o, "[\"");
-            out(o, names[i]);
-            out(o, "\"]");
+            strbuf_puts(o, "[\"");
+            strbuf_puts(o, names[i]);
+            strbuf_puts(o, "\"]");
         }
-        out(o, " = true");
+        strbuf_puts(o, " = true");
     }
-    out(o, "}\n");
+    strbuf_puts(o, "}\n");
 }
 
 /* local <var> = 'a, b, c' */
-static void render_list(out_t *o, const char *var, const char *const *names, int count) {
+static void render_list(strbuf_t *o, const char *var, const char *const *names, int count) {
     char list[96];
-    out(o, "local ");
-    out(o, var);
-    out(o, " = '");
-    out(o, names_list(list, sizeof list, names, count));
-    out(o, "'\n");
+    strbuf_puts(o, "local ");
+    strbuf_puts(o, var);
+    strbuf_puts(o, " = '");
+    strbuf_puts(o, names_list(list, sizeof list, names, count));
+    strbuf_puts(o, "'\n");
 }
 
 size_t migration_render_lua(char *buf, size_t cap) {
-    out_t o = {buf, cap, 0};
-    if (cap > 0) buf[0] = '\0';
+    strbuf_t o;
+    strbuf_init_fixed(&o, buf, cap);
     render_set(&o, "REASONS", reason_names, MIG_REASON_COUNT);
     render_set(&o, "TRIGGERS", trigger_names, MIG_TRIGGER_COUNT);
     render_list(&o, "REASON_LIST", reason_names, MIG_REASON_COUNT);
@@ -719,7 +706,7 @@ size_t migration_render_lua(char *buf, size_t cap) {
     char limits[128];
     snprintf(limits, sizeof limits, "local ID_MAX = %d\nlocal NAME_MAX = %d\nlocal NOTES_MAX = %d\n", MIG_ID_MAX,
              MIG_NAME_MAX, MIG_NOTES_MAX);
-    out(&o, limits);
-    out(&o, "local ID_CHARS = '" MIG_ID_CHARS "'\n");
+    strbuf_puts(&o, limits);
+    strbuf_puts(&o, "local ID_CHARS = '" MIG_ID_CHARS "'\n");
     return o.n;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "strbuf.h"
+
 static const char *const names[MIG_STATUS_COUNT] = {
     [MIG_SUGGESTED] = "suggested",       [MIG_APPROVED] = "approved",
     [MIG_SCHEDULED] = "scheduled",       [MIG_PREPARING] = "preparing",
@@ -48,19 +50,13 @@ bool states_allowed(mig_status_t from, mig_status_t to) {
     return (edges[from] & B(to)) != 0;
 }
 
-/* A bounded writer with snprintf's contract: `n` counts what would have been written. */
-typedef struct {
-    char *buf;
-    size_t cap, n;
-} out_t;
-
-static void out(out_t *o, const char *a, const char *b) {
-    size_t room = o->n < o->cap ? o->cap - o->n : 0;
-    int w = snprintf(room ? o->buf + o->n : NULL, room, "%s%s", a, b ? b : "");
-    if (w > 0) o->n += (size_t)w;
+/* Appends `a` then `b` (may be NULL) to the prelude being rendered. */
+static void out(strbuf_t *o, const char *a, const char *b) {
+    strbuf_puts(o, a);
+    if (b) strbuf_puts(o, b);
 }
 
-static void render_set(out_t *o, const char *var, bool (*pred)(mig_status_t)) {
+static void render_set(strbuf_t *o, const char *var, bool (*pred)(mig_status_t)) {
     out(o, "local ", var);
     out(o, " = {", NULL);
     for (int i = 0; i < MIG_STATUS_COUNT; i++)
@@ -69,8 +65,8 @@ static void render_set(out_t *o, const char *var, bool (*pred)(mig_status_t)) {
 }
 
 size_t states_render_lua(char *buf, size_t cap) {
-    out_t o = {buf, cap, 0};
-    if (cap > 0) buf[0] = '\0';
+    strbuf_t o;
+    strbuf_init_fixed(&o, buf, cap);
     render_set(&o, "STATUSES", NULL);
     render_set(&o, "TERMINAL", states_terminal);
     render_set(&o, "IN_FLIGHT", states_in_flight);

@@ -26,6 +26,7 @@ int main(void) {
     srunner_add_suite(sr, suite_envelope());
     srunner_add_suite(sr, suite_wsframe());
     srunner_add_suite(sr, suite_evid());
+    srunner_add_suite(sr, suite_strbuf());
     srunner_add_suite(sr, suite_redisurl());
     srunner_add_suite(sr, suite_query());
     srunner_add_suite(sr, suite_reply());

@@ -33,6 +33,7 @@ Suite *suite_utf8(void);       /* tests/unit/test_utf8.c: UTF-8 checked, cut and
 Suite *suite_envelope(void);   /* tests/unit/test_envelope.c: events in the seed's WebSocket envelope */
 Suite *suite_wsframe(void);    /* tests/unit/test_wsframe.c: WebSocket frames as RFC 6455 writes them */
 Suite *suite_evid(void);       /* tests/unit/test_evid.c: event ids "<ms>-<seq>" */
+Suite *suite_strbuf(void);     /* tests/unit/test_strbuf.c: the string builder, growing and fixed */
 Suite *suite_jsonbody(void);   /* tests/unit/test_jsonbody.c: request bodies' nesting bound and parse */
 Suite *suite_redisurl(void);   /* tests/unit/test_redisurl.c: MIG_REDIS_URL parsed, its password masked */
 Suite *suite_query(void);      /* tests/unit/test_query.c: the API's query strings and bodies */
