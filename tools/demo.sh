@@ -5,7 +5,8 @@
 #   LEVEL=1|2 (cost optimization level), PORT=8080
 #   AGENTS=real: instead of the simulated fleet, two real node agents (bin/migrate-agent,
 #   each in a network namespace of its own: needs root), a flying-squid Minecraft server
-#   on the first and mineflayer bots building on it (tests/real/demo.mjs); data under
+#   on the first and mineflayer bots building on it through bin/migrate-router, players
+#   127.0.0.1:25565 (tests/real/demo.mjs); data under
 #   ./var/real, started afresh each time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +53,7 @@ export MIG_API_TOKENS="viewer:$VIEWER,operator:$OPERATOR,optimizer:$OPTIMIZER"
 export MIG_COOLDOWN_S=${MIG_COOLDOWN_S:-120} MIG_IDLE_S=${MIG_IDLE_S:-20}
 if [ "$AGENTS" = real ]; then
     export MIG_DRIVER_NODE_URL="http://{node_address}"     # the agents' own addresses
-    export MIG_DRIVER_PROXY_URL="http://127.0.0.1:7071"    # tests/real/demo.mjs's bridge
+    export MIG_DRIVER_PROXY_URL="http://127.0.0.1:7071"    # the bridge of bin/migrate-router (tests/real/demo.mjs)
     MIG_DRIVER_TOKEN=$(token)
     export MIG_DRIVER_TOKEN
 else

@@ -1,17 +1,20 @@
 // demo.mjs - the real half of `make demo AGENTS=real` (tools/demo.sh starts Redis, the API,
 // the scheduler and the workers): two node agents, each in a network namespace of its own
 // (Node-A 10.231.x.11, Node-B 10.231.x.12), a flying-squid server "Server-1" provisioned on
-// Node-A, a few mineflayer bots building on it, the proxy bridge on 127.0.0.1:$BRIDGE_PORT
-// leading the players, and the inventory put through the API. Then it waits: move
-// Server-1 from the dashboard or with migratectl, and watch the players follow it.
-// SIGINT/SIGTERM stop everything it started (agents, servers, bots, namespaces).
+// Node-A, bin/migrate-router in front of it (players join 127.0.0.1:$ROUTER_PORT; its
+// proxy bridge, the workers' MIG_DRIVER_PROXY_URL, on 127.0.0.1:$BRIDGE_PORT), a few
+// mineflayer bots building on Server-1 through the router, and the inventory put through
+// the API. Then it waits: move Server-1 from the dashboard or with migratectl, and watch
+// the router send the players to the waiting room and on to Node-B (Transfer packets).
+// SIGINT/SIGTERM stop everything it started (router, agents, servers, bots, namespaces).
 //
 // Environment: MIG_API_URL, MIG_API_TOKEN_OPTIMIZER (to put the inventory), MIG_BIN_DIR
-// (default bin), VAR (its folder), BRIDGE_PORT (7071), MIG_DRIVER_TOKEN (the agents' token).
+// (default bin), VAR (its folder), BRIDGE_PORT (7071), ROUTER_PORT (25565),
+// MIG_DRIVER_TOKEN (the agents' and the router's token).
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { Bridge, HERE, Nodes, Procs, ROOT, killAgentServers, request, waitFor } from './realstack.mjs';
+import { HERE, Nodes, Procs, ROOT, jsonLines, killAgentServers, request, startRouter, waitFor } from './realstack.mjs';
 
 const BIN = path.resolve(ROOT, process.env.MIG_BIN_DIR || 'bin');
 const VAR = process.env.VAR || path.join(ROOT, 'var/real');
@@ -19,6 +22,7 @@ const API = process.env.MIG_API_URL || 'http://127.0.0.1:8080';
 const OPTIMIZER = process.env.MIG_API_TOKEN_OPTIMIZER;
 const TOKEN = process.env.MIG_DRIVER_TOKEN;
 const BRIDGE_PORT = Number(process.env.BRIDGE_PORT || 7071);
+const ROUTER_PORT = Number(process.env.ROUTER_PORT || 25565);
 const VERSION = '1.20.6';
 const BOTS = ['Alex', 'Steve', 'Kai'];
 const GAME_PORT = 25565;
@@ -34,19 +38,12 @@ async function main() {
   fs.mkdirSync(logs, { recursive: true });
   const procs = new Procs(logs);
   const nodes = new Nodes('demo', 2);
-  const bridge = new Bridge({
-    log: (m) => {
-      fs.appendFileSync(path.join(logs, 'bridge.log'), `${new Date().toISOString()} ${m}\n`);
-      if (/transfers/.test(m)) say(`proxy: ${m.replace(/^bridge /, '').slice(0, 160)}`);
-    },
-  });
   const agentDirs = [path.join(VAR, 'agentA'), path.join(VAR, 'agentB')];
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     say('stopping');
-    bridge.close();
     await procs.stopAll(3000);
     agentDirs.forEach(killAgentServers);
     nodes.down();
@@ -58,6 +55,7 @@ async function main() {
   nodes.down(); // what a killed demo may have left
   agentDirs.forEach(killAgentServers);
   agentDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+  fs.rmSync(path.join(logs, 'router.json'), { force: true });
   nodes.up();
 
   const agentCmd = `exec node ${path.join(HERE, 'server.mjs')} --dir {dir} --version ${VERSION}`;
@@ -97,22 +95,47 @@ async function main() {
   await call('PUT', '/api/servers/s1', { name: 'Server-1', node_id: 'nA', state: 'running', players: BOTS.length,
     idle_since: Date.now(), ram_mb: 1024, disk_mb: 2000 });
 
-  await bridge.listen(BRIDGE_PORT);
-  bridge.register('Server-1', `${nodes.nodes[0].addr}:${GAME_PORT}`);
-  const bots = procs.start('bots', 'node', [path.join(HERE, 'bots.mjs'), '--host', nodes.nodes[0].addr, '--port', String(GAME_PORT),
+  // the router: the players' address, and the workers' proxy bridge; 127.0.0.1 and
+  // localhost name Server-1, which the platform registers at Node-A's address
+  const router = await startRouter(procs, { bin: BIN, dir: logs, listen: `127.0.0.1:${ROUTER_PORT}`,
+    httpListen: `127.0.0.1:${BRIDGE_PORT}`, publicHost: '127.0.0.1', token: TOKEN, startMs: START_MS,
+    env: { MIG_ROUTER_HOSTS: '127.0.0.1=Server-1,localhost=Server-1', MIG_LOG_LEVEL: 'info' } });
+  const put = await router.call('PUT', '/v1/servers/Server-1', { address: `${nodes.nodes[0].addr}:${GAME_PORT}` });
+  if (put.status !== 200) throw new Error(`registering Server-1 at the router: ${put.status} ${put.text}`);
+  let seenLines = 0;
+  setInterval(() => { // what the router does, as it does it
+    const ev = router.events();
+    for (const e of ev.slice(seenLines)) {
+      if (e.event === 'router.routed') say(`router: ${e.player} -> ${e.server} at ${e.backend}`);
+      else if (e.event === 'router.held') say(`router: ${e.player} waits in ${e.room}`);
+      else if (e.event === 'router.transfer') say(`router: ${e.players} player(s) moved from ${e.from} to ${e.to}`);
+      else if (e.event === 'router.registered') say(`router: ${e.server} is at ${e.address}`);
+      else if (/^router\.(unknown_host|cannot_transfer|players_dropped|backend_unreachable|bad_handshake|handshake_timeout|old_client|refused)/.test(e.event)) say(`router: ${JSON.stringify(e)}`);
+    }
+    seenLines = ev.length;
+  }, 500).unref();
+
+  const bots = procs.start('bots', 'node', [path.join(HERE, 'bots.mjs'), '--host', '127.0.0.1', '--port', String(router.port),
     '--names', BOTS.join(','), '--version', VERSION, '--place', '--every-ms', '2000'], { pipeStdout: true, pipeStdin: true });
-  bridge.attach(bots.child, BOTS, 'Server-1');
   let placed = 0;
+  const sentAway = new Map(); // name -> when a Transfer took it out of play
+  jsonLines(bots.child, (o) => {
+    if (o.event === 'placed') placed++;
+    else if (o.event === 'transfer' && o.state === 'play') sentAway.set(o.name, o.t);
+    else if (o.event === 'joined' && sentAway.has(o.name)) {
+      say(`${o.name} is in play again after ${o.t - sentAway.get(o.name)} ms away`);
+      sentAway.delete(o.name);
+    } else if (o.event === 'error') say(`${o.name || 'bots'}: ${o.error}`);
+  });
+  let shown = 0;
   setInterval(() => {
-    const now = bridge.events.filter((e) => e.event === 'placed').length;
-    const where = [...bridge.players.entries()].map(([n, p]) => `${n}@${p.joined ? p.address : p.where}`).join(' ');
-    if (now !== placed) say(`${now} blocks placed; players: ${where}`);
-    placed = now;
+    if (placed !== shown) say(`${placed} blocks placed`);
+    shown = placed;
   }, 10000).unref();
-  say(`players ${BOTS.join(', ')} are building on Server-1; proxy bridge on 127.0.0.1:${BRIDGE_PORT}`);
+  say(`players ${BOTS.join(', ')} are building on Server-1 through the router (127.0.0.1:${router.port}); its bridge on ${router.url}`);
   say('move it: the dashboard\'s "New migration" (Server-1 to Node-B), or');
   say(`  MIG_API_TOKEN=<operator token> bin/migratectl create --server-id s1 --to-node-id nB --start-now`);
-  say(`look: mineflayer or a 1.20.6 client at ${nodes.nodes[0].addr}:${GAME_PORT} (Node-A), ${nodes.nodes[1].addr}:${GAME_PORT} after the move`);
+  say(`look: a 1.20.6 client (offline mode) at 127.0.0.1:${router.port}: the router leads it to Server-1 wherever it runs`);
 }
 
 main().catch(async (e) => {

@@ -196,10 +196,11 @@ export function request(method, url, { headers = {}, body } = {}) {
 
 // ------------------------------------------------------------------ the router
 
-// The JSON lines of a program's log file (its stderr), those that parse.
-export function logEvents(file) {
+// The JSON lines of a program's log file (its stderr), those that parse; `from`: a byte
+// offset (what an earlier run left before it).
+export function logEvents(file, from = 0) {
   let text = '';
-  try { text = fs.readFileSync(file, 'utf8'); } catch { return []; }
+  try { text = fs.readFileSync(file).subarray(from).toString('utf8'); } catch { return []; }
   return text.split('\n').flatMap((l) => {
     try { return [JSON.parse(l)]; } catch { return []; }
   });
@@ -214,6 +215,8 @@ export function logEvents(file) {
 export async function startRouter(procs, { bin, dir, listen, publicHost, domain, token, httpListen = '127.0.0.1:0',
   name = 'router', startMs = 60000, env = {} }) {
   const log = path.join(dir, `${name}.log`);
+  let from = 0;
+  try { from = fs.statSync(log).size; } catch { /* a new file */ }
   const proc = procs.start(name, path.join(bin, 'migrate-router'), [
     `--router-listen=${listen}`, `--router-http-listen=${httpListen}`, `--router-state-file=${path.join(dir, `${name}.json`)}`,
     `--router-public-host=${publicHost}`, ...(domain ? [`--router-domain=${domain}`] : [])], {
@@ -221,13 +224,13 @@ export async function startRouter(procs, { bin, dir, listen, publicHost, domain,
   });
   const started = await waitFor(`${name} started`, startMs, () => {
     if (proc.child.exitCode !== null) throw Object.assign(new Error(`${name} exited ${proc.child.exitCode}; see ${log}`), { fatal: true });
-    return logEvents(log).find((e) => e.event === 'router.started' && e.port && e.http_port);
+    return logEvents(log, from).find((e) => e.event === 'router.started' && e.port && e.http_port);
   }, 50);
   const httpHost = httpListen.slice(0, httpListen.lastIndexOf(':'));
   const url = `http://${httpHost}:${started.http_port}`;
   return {
     proc, log, url, port: Number(started.port), httpPort: Number(started.http_port),
-    events: () => logEvents(log),
+    events: () => logEvents(log, from),
     call: (method, p, body) => request(method, url + p, { headers: { Authorization: `Bearer ${token}` }, body }),
     metrics: async () => {
       const r = await request('GET', `${url}/metrics`);
