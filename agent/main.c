@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/timefmt.h"
 
 #define PROGRAM "migrate-agent"
 #define N_OPTS 21
@@ -189,8 +190,7 @@ int main(int argc, char **argv) {
     log_at(LOG_INFO, "agent.started", "listen", listen, "port", port, "dir", a->dir, "runtime", v.runtime, "auth",
            a->token ? "token" : "open", NULL);
     while (!signalled) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
+        timefmt_sleep_ms(50);
     }
     log_at(LOG_INFO, "agent.stopping", NULL);
     status = 0;

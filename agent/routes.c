@@ -352,8 +352,7 @@ static int wait_console_flush(const char *dir, off_t from) {
                 if (strstr(buf, SAVED_TEXT)) return 0;
             }
         }
-        struct timespec ts = {0, FLUSH_POLL_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        timefmt_sleep_ms(FLUSH_POLL_MS);
     }
     return MIG_ETIMEOUT;
 }

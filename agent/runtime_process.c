@@ -433,8 +433,7 @@ void *runtime_monitor(void *arg) {
     agent_t *a = arg;
     while (!a->stopping) {
         monitor_pass(a);
-        struct timespec ts = {0, RUNTIME_MONITOR_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        timefmt_sleep_ms(RUNTIME_MONITOR_MS);
     }
     return NULL;
 }

@@ -84,7 +84,7 @@ static int start_deferred(agent_t *a, agent_pass_t *p) {
     for (int64_t end = timefmt_mono_ms() + DEFERRED_START_MS; s->state == SRV_STARTING;) {
         if (timefmt_mono_ms() > end || p->cancel) break;
         pthread_mutex_unlock(&a->lock);
-        usleep(RUNTIME_MONITOR_MS * 1000);
+        timefmt_sleep_ms(RUNTIME_MONITOR_MS);
         pthread_mutex_lock(&a->lock);
         if ((s = state_find_server(a, p->server_id)) == NULL) return 0; /* deleted meanwhile */
     }
@@ -136,7 +136,7 @@ static void *pass_thread(void *arg) {
 static void pass_wait(agent_t *a, agent_pass_t *p) {
     while (p->thread_live) {
         pthread_mutex_unlock(&a->lock);
-        usleep(10000);
+        timefmt_sleep_ms(10);
         pthread_mutex_lock(&a->lock);
     }
 }
@@ -157,7 +157,7 @@ void sync_routes_cancel_server(agent_t *a, const char *id) {
         pass_wait(a, p);
         while (p->busy > 0) { /* a dirty_bytes query in flight ends within its call's timeout */
             pthread_mutex_unlock(&a->lock);
-            usleep(10000);
+            timefmt_sleep_ms(10);
             pthread_mutex_lock(&a->lock);
         }
         if (p->engine) sync_pass_free(p->engine);

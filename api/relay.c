@@ -26,6 +26,7 @@
 #include "core/wsframe.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/migration.h"
 #include "core/timefmt.h"
 #include "core/utf8.h"
 
@@ -153,14 +154,9 @@ static int parse_filter(const char *qs, size_t qlen, const char *name, char *out
     int n = mg_get_var(qs, qlen, name, buf, sizeof buf);
     out[0] = '\0';
     if (n == -1) return 0;
-    int ok = n > 0 && n <= RELAY_FILTER_MAX;
-    for (int i = 0; ok && i < n; i++) {
-        char ch = buf[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-             ch == '.' || ch == ':' || ch == '-';
-    }
-    if (!ok) {
-        snprintf(err, errlen, "%s: must be 1 to %d characters of A-Z a-z 0-9 _ . : -", name, RELAY_FILTER_MAX);
+    /* n is -2 when the value is too long for buf; a decoded NUL (%00) would cut it short */
+    if (n < 0 || strlen(buf) != (size_t)n || !migration_id_valid(buf)) {
+        snprintf(err, errlen, "%s: must be 1 to %d characters of " MIG_ID_CHARS, name, MIG_ID_MAX);
         return MIG_EINVALID;
     }
     memcpy(out, buf, (size_t)n + 1);

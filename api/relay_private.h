@@ -28,9 +28,10 @@
 
 #include "api/relay.h"
 #include "core/evid.h"
+#include "core/migration.h"
 #include "core/rconn.h"
 
-#define RELAY_FILTER_MAX 36       /* longest server_id / migration_id filter: an id's limit */
+#define RELAY_FILTER_MAX MIG_ID_MAX /* longest server_id / migration_id filter: an id's limit */
 #define RELAY_RX_MAX 512          /* a client's read buffer: a control frame fits whole */
 #define RELAY_BATCH_MAX 64        /* live events sent to a client in one sendmsg */
 #define RELAY_REPLAY_PAGE 100     /* entries per XRANGE of a replay or catch-up: ~30 KB */

@@ -256,7 +256,7 @@ static void throughput_run(int workers, int concurrency, bool attribute, tp_resu
     live_stack_t s;
     stack_up(&s, fleet, TP_SERVERS, sim, sched, workers, wflags);
     free(fleet);
-    sleep_ms(500); /* the workers connect and block on the ready queue */
+    timefmt_sleep_ms(500); /* the workers connect and block on the ready queue */
 
     static char ids[TP_SERVERS][MIG_ID_MAX + 1];
     if (attribute) {
@@ -281,7 +281,7 @@ static void throughput_run(int workers, int concurrency, bool attribute, tp_resu
         if (ended >= TP_SERVERS) break;
         if (timefmt_mono_ms() > deadline) die("%lld of %d migrations ended after %d s", ended, TP_SERVERS,
                                               TP_TIMEOUT_MS / 1000);
-        sleep_ms(50); /* only for noticing the end: the span comes from the records' stamps */
+        timefmt_sleep_ms(50); /* only for noticing the end: the span comes from the records' stamps */
     }
     cpu_t c1 = cpu_now(&s);
     r->cpu_window_s = (double)(timefmt_mono_ms() - t0) / 1000.0;
@@ -376,7 +376,7 @@ static bool offline_wait(offline_t *o, const char *path, const char *field, cons
             snprintf(o->err, sizeof o->err, "GET %s: %ld %.200s", path, st, cJSON_IsString(e) ? e->valuestring : "");
         cJSON_Delete(j);
         if (ok || bad) return ok;
-        sleep_ms(OFFLINE_POLL_MS);
+        timefmt_sleep_ms(OFFLINE_POLL_MS);
     }
 }
 
@@ -513,7 +513,7 @@ static void bench_downtime(double speed) {
         while (!states_terminal(get_status(&s, mid[k], &m[k]))) {
             if (timefmt_mono_ms() > deadline)
                 die("the live migration of %s is still %s", live_id[k], states_name(m[k].status));
-            sleep_ms(100);
+            timefmt_sleep_ms(100);
         }
     }
     for (int k = 0; k < DT_N; k++) pthread_join(th[k], NULL);
@@ -588,7 +588,7 @@ static void bench_promotion(void) {
             if (waited > 20000)
                 die("migration %d is %s (%s), not held for its player", i + 1, states_name(m.status),
                     m.blocked_reason ? m.blocked_reason : "no reason");
-            sleep_ms(20);
+            timefmt_sleep_ms(20);
         }
     }
 
@@ -603,7 +603,7 @@ static void bench_promotion(void) {
         while (get_status(&s, ids[i], &m) == MIG_SCHEDULED) {
             if (timefmt_mono_ms() > deadline)
                 die("sample %d: still scheduled 30 s after idle (%s)", i + 1, m.blocked_reason ? m.blocked_reason : "");
-            sleep_ms(2);
+            timefmt_sleep_ms(2);
         }
         int64_t started = m.started_at;
         server_t srv;
@@ -618,7 +618,7 @@ static void bench_promotion(void) {
         inventory_server_clear(&srv);
         while (!states_terminal(get_status(&s, ids[i], &m))) {
             if (timefmt_mono_ms() > deadline) die("sample %d: still %s after 30 s", i + 1, states_name(m.status));
-            sleep_ms(5);
+            timefmt_sleep_ms(5);
         }
         if (m.status != MIG_COMPLETED)
             die("sample %d ended %s: %s", i + 1, states_name(m.status), m.error_message ? m.error_message : "?");

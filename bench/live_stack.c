@@ -36,11 +36,6 @@ void die(const char *fmt, ...) {
     exit(1);
 }
 
-void sleep_ms(int64_t ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static const char *bindir(void) {
     return getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "bin";
 }
@@ -106,7 +101,7 @@ void stack_up_with(live_stack_t *s, const stack_opts_t *o) {
             s->sim = 0;
             die("fleet-sim exited at start");
         }
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     if (port == 0) die("fleet-sim logged no port");
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", port);
@@ -116,7 +111,7 @@ void stack_up_with(live_stack_t *s, const stack_opts_t *o) {
         if (store_list_servers(s->rc, &v, &got) == 0) store_servers_free(v, got);
         if ((int)got >= servers) break;
         if (waited > 30000) die("fleet-sim wrote %zu of %d servers in 30 s", got, servers);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 
     const char *sargs[12] = {"--idle-s=0"};
@@ -163,7 +158,7 @@ void stack_redis_restart(live_stack_t *s) {
             die("redis-server exited on its restart; see %s", log);
         }
         if (waited > HARNESS_START_WAIT_MS) die("redis-server did not answer %d ms after its restart", waited);
-        sleep_ms(2); /* the restart's figures count from here: poll finely */
+        timefmt_sleep_ms(2); /* the restart's figures count from here: poll finely */
     }
 }
 

@@ -43,8 +43,6 @@ typedef struct {
 /* Stops what runs, says why and where the logs are, and exits 1. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-void sleep_ms(int64_t ms);
-
 /* Starts redis-server, fleet-sim serving `fleet` (a JSON text of `servers` servers) with
  * `sim_flags`, the scheduler with `sched_flags` and `workers` workers with
  * `worker_flags`; returns once the sim's inventory is in Redis. */

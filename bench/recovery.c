@@ -158,7 +158,7 @@ static void trial_up(live_stack_t *s, int lease_ms, long long world_mb, const ch
 static void read_mig(live_stack_t *s, const char *id, migration_t *m) {
     for (int waited = 0; store_get_migration(s->rc, id, m) != 0; waited += POLL_MS) {
         if (waited > 30000) die("reading migration %s: %s", id, s->rc->err);
-        sleep_ms(POLL_MS);
+        timefmt_sleep_ms(POLL_MS);
     }
 }
 
@@ -175,7 +175,7 @@ static void create(live_stack_t *s, const char *server, const char *to, bool sta
     migration_init(&m);
     for (int waited = 0; store_create_migration(s->rc, &c, &m) != 0; waited += POLL_MS) {
         if (waited > 30000) die("creating a migration of %s: %s", server, s->rc->err);
-        sleep_ms(POLL_MS);
+        timefmt_sleep_ms(POLL_MS);
     }
     snprintf(id, MIG_ID_MAX + 1, "%s", m.id);
     migration_clear(&m);
@@ -190,7 +190,7 @@ static void wait_end(live_stack_t *s, const char *id, migration_t *m) {
         if (timefmt_mono_ms() > deadline)
             die("migration %s is still %s (%s) after %d s", id, states_name(m->status),
                 m->progress_message ? m->progress_message : "", TRIAL_TIMEOUT_MS / 1000);
-        sleep_ms(POLL_MS);
+        timefmt_sleep_ms(POLL_MS);
     }
 }
 
@@ -221,7 +221,7 @@ static void wait_held(live_stack_t *s, int fault) {
         cJSON_Delete(st);
         if (found) return;
         if (timefmt_mono_ms() > deadline) die("no call held by fault %d after 60 s", fault);
-        sleep_ms(5); /* the worker waits in the call: the sooner seen, the less it matters */
+        timefmt_sleep_ms(5); /* the worker waits in the call: the sooner seen, the less it matters */
     }
 }
 
@@ -292,7 +292,7 @@ static int64_t log_ms(const live_stack_t *s, const char *log, const char *event,
 /* Waits up to `ms` for log_ms() to find the line; -1 when it did not come. */
 static int64_t wait_log(const live_stack_t *s, const char *log, const char *event, const char *id, int ms) {
     int64_t at;
-    for (int waited = 0; (at = log_ms(s, log, event, id)) < 0 && waited < ms; waited += POLL_MS) sleep_ms(POLL_MS);
+    for (int waited = 0; (at = log_ms(s, log, event, id)) < 0 && waited < ms; waited += POLL_MS) timefmt_sleep_ms(POLL_MS);
     return at;
 }
 
@@ -384,7 +384,7 @@ static trial_t fault_trial(int lease_ms, fault_t fault, const char *call) {
         int accepted = fenced(&s, id, token, "accepted"), refused = fenced(&s, id, token, "refused");
         release(&s, rule);
         for (int waited = 0; waited < 10000 && fenced(&s, id, token, "refused") == refused; waited += POLL_MS)
-            sleep_ms(POLL_MS);
+            timefmt_sleep_ms(POLL_MS);
         r.refused = fenced(&s, id, token, "refused") > refused;
         int64_t cont = timefmt_now_ms();
         kill(s.workers[w], SIGCONT);
@@ -392,7 +392,7 @@ static trial_t fault_trial(int lease_ms, fault_t fault, const char *call) {
         snprintf(plog, sizeof plog, "worker-%d.log", w);
         int64_t lost = wait_log(&s, plog, "worker.lease_lost", id, 30000);
         r.lease_lost = lost >= 0 ? (double)(lost - cont) : -1;
-        sleep_ms(CONT_WAIT_MS);
+        timefmt_sleep_ms(CONT_WAIT_MS);
         r.accepted_after = fenced(&s, id, token, "accepted") - accepted;
     } else {
         release(&s, rule);
@@ -423,7 +423,7 @@ static redis_trial_t redis_trial(int lease_ms) {
         if (states_terminal(m.status) || timefmt_mono_ms() > deadline)
             die("migration %s is %s at %s, not in its full sync", id, states_name(m.status),
                 m.phase_step ? m.phase_step : "no step");
-        sleep_ms(POLL_MS);
+        timefmt_sleep_ms(POLL_MS);
     }
     migration_clear(&m);
 

@@ -20,6 +20,7 @@
 #include "cli/wsproto.h"
 #include "core/err.h"
 #include "core/evid.h"
+#include "core/timefmt.h"
 
 #define SLICE_MS 250 /* longest block in poll(2): how soon a signal's stop is seen */
 
@@ -50,17 +51,11 @@ typedef struct {
     char why[256];                /* why the last connection ended, for the note on stderr */
 } watch_t;
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps `ms` in slices, returning early when asked to stop. */
 static void nap(watch_t *w, int ms) {
-    for (int64_t end = mono_ms() + ms; !*w->stop && mono_ms() < end;) {
-        int64_t left = end - mono_ms();
-        poll(NULL, 0, left < SLICE_MS ? (int)left : SLICE_MS);
+    for (int64_t end = timefmt_mono_ms() + ms; !*w->stop && timefmt_mono_ms() < end;) {
+        int64_t left = end - timefmt_mono_ms();
+        timefmt_sleep_ms(left < SLICE_MS ? left : SLICE_MS);
     }
 }
 
@@ -89,9 +84,9 @@ static int tcp_connect(watch_t *w) {
             err = errno;
             if (err == EINPROGRESS) {
                 struct pollfd p = {.fd = fd, .events = POLLOUT};
-                int64_t end = mono_ms() + WATCH_CONNECT_TIMEOUT_MS;
+                int64_t end = timefmt_mono_ms() + WATCH_CONNECT_TIMEOUT_MS;
                 int r = 0;
-                while (!*w->stop && (r = poll(&p, 1, SLICE_MS)) == 0 && mono_ms() < end) {
+                while (!*w->stop && (r = poll(&p, 1, SLICE_MS)) == 0 && timefmt_mono_ms() < end) {
                 }
                 socklen_t sl = sizeof err;
                 if (r > 0)
@@ -113,7 +108,7 @@ static int tcp_connect(watch_t *w) {
 /* Writes all of `p` within the connect timeout. Returns 0 or -1. */
 static int send_all(watch_t *w, const void *p, size_t n) {
     const char *s = p;
-    int64_t end = mono_ms() + WATCH_CONNECT_TIMEOUT_MS;
+    int64_t end = timefmt_mono_ms() + WATCH_CONNECT_TIMEOUT_MS;
     while (n > 0) {
         ssize_t k = send(w->fd, s, n, MSG_NOSIGNAL);
         if (k > 0) {
@@ -123,7 +118,7 @@ static int send_all(watch_t *w, const void *p, size_t n) {
         }
         if (k < 0 && errno != EAGAIN && errno != EINTR) break;
         struct pollfd pf = {.fd = w->fd, .events = POLLOUT};
-        if (mono_ms() >= end) break;
+        if (timefmt_mono_ms() >= end) break;
         poll(&pf, 1, SLICE_MS);
     }
     if (n == 0) return 0;
@@ -145,7 +140,7 @@ static long read_more(watch_t *w, int ms) {
         w->buf = g;
         w->cap = cap;
     }
-    for (int64_t end = mono_ms() + ms;;) {
+    for (int64_t end = timefmt_mono_ms() + ms;;) {
         if (*w->stop) return -3;
         ssize_t k = recv(w->fd, w->buf + w->n, w->cap - w->n, 0);
         if (k > 0) {
@@ -160,7 +155,7 @@ static long read_more(watch_t *w, int ms) {
             snprintf(w->why, sizeof w->why, "recv: %s", strerror(errno));
             return -1;
         }
-        int64_t left = end - mono_ms();
+        int64_t left = end - timefmt_mono_ms();
         if (left <= 0) {
             snprintf(w->why, sizeof w->why, "no message or ping for %d s", ms / 1000);
             return -2;
@@ -223,13 +218,13 @@ static int upgrade(watch_t *w) {
     }
     if (send_all(w, req, (size_t)rl) != 0) return -1;
     size_t head;
-    int64_t end = mono_ms() + WATCH_CONNECT_TIMEOUT_MS;
+    int64_t end = timefmt_mono_ms() + WATCH_CONNECT_TIMEOUT_MS;
     while ((head = wsproto_head_len((char *)w->buf, w->n)) == 0) {
         if (w->n > WSPROTO_HEAD_MAX) {
             snprintf(w->why, sizeof w->why, "the answer's head is too long");
             return -1;
         }
-        int64_t left = end - mono_ms();
+        int64_t left = end - timefmt_mono_ms();
         if (left <= 0 || read_more(w, (int)left) <= 0) {
             if (left <= 0) snprintf(w->why, sizeof w->why, "no answer to the upgrade");
             return -1;
@@ -342,7 +337,7 @@ static outcome_t on_frame(watch_t *w, const wsframe_header_t *h) {
 
 /* Reads frames until the connection ends. Returns how it ended. */
 static outcome_t read_frames(watch_t *w) {
-    int64_t last = mono_ms();
+    int64_t last = timefmt_mono_ms();
     for (;;) {
         wsframe_header_t h;
         int rv = wsframe_header_parse(w->buf, w->n, WSFRAME_FROM_SERVER, &h);
@@ -353,11 +348,11 @@ static outcome_t read_frames(watch_t *w) {
         if (rv == 1 && w->n >= h.header_len + h.len) {
             outcome_t o = on_frame(w, &h);
             consume(w, h.header_len + (size_t)h.len);
-            last = mono_ms();
+            last = timefmt_mono_ms();
             if (o != W_CONT) return o;
             continue;
         }
-        int64_t left = last + WATCH_IDLE_MS - mono_ms();
+        int64_t left = last + WATCH_IDLE_MS - timefmt_mono_ms();
         long got = read_more(w, left > 0 ? (int)left : 0);
         if (got == -3) return W_STOP;
         if (got <= 0) return W_DROP;

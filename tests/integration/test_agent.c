@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/timefmt.h"
 #include "suites.h"
 #include "tests/support/http_client.h"
 #include "tests/support/redis_harness.h"
@@ -45,10 +46,6 @@ typedef struct {
 static char top[64];
 static agent_proc_t agents[AGENTS_MAX];
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static const char *bindir(void) {
     return getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
@@ -102,7 +99,7 @@ static void agent_start(int i) {
         }
         ck_assert_msg(harness_wait(a->pid, 0) == -1, "migrate-agent exited; see %s", a->log);
         ck_assert_msg(waited < WAIT_MS, "migrate-agent did not start; see %s", a->log);
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     a->port = port; /* the same port after a restart: the worker and peers know it */
     char host[32];
@@ -240,7 +237,7 @@ static void wait_state(int i, const char *id, const char *mid, const char *want)
         cJSON_Delete(o);
         if (ok) return;
         ck_assert_msg(waited < WAIT_MS, "server %s on agent %d is %s, not %s", id, i, got, want);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 
@@ -436,7 +433,7 @@ static void wait_players(int i, const char *id, bool healthy, int players) {
         cJSON_Delete(o);
         if (h == healthy && n == players) return;
         ck_assert_msg(waited < WAIT_MS, "server %s: healthy %d players %d, not %d and %d", id, h, n, healthy, players);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 
@@ -498,7 +495,7 @@ static cJSON *run_pass(int t, int s, int n, bool final) {
         if (cJSON_IsTrue(cJSON_GetObjectItem(o, "done"))) return o;
         cJSON_Delete(o);
         ck_assert_msg(waited < WAIT_MS * 2, "pass %d did not finish", n);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 
@@ -549,7 +546,7 @@ START_TEST(test_agent_live_sync_ends_byte_identical_after_quiesce) {
         cJSON_Delete(o);
         if (d > 0) break;
         ck_assert_msg(waited < WAIT_MS, "dirty_bytes stayed 0 while the source writes");
-        sleep_ms(50);
+        timefmt_sleep_ms(50);
     }
     o = run_pass(1, 0, 2, false);
     ck_assert_double_lt(num(o, "bytes_total"), 4 << 20); /* a delta, not the world */
@@ -605,7 +602,7 @@ START_TEST(test_agent_pass_resumes_after_kill_9_of_the_target) {
         cJSON_Delete(o);
         if (done >= 2 << 20) break;
         ck_assert_msg(waited < WAIT_MS, "the pass copied nothing");
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
     agent_kill(1);
     agent_start(1);
@@ -617,7 +614,7 @@ START_TEST(test_agent_pass_resumes_after_kill_9_of_the_target) {
         cJSON_Delete(o);
         if (done) break;
         ck_assert_msg(waited < WAIT_MS * 2, "the resumed pass did not finish");
-        sleep_ms(50);
+        timefmt_sleep_ms(50);
     }
     ck_assert_msg(same_tree(0, 1), "the target differs from the source; see %s/diff.txt", top);
     ck_assert_msg(proc_log_has(agents[1].log, "agent.pass_resumed"), "the restarted agent did not resume");

@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "fixture.h"
+#include "core/timefmt.h"
 #include "suites.h"
 #include "tests/support/http_client.h"
 
@@ -41,11 +42,6 @@ typedef struct {
 static sys_agent_t ag[2];
 static pid_t sim_pid, sched_pid, worker_pid;
 static char sim_url[64];
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static const char *bindir(void) {
     return getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
@@ -66,7 +62,7 @@ static int wait_port(pid_t pid, const char *log, const char *event) {
     for (int waited = 0; (port = proc_port_from_log(log, event)) == 0; waited += 10) {
         ck_assert_msg(harness_wait(pid, 0) == -1, "%s: exited; see %s", event, log);
         ck_assert_msg(waited < WAIT_MS, "%s: not started; see %s", event, log);
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     return port;
 }
@@ -179,7 +175,7 @@ static void wait_state(int i, const char *id, const char *want) {
     char got[32];
     for (int waited = 0; strcmp(state_of(i, id, got, sizeof got), want) != 0; waited += 20) {
         ck_assert_msg(waited < WAIT_MS, "%s on agent %d is %s, not %s", id, i, got, want);
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
 }
 
@@ -246,7 +242,7 @@ static void wait_ended(migration_t *m) {
             if (m->status == ENDED[i]) return;
         ck_assert_msg(waited < WAIT_MS * 2, "migration %s still %s (%s)", id, states_name(m->status),
                       m->progress_message ? m->progress_message : "-");
-        sleep_ms(50);
+        timefmt_sleep_ms(50);
     }
 }
 
@@ -339,7 +335,7 @@ START_TEST(test_system_moves_a_writing_server_between_real_agents) {
     for (int waited = 0; at_start == NULL; waited += 20) {
         at_start = slurp(1, "start.sum");
         ck_assert_msg(waited < WAIT_MS, "B's server wrote no start.sum");
-        if (at_start == NULL) sleep_ms(20);
+        if (at_start == NULL) timefmt_sleep_ms(20);
     }
     ck_assert_str_eq(at_start, at_quiesce);
     free(at_quiesce);
@@ -383,7 +379,7 @@ START_TEST(test_system_target_agent_without_room_fails_preparing_and_rolls_back)
         ck_assert_int_eq(stat(path, &b), 0);
         if (b.st_size != a.st_size) break;
         ck_assert_msg(waited < WAIT_MS, "the original server no longer writes its world");
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
     migration_clear(&m);
 }
