@@ -279,8 +279,10 @@ endif
 # Real Minecraft-protocol software (tests/real/, docs/OPERATIONS.md): a flying-squid server
 # run by two migrate-agents, each in a network namespace of its own (so root; skipped
 # otherwise), mineflayer bots building on it, and a live migration through the API, the
-# scheduler and a worker. The npm packages are pinned by tests/real/package-lock.json and
-# installed again only when it changed (the stamp is touched: npm may rewrite the lock).
+# scheduler and a worker; in router.test.mjs the bots join through bin/migrate-router, the
+# worker's proxy bridge, which moves them through its waiting room. The npm packages are
+# pinned by tests/real/package-lock.json and installed again only when it changed (the
+# stamp is touched: npm may rewrite the lock).
 # `make test` runs it; not root, nothing is installed and the test says it is skipped.
 REAL_MODULES = tests/real/node_modules/.package-lock.json
 $(REAL_MODULES): tests/real/package.json tests/real/package-lock.json
@@ -289,7 +291,8 @@ $(REAL_MODULES): tests/real/package.json tests/real/package-lock.json
 real-deps: $(REAL_MODULES)
 
 ifneq ($(origin B),file)
-test-real: $(if $(filter 0,$(shell id -u)),real-deps) $(B)/bin/migrate-agent $(B)/bin/migrate-api $(B)/bin/migrate-scheduler $(B)/bin/migrate-worker
+test-real: $(if $(filter 0,$(shell id -u)),real-deps) $(B)/bin/migrate-agent $(B)/bin/migrate-api $(B)/bin/migrate-scheduler $(B)/bin/migrate-worker \
+           $(B)/bin/migrate-router
 	$(Q)MIG_BIN_DIR=$(B)/bin node --test tests/real/
 else
 test-real:
