@@ -3,7 +3,8 @@
 
 CC      ?= cc
 OPT     ?= -O2 -g
-WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Werror
+WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wmissing-prototypes -Wshadow \
+           -Werror
 INC      = -Icore -I.
 PKGS     = hiredis libevent libcurl
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcjson -lpthread -lm
@@ -118,7 +119,7 @@ BENCH += recovery
 .PHONY: all deps test test-unit test-integration bench clean demo
 .PHONY: test-deploy test-image
 .PHONY: soak soak-run
-.PHONY: test-e2e e2e-deps bench-dashboard
+.PHONY: test-e2e test-web e2e-deps bench-dashboard
 .PHONY: test-real real-deps
 all: $(patsubst %,bin/%,$(PROGRAMS))
 
@@ -197,7 +198,7 @@ need_pkgs = for p in $(1); do pkg-config --exists $$p || { echo "make: pkg-confi
              run \`make deps\`, or set PKG_CONFIG_PATH" >&2; exit 1; }; done
 .PHONY: check-libs check-test-libs
 check-libs:
-	$(Q)$(call need_pkgs,$(PKGS))
+	$(Q)$(call need_pkgs,$(PKGS) $(SYNC_PKGS))
 check-test-libs:
 	$(Q)$(call need_pkgs,$(TEST_PKGS))
 $(UNIT_OBJS) $(patsubst %,$(B)/tests/integration/%.o,$(INTEG) main) $(B)/tests/support/ws_client.o: | check-test-libs
@@ -258,7 +259,7 @@ $(B)/tests/fuzz/%: $(B)/tests/fuzz/%.o $(FUZZ_OBJS)
 TEST_MAKE = $(MAKE) --no-print-directory B=build/test SANITIZE=address,undefined OPT="-O1 -g"
 
 test: deps
-	$(Q)$(TEST_MAKE) test-unit test-integration test-e2e test-real
+	$(Q)$(TEST_MAKE) test-unit test-integration test-web test-e2e test-real
 	$(Q)$(MAKE) --no-print-directory test-deploy
 
 # The suites run the build of the B they are given (`make test` gives build/test; an
@@ -322,6 +323,11 @@ $(E2E_MODULES): tests/e2e/package.json tests/e2e/package-lock.json
 
 e2e-deps: $(E2E_MODULES)
 	$(Q)test -x /usr/bin/chromium || { echo "test-e2e: /usr/bin/chromium is missing; the dashboard's tests need Debian's chromium (make deps installs it)" >&2; exit 1; }
+
+# The dashboard's pure modules (tests/web/: states, events, geometry, format, the page's
+# preloads), under node --test with no browser and no program running.
+test-web:
+	$(Q)node --test tests/web/
 
 test-e2e: e2e-deps $(patsubst %,$(B)/bin/%,$(PROGRAMS))
 	$(Q)MIG_BIN_DIR=$(B)/bin node --test tests/e2e/
