@@ -30,7 +30,7 @@ PURE += envelope
 PURE += wsframe evid
 PURE += strbuf
 PURE_OBJS = $(patsubst %,$(B)/core/%.o,$(PURE))
-CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store lualib) $(B)/gen/lua_source.o
+CORE_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/core/%.o,rconn store store_worker lualib) $(B)/gen/lua_source.o
 # httpbody needs civetweb: only the programs that serve HTTP (API, fleet-sim) pull it in.
 CORE_OBJS += $(B)/core/httpbody.o
 LUA_SRCS = lua-scripts/common.lua lua-scripts/migration.lua lua-scripts/scheduler.lua \
@@ -60,7 +60,7 @@ PROG_PURE_OBJS += $(AGENT_PURE)
 # tested; sync.c, sync_source.c: the pass engine, tested against directories). Only what
 # links them takes xxHash and libcrypto, so that the other programs do not grow.
 AGENT_PURE += $(patsubst %,$(B)/agent/%.o,manifest fsx)
-AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest fsx sync sync_source)
+AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest fsx sync sync_final sync_source)
 SYNC_PKGS = libxxhash libcrypto
 SYNC_LIBS = $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null)
 # bin/migrate-agent: the node agent (agent/main.c and the modules around the sync).

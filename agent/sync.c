@@ -1,5 +1,6 @@
 /* sync.c - the target's half of the world sync: plan against the record, fetch changed
- * blocks into staging, checkpoint, verify, switch (the design is in sync.h). */
+ * blocks into staging, checkpoint, verify, switch (the design is in sync.h; the final
+ * pass's verification and switch are in sync_final.c). */
 #include "agent/sync.h"
 
 #include <cjson/cJSON.h>
@@ -16,6 +17,7 @@
 
 #include "agent/fsx.h"
 #include "agent/manifest.h"
+#include "agent/sync_private.h"
 #include "core/err.h"
 
 #define PASS_FILE "pass.json"
@@ -28,24 +30,7 @@
  * source's hashing before its first byte) bounded. */
 #define BLOCKS_BATCH 512
 
-enum phase { PH_NEW, PH_COPY, PH_FAILED, PH_SWITCH, PH_DONE };
 static const char *const PHASE_NAMES[] = {"new", "copy", "failed", "switch", "done"};
-
-struct sync_pass {
-    sync_opts_t o;
-    int statefd;
-    pthread_mutex_t mu;   /* guards record, plan and prog against progress/dirty readers */
-    manifest_t *record;   /* what the staging tree holds (sync.h); owned */
-    manifest_t *plan;     /* the source's manifest of this run, hashes of changed files; owned */
-    sync_progress_t prog;
-    enum phase phase;
-    uint32_t stored_pass; /* pass number in pass.json when opened (0: none) */
-    /* This pass has scanned the source (planned, or opened done): until then the record
-     * is the previous pass's, and what the source writes goes into this pass, so
-     * dirty_bytes is 0 rather than the delta since the previous pass. Guarded by mu. */
-    int planned;
-    uint64_t staging_dev, staging_ino;
-};
 
 struct sync_sink {
     sync_pass_t *p;
@@ -59,7 +44,7 @@ struct sync_sink {
     uint64_t carry_off;
 };
 
-static void fail(sync_pass_t *p, const char *fmt, ...) {
+void sync__fail(sync_pass_t *p, const char *fmt, ...) {
     pthread_mutex_lock(&p->mu);
     va_list ap;
     va_start(ap, fmt);
@@ -329,10 +314,6 @@ int sync_sink_write(sync_sink_t *s, const void *data, size_t len) {
 
 /* ---- planning ---------------------------------------------------------------------------- */
 
-static int is_file(const manifest_entry_t *e) {
-    return (e->mode & S_IFMT) == S_IFREG;
-}
-
 /* The ranges of plan entry `pe` to fetch against its record `re` (may be NULL): none when
  * unchanged by stat; the blocks whose hash differs when the plan has the source's hashes;
  * the whole file otherwise. *out malloc'd (caller frees). Returns 0 or MIG_ENOMEM. */
@@ -381,7 +362,7 @@ static int fetch_hashes(sync_pass_t *p, const sync_transport_t *t, const char *c
         size_t len = 0;
         int rv = t->blocks(t->ctx, paths + at, k, &buf, &len);
         if (rv != 0) {
-            fail(p, "source: block hashes: %s", mig_strerror(rv));
+            sync__fail(p, "source: block hashes: %s", mig_strerror(rv));
             return rv;
         }
         manifest_t *m;
@@ -389,7 +370,7 @@ static int fetch_hashes(sync_pass_t *p, const sync_transport_t *t, const char *c
         rv = manifest_decode(buf, len, MANIFEST_DECODE_PARTIAL, &m, why, sizeof why);
         free(buf);
         if (rv != 0) {
-            fail(p, "source's block hashes refused: %s", why);
+            sync__fail(p, "source's block hashes refused: %s", why);
             return rv == MIG_ENOMEM ? rv : MIG_EREFUSED;
         }
         pthread_mutex_lock(&p->mu);
@@ -419,14 +400,14 @@ static int get_manifest(sync_pass_t *p, const sync_transport_t *t, int strong, m
     size_t len = 0;
     int rv = t->manifest(t->ctx, strong, &buf, &len);
     if (rv != 0) {
-        fail(p, "source: manifest: %s", mig_strerror(rv));
+        sync__fail(p, "source: manifest: %s", mig_strerror(rv));
         return rv;
     }
     char why[200];
     rv = manifest_decode(buf, len, 0, out, why, sizeof why);
     free(buf);
     if (rv != 0) {
-        fail(p, "source's manifest refused: %s", why);
+        sync__fail(p, "source's manifest refused: %s", why);
         return rv == MIG_ENOMEM ? rv : MIG_EREFUSED;
     }
     pthread_mutex_lock(&p->mu);
@@ -482,7 +463,7 @@ static int plan_run(sync_pass_t *p, const sync_transport_t *t, int sfd) {
         if (dfd != sfd)
             close(dfd);
         if (rv != 0) {
-            fail(p, "staging: cannot remove %s", re->path);
+            sync__fail(p, "staging: cannot remove %s", re->path);
             goto out;
         }
     }
@@ -552,7 +533,7 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
         return rv;
     int fd = fsx_open_beneath(sfd, pe->path, O_WRONLY | O_CREAT, 0600, 1);
     if (fd < 0) {
-        fail(p, "staging: cannot open %s", pe->path);
+        sync__fail(p, "staging: cannot open %s", pe->path);
         free(r);
         return MIG_EIO;
     }
@@ -560,7 +541,7 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
     rv = MIG_EIO;
     struct stat st;
     if (fstat(fd, &st) != 0 || ((uint64_t)st.st_size != pe->size && ftruncate(fd, (off_t)pe->size) != 0)) {
-        fail(p, "staging: cannot size %s", pe->path);
+        sync__fail(p, "staging: cannot size %s", pe->path);
         goto out;
     }
     pthread_mutex_lock(&p->mu);
@@ -583,7 +564,7 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
         if (rv == 0 && s->ri < s->nr)
             rv = MIG_EPROTO; /* fewer bytes than asked */
         if (rv != 0) {
-            fail(p, "fetching %s: %s", pe->path, mig_strerror(rv));
+            sync__fail(p, "fetching %s: %s", pe->path, mig_strerror(rv));
             goto out;
         }
     }
@@ -591,7 +572,7 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
     ts[1] = ts[0];
     rv = MIG_EIO;
     if (fchmod(fd, pe->mode & 07777) != 0 || futimens(fd, ts) != 0) {
-        fail(p, "staging: cannot set mode or time of %s", pe->path);
+        sync__fail(p, "staging: cannot set mode or time of %s", pe->path);
         goto out;
     }
     pthread_mutex_lock(&p->mu);
@@ -628,7 +609,7 @@ static int make_dir(sync_pass_t *p, int sfd, const manifest_entry_t *pe, manifes
             close(pfd);
     }
     if (fd < 0 || fchmod(fd, pe->mode & 07777) != 0) {
-        fail(p, "staging: cannot make folder %s", pe->path);
+        sync__fail(p, "staging: cannot make folder %s", pe->path);
         if (fd >= 0)
             close(fd);
         return MIG_EIO;
@@ -672,114 +653,15 @@ static int copy_all(sync_pass_t *p, const sync_transport_t *t, int sfd) {
     return rv;
 }
 
-/* ---- verification and the switch --------------------------------------------------------- */
-
-/* Every entry of staging against the plan: the same paths and types, each file's size and
- * SHA-256 the source's. A file that differs loses its record (copied whole next time).
- * Returns 0 or MIG_EPROTO with the first bad path in the error. */
-static int verify(sync_pass_t *p, int sfd) {
-    manifest_t *got = NULL;
-    char why[200];
-    int rv = manifest_scan(sfd, MANIFEST_SCAN_STRONG, &got, why, sizeof why);
-    if (rv != 0) {
-        fail(p, "verification: staging unreadable: %s", why);
-        return rv;
-    }
-    size_t bad = 0;
-    const char *first = NULL;
-    for (size_t i = 0; i < p->plan->n; i++) {
-        const manifest_entry_t *pe = &p->plan->e[i], *ge = manifest_find(got, pe->path);
-        int ok = ge != NULL && (ge->mode & S_IFMT) == (pe->mode & S_IFMT);
-        if (ok && is_file(pe))
-            ok = (pe->flags & MANIFEST_F_STRONG) && ge->size == pe->size &&
-                 memcmp(ge->sha256, pe->sha256, 32) == 0;
-        if (!ok) {
-            manifest_entry_t *re = &p->record->e[i];
-            pthread_mutex_lock(&p->mu);
-            re->nhashes = 0, re->mtime_ns = re->ctime_ns = 0;
-            pthread_mutex_unlock(&p->mu);
-            first = first ? first : pe->path;
-            bad++;
-        }
-    }
-    if (bad == 0 && got->n != p->plan->n) {
-        bad = got->n - p->plan->n;
-        first = "(entries the source does not have)";
-    }
-    if (bad > 0) {
-        fail(p, "verification failed: %s and %zu more", first, bad - 1);
-        rv = MIG_EPROTO;
-    }
-    manifest_free(got);
-    return rv;
-}
-
-/* Puts staging in place of the directory (see sync.h for why a crash leaves one whole
- * tree), then removes the old tree. Idempotent: a restart in the middle finishes it. */
-static int switch_tree(sync_pass_t *p) {
-    const char *dbase, *sbase;
-    int dpar = fsx_open_parent(p->o.dir, &dbase);
-    int spar = fsx_open_parent(p->o.staging, &sbase);
-    int rv = MIG_EIO;
-    if (dpar < 0 || spar < 0) {
-        fail(p, "switch: cannot open the parent folders");
-        goto out;
-    }
-    struct stat st;
-    int have_dir = fstatat(dpar, dbase, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    int switched = have_dir && (uint64_t)st.st_dev == p->staging_dev && (uint64_t)st.st_ino == p->staging_ino;
-    if (!switched) {
-        int sfd = openat(spar, sbase, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sfd < 0 || syncfs(sfd) != 0) {
-            fail(p, "switch: cannot sync the staging tree");
-            if (sfd >= 0)
-                close(sfd);
-            goto out;
-        }
-        close(sfd);
-        if (!have_dir) {
-            if (renameat(spar, sbase, dpar, dbase) != 0) {
-                fail(p, "switch: rename: %s", strerror(errno));
-                goto out;
-            }
-        } else if (renameat2(spar, sbase, dpar, dbase, RENAME_EXCHANGE) != 0) {
-            /* no exchange here: aside, then in (a crash between leaves both trees whole) */
-            char aside[NAME_MAX + 1];
-            snprintf(aside, sizeof aside, ".%s.old", dbase);
-            if (fsx_remove_tree(dpar, aside) != 0 || renameat(dpar, dbase, dpar, aside) != 0 ||
-                fsync(dpar) != 0 || renameat(spar, sbase, dpar, dbase) != 0) {
-                fail(p, "switch: rename: %s", strerror(errno));
-                goto out;
-            }
-            if (fsync(dpar) != 0 || fsx_remove_tree(dpar, aside) != 0)
-                goto out;
-        }
-        if (fsync(dpar) != 0 || fsync(spar) != 0)
-            goto out;
-    }
-    /* the old tree, exchanged into the staging path */
-    if (fsx_remove_tree(spar, sbase) != 0) {
-        fail(p, "switch: cannot remove the old tree");
-        goto out;
-    }
-    rv = 0;
-out:
-    if (dpar >= 0)
-        close(dpar);
-    if (spar >= 0)
-        close(spar);
-    return rv;
-}
-
 /* ---- the run ----------------------------------------------------------------------------- */
 
 int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
     if (p->phase == PH_DONE)
         return 0;
     int rv, sfd = -1;
-    fail(p, "%s", "");
+    sync__fail(p, "%s", "");
     if (p->phase == PH_SWITCH) {
-        rv = switch_tree(p);
+        rv = sync__switch_tree(p);
         if (rv != 0)
             return rv;
         if (p->stored_pass == p->o.pass) {
@@ -797,12 +679,12 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
     /* the staging tree, and the record only if it describes this very tree */
     struct stat st;
     if (mkdir(p->o.staging, 0755) != 0 && errno != EEXIST) {
-        fail(p, "staging: cannot make %s: %s", p->o.staging, strerror(errno));
+        sync__fail(p, "staging: cannot make %s: %s", p->o.staging, strerror(errno));
         return MIG_EIO;
     }
     sfd = open(p->o.staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sfd < 0 || fstat(sfd, &st) != 0) {
-        fail(p, "staging: cannot open %s", p->o.staging);
+        sync__fail(p, "staging: cannot open %s", p->o.staging);
         rv = MIG_EIO;
         goto out;
     }
@@ -820,7 +702,7 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
         close(sfd);
         sfd = -1;
         if (fsx_remove_tree(AT_FDCWD, p->o.staging) != 0 || mkdir(p->o.staging, 0755) != 0) {
-            fail(p, "staging: cannot clear %s", p->o.staging);
+            sync__fail(p, "staging: cannot clear %s", p->o.staging);
             return MIG_EIO;
         }
         sfd = open(p->o.staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -834,7 +716,7 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
     if (rv == 0)
         rv = copy_all(p, t, sfd);
     if (rv == 0 && p->o.final)
-        rv = verify(p, sfd);
+        rv = sync__verify(p, sfd);
     if (rv != 0) {
         p->phase = PH_FAILED;
         checkpoint(p, NULL, 0); /* what was copied stays known to the next run */
@@ -845,7 +727,7 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
         p->stored_pass = p->o.pass;
         rv = checkpoint(p, NULL, 0);
         if (rv == 0)
-            rv = switch_tree(p);
+            rv = sync__switch_tree(p);
         if (rv != 0)
             goto out;
     }

@@ -1,4 +1,7 @@
-/* store.c - one C call per function of the Lua library, replies parsed into records. */
+/* store.c - one C call per function of the Lua library, replies parsed into records: the
+ * calls of the API and the scheduler (create, approve, schedule, cancel, get, list, stats,
+ * inventory, the scheduler's), and the calling helpers of store_private.h. The worker's
+ * calls are in store_worker.c. */
 #include "store.h"
 
 #include <inttypes.h>
@@ -8,57 +11,8 @@
 
 #include "err.h"
 #include "ids.h"
+#include "store_private.h"
 #include "timefmt.h"
-
-/* Arguments are formatted into one arena per call: ARGS_MAX strings of at most
- * ARG_NUM_LEN bytes for numbers; text arguments are passed by pointer. */
-#define ARGS_MAX 48
-#define ARG_NUM_LEN 32
-
-typedef struct {
-    const char *v[ARGS_MAX];
-    char num[ARGS_MAX][ARG_NUM_LEN];
-    int n;
-} args_t;
-
-static void arg_s(args_t *a, const char *s) {
-    if (a->n < ARGS_MAX) a->v[a->n++] = s ? s : "";
-}
-
-static void arg_i(args_t *a, long long x) {
-    if (a->n >= ARGS_MAX) return;
-    snprintf(a->num[a->n], ARG_NUM_LEN, "%lld", x);
-    a->v[a->n] = a->num[a->n];
-    a->n++;
-}
-
-static void arg_u(args_t *a, uint64_t x) {
-    if (a->n >= ARGS_MAX) return;
-    snprintf(a->num[a->n], ARG_NUM_LEN, "%" PRIu64, x);
-    a->v[a->n] = a->num[a->n];
-    a->n++;
-}
-
-/* Shortest text that reads back as the same double. */
-static void arg_d(args_t *a, double x) {
-    if (a->n >= ARGS_MAX) return;
-    snprintf(a->num[a->n], ARG_NUM_LEN, "%.15g", x);
-    if (strtod(a->num[a->n], NULL) != x) snprintf(a->num[a->n], ARG_NUM_LEN, "%.17g", x);
-    a->v[a->n] = a->num[a->n];
-    a->n++;
-}
-
-static void arg_pair_s(args_t *a, const char *k, const char *v) {
-    if (v == NULL) return;
-    arg_s(a, k);
-    arg_s(a, v);
-}
-
-static void arg_pair_i(args_t *a, const char *k, long long v) {
-    if (v < 0) return;
-    arg_s(a, k);
-    arg_i(a, v);
-}
 
 /* Fills `out` from a flat array reply of field/value strings. */
 static int pairs_of(const redisReply *r, const char **pairs, size_t cap);
@@ -72,7 +26,7 @@ static int record_from_reply(const redisReply *r, migration_t *out) {
 }
 
 /* Calls `fn` and, when `out` is given, parses a record reply into it. */
-static int call_record(rconn_t *rc, const char *fn, const args_t *a, migration_t *out) {
+int store__call_record(rconn_t *rc, const char *fn, const args_t *a, migration_t *out) {
     int code;
     redisReply *r = rconn_fcall(rc, fn, a->n, a->v, &code);
     if (r == NULL) return code;
@@ -93,18 +47,18 @@ static int plain_result(redisReply *r, int code, long long *integer) {
 }
 
 /* Calls `fn` for its effect, discarding an integer or status reply. */
-static int call_plain(rconn_t *rc, const char *fn, const args_t *a, long long *integer) {
+int store__call_plain(rconn_t *rc, const char *fn, const args_t *a, long long *integer) {
     int code;
     redisReply *r = rconn_fcall(rc, fn, a->n, a->v, &code);
     return plain_result(r, code, integer);
 }
 
-/* The same as call_plain() without waiting for replicas, for the frequent writes whose
+/* The same as store__call_plain() without waiting for replicas, for the frequent writes whose
  * loss in a failover the next call repairs: a heartbeat renews a lease every third of it,
  * and a lost one at worst lets recovery hand the migration on (its worker then finds its
  * token stale); a progress report is overwritten by the next. Both run every few hundred
  * ms per migration, and a WAIT would add a replica's round trip to each. */
-static int call_unwaited(rconn_t *rc, const char *fn, const args_t *a, long long *integer) {
+int store__call_unwaited(rconn_t *rc, const char *fn, const args_t *a, long long *integer) {
     int code;
     redisReply *r = rconn_fcall_unwaited(rc, fn, a->n, a->v, &code);
     return plain_result(r, code, integer);
@@ -138,13 +92,13 @@ int store_create_migration(rconn_t *rc, const migration_create_t *c, migration_t
     arg_pair_i(&a, "max_retries", c->max_retries);
     if (c->not_before > 0) arg_pair_i(&a, "not_before", c->not_before);
     if (c->start_now) arg_pair_s(&a, "start_now", "1");
-    return call_record(rc, "mig_create", &a, out);
+    return store__call_record(rc, "mig_create", &a, out);
 }
 
 static int by_id(rconn_t *rc, const char *fn, const char *id, migration_t *out) {
     args_t a = {.n = 0};
     arg_s(&a, id);
-    return call_record(rc, fn, &a, out);
+    return store__call_record(rc, fn, &a, out);
 }
 
 int store_approve_migration(rconn_t *rc, const char *id, migration_t *out) {
@@ -155,14 +109,14 @@ int store_approve_migration_at(rconn_t *rc, const char *id, int64_t not_before, 
     args_t a = {.n = 0};
     arg_s(&a, id);
     if (not_before > 0) arg_i(&a, not_before);
-    return call_record(rc, "mig_approve", &a, out);
+    return store__call_record(rc, "mig_approve", &a, out);
 }
 
 int store_schedule_migration(rconn_t *rc, const char *id, int64_t not_before, migration_t *out) {
     args_t a = {.n = 0};
     arg_s(&a, id);
     if (not_before > 0) arg_i(&a, not_before);
-    return call_record(rc, "mig_schedule", &a, out);
+    return store__call_record(rc, "mig_schedule", &a, out);
 }
 
 int store_cancel_migration(rconn_t *rc, const char *id, migration_t *out) {
@@ -172,7 +126,7 @@ int store_cancel_migration(rconn_t *rc, const char *id, migration_t *out) {
 int store_delete_migration(rconn_t *rc, const char *id) {
     args_t a = {.n = 0};
     arg_s(&a, id);
-    return call_plain(rc, "mig_delete", &a, NULL);
+    return store__call_plain(rc, "mig_delete", &a, NULL);
 }
 
 int store_get_migration(rconn_t *rc, const char *id, migration_t *out) {
@@ -411,7 +365,7 @@ void store_page_free(store_page_t *page) {
 int store_promote(rconn_t *rc, const char *id) {
     args_t a = {.n = 0};
     arg_s(&a, id);
-    return call_plain(rc, "mig_promote", &a, NULL);
+    return store__call_plain(rc, "mig_promote", &a, NULL);
 }
 
 int store_block(rconn_t *rc, const char *id, const char *reason, int64_t recheck_at) {
@@ -419,7 +373,7 @@ int store_block(rconn_t *rc, const char *id, const char *reason, int64_t recheck
     arg_s(&a, id);
     arg_s(&a, reason);
     arg_i(&a, recheck_at);
-    return call_plain(rc, "mig_block", &a, NULL);
+    return store__call_plain(rc, "mig_block", &a, NULL);
 }
 
 int store_recover(rconn_t *rc, int limit, char ***ids, size_t *n) {
@@ -522,7 +476,7 @@ int store_sched_touch(rconn_t *rc, const char *const *server_ids, size_t n, long
     args_t a = {.n = 0};
     if (n > ARGS_MAX) return MIG_EINVALID;
     for (size_t i = 0; i < n; i++) arg_s(&a, server_ids[i]);
-    return call_plain(rc, "sched_touch", &a, touched);
+    return store__call_plain(rc, "sched_touch", &a, touched);
 }
 
 int store_leader_acquire(rconn_t *rc, const char *id, int64_t ttl_ms, int *leader) {
@@ -530,7 +484,7 @@ int store_leader_acquire(rconn_t *rc, const char *id, int64_t ttl_ms, int *leade
     long long v = 0;
     arg_s(&a, id);
     arg_i(&a, ttl_ms);
-    int rv = call_plain(rc, "leader_acquire", &a, &v);
+    int rv = store__call_plain(rc, "leader_acquire", &a, &v);
     *leader = rv == 0 && v == 1;
     return rv;
 }
@@ -538,168 +492,19 @@ int store_leader_acquire(rconn_t *rc, const char *id, int64_t ttl_ms, int *leade
 int store_leader_release(rconn_t *rc, const char *id) {
     args_t a = {.n = 0};
     arg_s(&a, id);
-    return call_plain(rc, "leader_release", &a, NULL);
+    return store__call_plain(rc, "leader_release", &a, NULL);
 }
 
 int store_trim(rconn_t *rc, int64_t before_ms, int limit, long long *deleted) {
     args_t a = {.n = 0};
     arg_i(&a, before_ms);
     arg_i(&a, limit);
-    return call_plain(rc, "mig_trim", &a, deleted);
+    return store__call_plain(rc, "mig_trim", &a, deleted);
 }
 
-/* ------------------------------------------------------------------------ the worker */
-
-void store_report_init(store_report_t *r) {
-    r->data_sync_progress = -1;
-    r->player_count_at_start = -1;
-    r->players_transferred = -1;
-    r->player_downtime_ms = -1;
-    r->progress_message = NULL;
-    r->phase_step = NULL;
-    r->warning = NULL;
-    r->cleanup_node = NULL;
-    r->cleanup_room = NULL;
-}
-
-static void arg_report(args_t *a, const store_report_t *r) {
-    if (r == NULL) return;
-    arg_pair_i(a, "data_sync_progress", r->data_sync_progress);
-    arg_pair_i(a, "player_count_at_start", r->player_count_at_start);
-    arg_pair_i(a, "players_transferred", r->players_transferred);
-    arg_pair_i(a, "player_downtime_ms", r->player_downtime_ms);
-    arg_pair_s(a, "progress_message", r->progress_message);
-    arg_pair_s(a, "phase_step", r->phase_step);
-    arg_pair_s(a, "warning", r->warning);
-    arg_pair_s(a, "cleanup_node", r->cleanup_node);
-    arg_pair_s(a, "cleanup_room", r->cleanup_room);
-}
-
-/* The number in a string element of a reply; 0 when it is none. */
-static long long ll_of(const redisReply *r) {
-    return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-}
-
-/* Copies a string element of a reply into `dst` (`cap` bytes); false when it is not one
- * or does not fit. */
-static bool str_into(const redisReply *e, char *dst, size_t cap) {
-    if (e->type != REDIS_REPLY_STRING || e->len >= cap) return false;
-    memcpy(dst, e->str, e->len + 1);
-    return true;
-}
-
-int store_cleanup_claim(rconn_t *rc, const char *worker, int64_t lease_ms, store_cleanup_t *out) {
-    args_t a = {.n = 0};
-    arg_s(&a, worker);
-    arg_i(&a, lease_ms);
-    int code;
-    redisReply *r = rconn_fcall(rc, "cleanup_claim", a.n, a.v, &code);
-    if (r == NULL) return code;
-    int rv = MIG_EPROTO;
-    if (r->type == REDIS_REPLY_NIL) {
-        rv = MIG_EEMPTY;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 6 &&
-               str_into(r->element[0], out->migration_id, sizeof out->migration_id) &&
-               str_into(r->element[1], out->server_id, sizeof out->server_id) &&
-               str_into(r->element[2], out->node_id, sizeof out->node_id) && r->element[3]->type == REDIS_REPLY_STRING &&
-               str_into(r->element[5], out->room, sizeof out->room)) {
-        out->token = strtoull(r->element[3]->str, NULL, 10);
-        out->attempts = ll_of(r->element[4]);
-        rv = 0;
-    }
-    freeReplyObject(r);
-    return rv;
-}
-
-int store_cleanup_done(rconn_t *rc, const char *migration_id, uint64_t token) {
-    args_t a = {.n = 0};
-    arg_s(&a, migration_id);
-    arg_u(&a, token);
-    return call_plain(rc, "cleanup_done", &a, NULL);
-}
-
-int store_cleanup_retry(rconn_t *rc, const char *migration_id, uint64_t token, const char *error,
-                        int64_t backoff_ms) {
-    args_t a = {.n = 0};
-    arg_s(&a, migration_id);
-    arg_u(&a, token);
-    arg_s(&a, error);
-    arg_i(&a, backoff_ms);
-    return call_plain(rc, "cleanup_retry", &a, NULL);
-}
-
-int store_claim(rconn_t *rc, const char *worker, int64_t lease_ms, migration_t *out) {
-    args_t a = {.n = 0};
-    arg_s(&a, worker);
-    arg_i(&a, lease_ms);
-    return call_record(rc, "mig_claim", &a, out);
-}
-
-int store_heartbeat(rconn_t *rc, const char *id, uint64_t token, int64_t lease_ms,
-                    int64_t *expires_at) {
-    args_t a = {.n = 0};
-    long long exp = 0;
-    arg_s(&a, id);
-    arg_u(&a, token);
-    arg_i(&a, lease_ms);
-    int rv = call_unwaited(rc, "mig_heartbeat", &a, &exp);
-    if (rv == 0 && expires_at) *expires_at = exp;
-    return rv;
-}
-
-int store_report_progress(rconn_t *rc, const char *id, uint64_t token, const store_report_t *rep) {
-    args_t a = {.n = 0};
-    arg_s(&a, id);
-    arg_u(&a, token);
-    arg_report(&a, rep);
-    return call_unwaited(rc, "mig_progress", &a, NULL);
-}
-
-int store_advance(rconn_t *rc, const char *id, uint64_t token, mig_status_t to, const store_report_t *rep) {
-    args_t a = {.n = 0};
-    arg_s(&a, id);
-    arg_u(&a, token);
-    arg_s(&a, states_name(to));
-    arg_report(&a, rep);
-    return call_plain(rc, "mig_advance", &a, NULL);
-}
-
-int store_complete(rconn_t *rc, const char *id, uint64_t token, int64_t cooldown_ms,
-                   const store_report_t *rep, migration_t *out) {
-    args_t a = {.n = 0};
-    arg_s(&a, id);
-    arg_u(&a, token);
-    arg_i(&a, cooldown_ms);
-    arg_report(&a, rep);
-    return call_record(rc, "mig_complete", &a, out);
-}
-
-int store_fail(rconn_t *rc, const char *id, uint64_t token, const store_failure_t *f,
-               migration_t *out) {
-    args_t a = {.n = 0};
-    arg_s(&a, id);
-    arg_u(&a, token);
-    arg_s(&a, f->error);
-    arg_s(&a, f->fail_reason);
-    arg_i(&a, f->rollback_success ? 1 : 0);
-    arg_i(&a, f->retryable ? 1 : 0);
-    arg_i(&a, f->backoff_ms);
-    arg_i(&a, f->cooldown_ms);
-    return call_record(rc, "mig_fail", &a, out);
-}
-
-int store_release(rconn_t *rc, const char *id, uint64_t token, const char *message, migration_t *out) {
-    args_t a = {.n = 0};
-    arg_s(&a, id);
-    arg_u(&a, token);
-    arg_s(&a, message);
-    return call_record(rc, "mig_release", &a, out);
-}
-
-
-/* Reads one field of the stats hash into `st`. */
 /* ------------------------------------------------------------------------ stats */
 
+/* Reads one field of the stats hash into `st`. */
 static void stats_field(store_stats_t *st, const redisReply *k, const redisReply *v) {
     static const struct {
         const char *name;
@@ -779,7 +584,7 @@ static int put(rconn_t *rc, const char *fn, const char *id, const char *const *p
     if (2 * n + 1 > ARGS_MAX) return MIG_EINVALID;
     arg_s(&a, id);
     for (size_t i = 0; i < 2 * n; i++) arg_s(&a, pairs[i]);
-    return call_plain(rc, fn, &a, NULL);
+    return store__call_plain(rc, fn, &a, NULL);
 }
 
 int store_put_node(rconn_t *rc, const char *id, const char *const *pairs, size_t n) {
@@ -902,5 +707,5 @@ int store_get_node(rconn_t *rc, const char *id, node_t *out) {
 int store_delete_server(rconn_t *rc, const char *id, long long *deleted) {
     args_t a = {.n = 0};
     arg_s(&a, id);
-    return call_plain(rc, "server_delete", &a, deleted);
+    return store__call_plain(rc, "server_delete", &a, deleted);
 }

@@ -1,0 +1,49 @@
+/* sync_private.h - what the world sync's two files share: the pass itself, its phases, the
+ * error it reports, and the final pass's last steps. sync.c plans, copies, checkpoints and
+ * runs a pass; sync_final.c verifies staging and switches it in. Only agent/sync*.c include
+ * this; everything else goes through agent/sync.h. */
+#ifndef MIG_AGENT_SYNC_PRIVATE_H
+#define MIG_AGENT_SYNC_PRIVATE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "agent/manifest.h"
+#include "agent/sync.h"
+
+enum phase { PH_NEW, PH_COPY, PH_FAILED, PH_SWITCH, PH_DONE };
+
+struct sync_pass {
+    sync_opts_t o;
+    int statefd;
+    pthread_mutex_t mu;   /* guards record, plan and prog against progress/dirty readers */
+    manifest_t *record;   /* what the staging tree holds (sync.h); owned */
+    manifest_t *plan;     /* the source's manifest of this run, hashes of changed files; owned */
+    sync_progress_t prog;
+    enum phase phase;
+    uint32_t stored_pass; /* pass number in pass.json when opened (0: none) */
+    /* This pass has scanned the source (planned, or opened done): until then the record
+     * is the previous pass's, and what the source writes goes into this pass, so
+     * dirty_bytes is 0 rather than the delta since the previous pass. Guarded by mu. */
+    int planned;
+    uint64_t staging_dev, staging_ino;
+};
+
+static inline int is_file(const manifest_entry_t *e) {
+    return (e->mode & S_IFMT) == S_IFREG;
+}
+
+/* Puts the printf-style sentence in the pass's error (its progress's `error`), under mu. */
+void sync__fail(sync_pass_t *p, const char *fmt, ...);
+
+/* sync_final.c: the final pass, after its copy. */
+
+/* Every entry of staging (open at `sfd`) against the plan; a file that differs loses its
+ * record. Returns 0 or MIG_EPROTO with the first bad path in the error. */
+int sync__verify(sync_pass_t *p, int sfd);
+/* Puts staging in place of the directory, then removes the old tree; idempotent, so a
+ * restart in the middle finishes it. Returns 0 or MIG_EIO with the error set. */
+int sync__switch_tree(sync_pass_t *p);
+
+#endif
