@@ -115,6 +115,7 @@ BENCH = transitions fanout list
 BENCH += live
 BENCH += sync
 BENCH += recovery
+BENCH += router
 
 .PHONY: all deps test test-unit test-integration bench clean demo
 .PHONY: test-deploy test-image
@@ -225,6 +226,9 @@ $(B)/bench/list: $(B)/tests/support/http_client.o | $(B)/bin/migrate-api
 $(B)/bench/live: $(B)/tests/support/http_client.o $(B)/bench/live_stack.o | bin/fleet-sim bin/migrate-scheduler bin/migrate-worker
 # recovery times the faults of docs/OPERATIONS.md on the same stack (bench/recovery.c).
 $(B)/bench/recovery: $(B)/tests/support/http_client.o $(B)/bench/live_stack.o | bin/fleet-sim bin/migrate-scheduler bin/migrate-worker
+# router pushes bytes through the release migrate-router against a plain TCP relay, and
+# holds idle players through it (bench/router.c).
+$(B)/bench/router: | bin/migrate-router
 # sync measures the world sync against rsync and the socket floor (bench/sync.c).
 $(B)/bench/sync: $(AGENT_SYNC) $(B)/core/err.o
 $(B)/bench/sync: LIBS += $(SYNC_LIBS)
