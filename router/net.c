@@ -78,7 +78,13 @@ void conn_close_after_write(conn_t *c) {
     bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
     bufferevent_setcb(c->client, NULL, on_flushed, on_client_event, c);
     conn_timer(c, c->rt->leave_grace_ms);
-    if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0) bufferevent_trigger(c->client, EV_WRITE, 0);
+    /* Deferred: callers hold rt->lock, and on_flushed takes it. Triggered at once, it ran
+     * on this stack and the event loop locked itself (a backend that hung up after all it
+     * sent had reached the player froze the router; found by bench/router). libevent
+     * clears a bufferevent's callbacks when it is freed, so a connection freed before the
+     * deferred call is never touched by it. */
+    if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0)
+        bufferevent_trigger(c->client, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
 void conn_leave(conn_t *c) {

@@ -281,6 +281,7 @@ static bool st_write(stream_t *s, int32_t id, const void *body, size_t n) {
 typedef struct {
     int port, lfd;
     bool compress, echo;
+    bool hangup;         /* close a player's connection right after its login (under lock) */
     pthread_mutex_t lock;
     int logins;          /* players that reached play */
     int last_intent;
@@ -340,7 +341,9 @@ static void *backend_conn(void *arg) {
     b->last_intent = hs.intent;
     snprintf(b->last_name, sizeof b->last_name, "%s", name);
     snprintf(b->last_host, sizeof b->last_host, "%s", host);
+    bool hangup = b->hangup;
     pthread_mutex_unlock(&b->lock);
+    if (hangup) goto out; /* a server that stops or kicks: all it sent is on its way */
     if (b->echo) {
         /* whatever arrived with the ack, then everything else, back as it came */
         if (s->len) send_all(s->fd, s->buf, s->len);
@@ -526,6 +529,43 @@ START_TEST(test_router_routes_login_to_registered_backend) {
     ck_assert_int_eq(a.last_intent, MCPROTO_INTENT_LOGIN);
     wait_players("Server-1", "Alice,Bob");
     close(s.fd);
+    wait_players("Server-1", "Bob");
+    close(t.fd);
+}
+END_TEST
+
+/* A backend that closes a player's connection once all it sent has reached the player (a
+ * server stopping, a kick): the router closes the player's side and serves on. It used to
+ * lock its own event loop there. */
+START_TEST(test_router_serves_on_after_a_backend_hangs_up_first) {
+    router_start(NULL);
+    backend_t a;
+    backend_start(&a, false, false);
+    pthread_mutex_lock(&a.lock);
+    a.hangup = true;
+    pthread_mutex_unlock(&a.lock);
+    put_server("Server-1", a.port);
+    static stream_t s;
+    char why[512];
+    cl_login(&s, game_port, "server-1.mc.test", MCPROTO_INTENT_LOGIN, "Alice", PV, why, sizeof why);
+    wait_logins(&a, 1);
+    /* the player sees its connection end */
+    for (int waited = 0;; waited += 10) {
+        struct pollfd p = {.fd = s.fd, .events = POLLIN};
+        ck_assert_int_ge(poll(&p, 1, 10), 0);
+        uint8_t b[512];
+        if ((p.revents & (POLLIN | POLLHUP)) && recv(s.fd, b, sizeof b, MSG_DONTWAIT) == 0) break;
+        ck_assert_msg(waited < WAIT_MS, "the player's connection was not closed");
+    }
+    close(s.fd);
+    /* and the router serves on: another player is routed, and its bridge answers */
+    pthread_mutex_lock(&a.lock);
+    a.hangup = false;
+    pthread_mutex_unlock(&a.lock);
+    static stream_t t;
+    ck_assert_int_eq(cl_login(&t, game_port, "server-1.mc.test", MCPROTO_INTENT_LOGIN, "Bob", PV, why, sizeof why),
+                     MET_PLAY);
+    wait_logins(&a, 2);
     wait_players("Server-1", "Bob");
     close(t.fd);
 }
@@ -859,6 +899,7 @@ Suite *suite_router(void) {
     tcase_add_test(tc, test_router_old_client_told_to_come_back);
     tcase_add_test(tc, test_router_fencing_refuses_stale_and_missing_tokens);
     tcase_add_test(tc, test_router_transfers_idempotent_under_key);
+    tcase_add_test(tc, test_router_serves_on_after_a_backend_hangs_up_first);
     suite_add_tcase(s, tc);
     return s;
 }
