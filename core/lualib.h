@@ -16,8 +16,10 @@
  * mig_complete writes and workers claim; a version-3 library lacks them, and an older
  * binary replacing the library would strand the items. 5: mig_list answers {total,
  * examined, next_cursor, item...} and takes a cursor; it examines a bounded number of
- * index entries per call, and its total may be -1 (not counted). */
-#define LUALIB_VERSION 5
+ * index entries per call, and its total may be -1 (not counted). 6: sched_due answers each
+ * entry's score, and mig_block takes it back and writes nothing when a touch changed it
+ * since, so a wake-up that came while the scheduler decided is never postponed. */
+#define LUALIB_VERSION 6
 
 /* The library's source, ready for FUNCTION LOAD, built once and kept for the life of
  * the process (not to be freed). *len gets its length. NULL when out of memory. */

@@ -369,10 +369,15 @@ int store_promote(rconn_t *rc, const char *id) {
 }
 
 int store_block(rconn_t *rc, const char *id, const char *reason, int64_t recheck_at) {
+    return store_block_seen(rc, id, reason, recheck_at, -1);
+}
+
+int store_block_seen(rconn_t *rc, const char *id, const char *reason, int64_t recheck_at, int64_t seen_score) {
     args_t a = {.n = 0};
     arg_s(&a, id);
     arg_s(&a, reason);
     arg_i(&a, recheck_at);
+    if (seen_score >= 0) arg_i(&a, seen_score);
     return store__call_plain(rc, "mig_block", &a, NULL);
 }
 
@@ -425,8 +430,10 @@ void store_sched_free(store_sched_t *s) {
 static int due_from_reply(const redisReply *e, store_due_t *d) {
     const char *pairs[128];
     int rv;
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 || e->element[3]->type != REDIS_REPLY_INTEGER)
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 5 || e->element[3]->type != REDIS_REPLY_INTEGER ||
+        e->element[4]->type != REDIS_REPLY_STRING)
         return MIG_EPROTO;
+    d->score = strtoll(e->element[4]->str, NULL, 10);
     if ((rv = record_from_reply(e->element[0], &d->m)) != 0) return rv;
     if ((rv = pairs_of(e->element[1], pairs, 128)) != 0) return rv;
     if ((rv = inventory_server_from_pairs(&d->server, pairs, e->element[1]->elements / 2)) != 0) return rv;

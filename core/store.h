@@ -107,6 +107,10 @@ int store_promote(rconn_t *rc, const char *id);
 /* Holds a scheduled migration back with a reason and looks at it again at recheck_at
  * (Unix ms), or at its not_before when that is later; its not_before stays as it is. */
 int store_block(rconn_t *rc, const char *id, const char *reason, int64_t recheck_at);
+/* The same for a verdict on facts read by store_sched_due with the entry's `seen_score`:
+ * when the entry was touched since (its score changed), nothing is written, so that the
+ * wake-up the touch carried is not postponed; the next tick decides on fresh facts. */
+int store_block_seen(rconn_t *rc, const char *id, const char *reason, int64_t recheck_at, int64_t seen_score);
 /* Takes up to `limit` migrations with expired leases for recovery. *ids gets a
  * NULL-terminated array of ids in one allocation (caller frees with free()); *n their
  * count. */
@@ -118,6 +122,7 @@ typedef struct {
     server_t server;          /* server.id NULL when the server is gone */
     node_t to;                /* to.id NULL when the target node is gone */
     int64_t cooldown_left_ms; /* of the server */
+    int64_t score;            /* its score in the schedule when read: for store_block_seen */
 } store_due_t;
 
 /* A scheduler tick's view, read in one round trip. Free with store_sched_free(). */

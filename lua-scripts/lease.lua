@@ -35,7 +35,9 @@ local function mig_promote(keys, args)
     return 1
 end
 
--- mig_block(prefix; id, reason, recheck_ms) -> 1. Holds a scheduled migration back:
+-- mig_block(prefix; id, reason, recheck_ms [, seen_score]) -> 1, or 0 when the entry's
+-- score is no longer `seen_score` (the one the scheduler read with sched_due: a touch
+-- since then makes its verdict stale, and nothing is written). Holds a scheduled migration back:
 -- records why (shown by the API and the dashboard) and when to look again. The recheck
 -- time is only the entry's score in `sched`, never later than needed and never before
 -- the migration's not_before: not_before is the time it must not start before (a
@@ -51,6 +53,12 @@ local function mig_block(keys, args)
         raise('ILLEGAL_TRANSITION', 'cannot block migration ' .. h.id .. ' in status ' .. h.status)
     end
     if #reason == 0 or #reason > NAME_MAX then raise('INVALID', 'reason: 1 to ' .. NAME_MAX .. ' bytes') end
+    local seen = args[4] and check_num('seen_score', args[4], 0, 1e15, false)
+    if seen and tonumber(redis.call('ZSCORE', k_sched(p), h.id) or '-1') ~= seen then
+        -- touched since the scheduler read its facts (a player left, a node came back): the
+        -- verdict is stale, and postponing would lose that wake-up; the next tick decides
+        return 0
+    end
     redis.call('ZADD', k_sched(p), str(math.max(recheck, tonumber(h.not_before or '0') or 0)), h.id)
     local changed = h.blocked_reason ~= reason
     local now = now_ms()

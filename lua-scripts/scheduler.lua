@@ -51,14 +51,16 @@ local function sched_due(keys, args)
     for _, id in ipairs(redis.call('LRANGE', k_ready(p), 0, -1)) do add(id) end
     local out = {now, nxt[2] and tonumber(nxt[2]) or 0, redis.call('EXISTS', k_scaling(p)),
         redis.call('LLEN', k_platform_queue(p)), inflight}
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', k_sched(p), '-inf', now, 'LIMIT', 0, limit)) do
+    local due = redis.call('ZRANGEBYSCORE', k_sched(p), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+    for i = 1, #due, 2 do
+        local id = due[i]
         local rec = redis.call('HGETALL', k_m(p, id))
         if #rec > 0 then
             local h = table_of(rec)
             local sid, to = h.server_id, h.to_node_id
             local left = redis.call('PTTL', k_cooldown(p, sid))
             out[#out + 1] = {rec, redis.call('HGETALL', k_server(p, sid)), redis.call('HGETALL', k_node(p, to)),
-                left > 0 and left or 0}
+                left > 0 and left or 0, due[i + 1]}
         end
     end
     return out
@@ -69,7 +71,9 @@ end
 -- rule are looked at again now, not when their recheck time comes. "*" touches every
 -- one. A touch moves the look forward, never the start: an entry is due no earlier than
 -- its not_before (a retry's backoff, an operator's start time), so a player joining does
--- not cut a backoff short. Every id is checked before the first write.
+-- not cut a backoff short. An entry already due gets a new score all the same, so that a
+-- verdict the scheduler reached on facts read before the touch is not written (mig_block
+-- compares the score it read). Every id is checked before the first write.
 local function sched_touch(keys, args)
     local p = prefix_of(keys)
     local all = false
@@ -82,13 +86,19 @@ local function sched_touch(keys, args)
         local score = redis.call('ZSCORE', k_sched(p), id)
         if not score then return end
         local at = math.max(now, tonumber(redis.call('HGET', k_m(p, id), 'not_before') or '0') or 0)
-        if tonumber(score) > at then
+        score = tonumber(score)
+        if score > at then
             redis.call('ZADD', k_sched(p), str(at), id)
+            n = n + 1
+        elseif score <= now then
+            -- due already, but the scheduler may be deciding on facts read before this
+            -- change: a new score (never the one it read) tells its mig_block so
+            redis.call('ZADD', k_sched(p), str(math.max(at, score + 1)), id)
             n = n + 1
         end
     end
     if all then
-        for _, id in ipairs(redis.call('ZRANGEBYSCORE', k_sched(p), '(' .. str(now), '+inf')) do touch(id) end
+        for _, id in ipairs(redis.call('ZRANGE', k_sched(p), 0, -1)) do touch(id) end
     else
         for _, sid in ipairs(args) do
             for _, id in ipairs(redis.call('ZRANGE', k_srv_idx(p, sid), 0, -1)) do touch(id) end

@@ -217,7 +217,7 @@ static int64_t promote_due(rconn_t *rc, const rules_limits_t *lim, int64_t idle_
             if (d->m.blocked_reason == NULL || strcmp(d->m.blocked_reason, v.reason) != 0)
                 log_at(LOG_INFO, "migration.blocked", "migration_id", d->m.id, "server_id", d->m.server_id, "reason",
                        v.reason, NULL);
-            if (store_block(rc, d->m.id, v.reason, v.retry_at) != 0)
+            if (store_block_seen(rc, d->m.id, v.reason, v.retry_at, d->score) != 0)
                 log_at(LOG_WARN, "scheduler.block_failed", "migration_id", d->m.id, "error", rc->err, NULL);
         }
     }
