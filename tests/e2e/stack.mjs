@@ -18,7 +18,7 @@ import { Redis } from './resp.mjs';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.resolve(ROOT, process.env.MIG_BIN_DIR || 'bin');
 export const WEB_ROOT = path.join(ROOT, 'api/web');
-const START_TIMEOUT_MS = 15000;
+const START_TIMEOUT_MS = 60000; // a failure deadline: sanitized programs on a loaded machine start in seconds
 
 export const TOKENS = { viewer: 'viewer-token-1234', operator: 'operator-token-5678', optimizer: 'optimizer-token-9012' };
 
@@ -127,8 +127,20 @@ export class Stack {
     const r = await run('redis-server', 'redis-server', ['--port', '0', '--unixsocket', this.sock, '--unixsocketperm', '700',
       '--dir', this.dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {}, this.log('redis'), null);
     this.children.redis = r.child;
-    for (let i = 0; i < 200 && !fs.existsSync(this.sock); i++) await sleep(25);
-    this.redis = await Redis.connect(this.sock);
+    // redis-server binds its socket before it listens: until it accepts, a connect is
+    // refused (or finds no file). Try again until it answers, within the start deadline.
+    const end = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      try {
+        this.redis = await Redis.connect(this.sock);
+        break;
+      } catch (e) {
+        if (Date.now() > end || r.child.exitCode !== null) {
+          throw new Error(`redis-server does not accept connections (${e.code || e.message}); log: ${this.log('redis')}`);
+        }
+        await sleep(25);
+      }
+    }
     await this.startApi();
     if (this.opts.sim) {
       const fleetFile = path.join(this.dir, 'fleet.json');
