@@ -120,7 +120,18 @@ export class Stack {
     return path.join(this.dir, `${name}.log`);
   }
 
+  // Starts the stack; one that fails to start stops what it had started before it throws,
+  // so that no caller has to (a test that starts outside its try would leave them).
   async start() {
+    try {
+      await this.startAll();
+    } catch (e) {
+      await this.stop().catch(() => {});
+      throw e;
+    }
+  }
+
+  async startAll() {
     for (const p of ['migrate-api', 'migrate-scheduler', 'migrate-worker', 'fleet-sim']) {
       if (!fs.existsSync(path.join(BIN, p))) throw new Error(`${path.join(BIN, p)} is missing: build it first (make)`);
     }
