@@ -111,7 +111,13 @@ test('a failed migration turns its arrow red and its details show the error, the
     await stack.sim('POST', '/control/faults', { node_id: 'n2', call: 'POST /v1/sync', mode: 'fail', status: 500 });
     const m = await stack.ok('POST', '/api/migrations', { server_id: 's2', to_node_id: 'n2', start_now: true, max_retries: 0, notes: 'kernel update on n1' });
     await page.waitForSelector(arrowSel(m.id, 'failed'), { timeout: 30000 });
-    const log = await arrowLog(page, m.id);
+    // the recorder samples the arrow's look as it is drawn: wait for the sample of the
+    // failed status rather than read it at the instant the status changed
+    let log = [];
+    await until(() => `the failed arrow's look recorded, not ${JSON.stringify(log.at(-1))}`, async () => {
+      log = await arrowLog(page, m.id);
+      return log.at(-1)?.status === 'failed' && log.at(-1)?.colour === 'red';
+    });
     for (const e of log) assert.deepEqual(arrowLooksWrong(e), [], `${e.status}: ${JSON.stringify(e)}`);
     assert.equal(log.at(-1).colour, 'red');
 
