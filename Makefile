@@ -122,7 +122,7 @@ BENCH += router
 .PHONY: soak soak-run
 .PHONY: test-e2e test-web e2e-deps bench-dashboard
 .PHONY: test-real real-deps
-all: $(patsubst %,bin/%,$(PROGRAMS))
+all: $(patsubst %,bin/%,$(PROGRAMS)) lib/migrate-agent/libssl.so lib/migrate-agent/libcrypto.so
 
 # bin/ holds the release build; tests use their own sanitized copies under build/test/bin.
 bin/%: build/rel/bin/%
@@ -148,6 +148,21 @@ $(B)/bin/fleet-sim: $(SIM_OBJS) $(B)/lib/libmigcore.a
 $(B)/bin/migrate-agent: $(AGENT_OBJS) $(B)/lib/libmigcore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(SYNC_LIBS) -lcivetweb
+
+# The agent's https: the shim Debian's civetweb needs with OpenSSL 3 (agent/tls.h), two
+# shared objects under the sonames civetweb dlopens, found by the agent at
+# <its folder>/../lib/migrate-agent/. Plain C, never sanitized: no program's code.
+AGENT_TLS_SHIM = $(B)/lib/migrate-agent/libssl.so $(B)/lib/migrate-agent/libcrypto.so
+$(B)/bin/migrate-agent: $(B)/agent/tls.o | $(AGENT_TLS_SHIM)
+$(B)/lib/migrate-agent/libssl.so: agent/tls_shim.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -O2 -fPIC -shared -Wl,-soname,libssl.so -Wl,--no-as-needed -o $@ $< -lssl -lcrypto
+$(B)/lib/migrate-agent/libcrypto.so:
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -shared -Wl,-soname,libcrypto.so -Wl,--no-as-needed -o $@ -lcrypto
+lib/migrate-agent/%: build/rel/lib/migrate-agent/%
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
 
 $(B)/bin/migrate-router: $(ROUTER_OBJS) $(B)/lib/libmigcore.a
 	@mkdir -p $(dir $@)

@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/runtime.h"
+#include "agent/tls.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -139,6 +140,7 @@ int main(int argc, char **argv) {
     if (rv == 0 && (a->passes == NULL || a->fence == NULL)) rv = MIG_ENOMEM, snprintf(err, sizeof err, "out of memory");
     if (rv == 0) rv = setup(a, &v, &threads, err, sizeof err);
     if (rv == 0) rv = state_load(a, err, sizeof err);
+    if (rv == 0 && v.tls_cert) rv = agent_tls_prepare(err, sizeof err); /* before civetweb's TLS */
     if (rv != 0) {
         fprintf(stderr, "%s: %s\n", PROGRAM, err);
         free(a->passes);
