@@ -64,7 +64,7 @@ AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest fsx sync sync_final sync_sourc
 SYNC_PKGS = libxxhash libcrypto
 SYNC_LIBS = $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null)
 # bin/migrate-agent: the node agent (agent/main.c and the modules around the sync).
-AGENT_OBJS = $(patsubst %,$(B)/agent/%.o,main http state routes sync_routes peer runtime_process rcon slp)
+AGENT_OBJS = $(patsubst %,$(B)/agent/%.o,main http state routes sync_routes peer runtime runtime_process runtime_docker rcon slp)
 AGENT_OBJS += $(AGENT_SYNC)
 PROGRAMS += migrate-agent
 # bin/migrate-router: the Minecraft router, proxy bridge and waiting room (router/); its
@@ -117,7 +117,7 @@ BENCH += sync
 BENCH += recovery
 BENCH += router
 
-.PHONY: all deps test test-unit test-integration bench clean demo
+.PHONY: all deps test test-unit test-integration test-containers bench clean demo
 .PHONY: test-deploy test-image
 .PHONY: soak soak-run
 .PHONY: test-e2e test-web e2e-deps bench-dashboard
@@ -316,6 +316,21 @@ test-real: $(if $(filter 0,$(shell id -u)),real-deps) $(B)/bin/migrate-agent $(B
 	$(Q)MIG_BIN_DIR=$(B)/bin node --test tests/real/
 else
 test-real:
+	$(Q)$(TEST_MAKE) $@
+endif
+
+# The agent's docker runtime against podman's Docker-compatible service (tests/containers/),
+# outside `make test`: it installs podman when missing and needs a machine that can run
+# containers; where none can run, it prints SKIPPED and why, and exits 0 only then.
+$(B)/tests/containers/run: $(B)/tests/containers/test_docker_runtime.o $(B)/tests/support/http_client.o \
+                           $(B)/tests/support/redis_harness.o $(B)/lib/libmigcore.a
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(TESTLIBS)
+
+ifneq ($(origin B),file)
+test-containers: $(B)/tests/containers/run $(B)/bin/migrate-agent $(B)/tests/support/mcfake
+	$(Q)bash tests/containers/run.sh $(B)
+else
+test-containers:
 	$(Q)$(TEST_MAKE) $@
 endif
 

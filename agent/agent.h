@@ -105,6 +105,14 @@ typedef struct agent {
     long long checkpoint_bytes;
     long long max_passes;     /* passes copying at once */
     bool memory_rlimit;       /* RLIMIT_AS on servers (MIG_AGENT_MEMORY_LIMIT=rlimit) */
+    bool memory_cgroup;       /* a memory cgroup per server (MIG_AGENT_MEMORY_LIMIT=cgroup) */
+    const char *cgroup_parent; /* MIG_AGENT_CGROUP_PARENT: folder of the servers' cgroups */
+    int cgroup_version;       /* 1 (memory.limit_in_bytes) or 2 (memory.max), found at setup */
+    const struct runtime_ops *rt; /* MIG_AGENT_RUNTIME (agent/runtime.h) */
+    const char *docker_socket; /* the engine's unix socket (docker runtime) */
+    const char *docker_image;  /* image of a server's container */
+    const char *docker_mount;  /* where the server's directory is inside its container */
+    const char *docker_ulimits; /* "own", "engine" or "name=N,..." (agent/runtime_docker.c) */
 
     pthread_mutex_t lock;
     agent_server_t servers[AGENT_SERVERS_MAX];

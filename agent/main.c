@@ -21,7 +21,7 @@
 #include "core/timefmt.h"
 
 #define PROGRAM "migrate-agent"
-#define N_OPTS 21
+#define N_OPTS 26
 
 static volatile sig_atomic_t signalled;
 
@@ -33,7 +33,7 @@ static void on_signal(int sig) {
 typedef struct {
     const char *listen, *dir, *token, *peer_token, *runtime, *command, *ram_mb, *disk_mb, *public_host, *peer_url,
         *stop_timeout_ms, *sync_rate, *checkpoint_mb, *max_passes, *memory_limit, *tls_cert, *peer_ca, *peer_cert,
-        *peer_key, *threads, *log_level;
+        *peer_key, *threads, *log_level, *cgroup_parent, *docker_socket, *docker_image, *docker_mount, *docker_ulimits;
 } settings_t;
 
 static void bind_settings(settings_t *v, config_opt_t *o) {
@@ -42,7 +42,7 @@ static void bind_settings(settings_t *v, config_opt_t *o) {
     o[i++] = (config_opt_t){"MIG_AGENT_DIR", "/var/lib/migrate-agent", "servers' directories (servers/) and the agent's state (state/)", &v->dir};
     o[i++] = (config_opt_t){"MIG_AGENT_TOKEN", NULL, "bearer token the worker sends (its MIG_DRIVER_TOKEN); unset: no check", &v->token};
     o[i++] = (config_opt_t){"MIG_AGENT_PEER_TOKEN", NULL, "bearer token between agents for world syncs; unset: no check", &v->peer_token};
-    o[i++] = (config_opt_t){"MIG_AGENT_RUNTIME", "process", "how servers run: process", &v->runtime};
+    o[i++] = (config_opt_t){"MIG_AGENT_RUNTIME", "process", "how servers run: process (a child process) or docker (a container of the Docker Engine API)", &v->runtime};
     o[i++] = (config_opt_t){"MIG_AGENT_COMMAND", "java -Xmx{ram_mb}M -jar server.jar nogui",
                             "command of a server, run by sh in its directory; {ram_mb} {server_id} {dir} {port}", &v->command};
     o[i++] = (config_opt_t){"MIG_AGENT_RAM_MB", "0", "RAM offered to servers, MB (0: the machine's)", &v->ram_mb};
@@ -54,7 +54,14 @@ static void bind_settings(settings_t *v, config_opt_t *o) {
     o[i++] = (config_opt_t){"MIG_AGENT_SYNC_RATE_MBPS", "0", "MB/s one pass may pull (0: unlimited)", &v->sync_rate};
     o[i++] = (config_opt_t){"MIG_AGENT_SYNC_CHECKPOINT_MB", "64", "MB copied between checkpoints of a pass", &v->checkpoint_mb};
     o[i++] = (config_opt_t){"MIG_AGENT_MAX_PASSES", "4", "passes copying into this node at once", &v->max_passes};
-    o[i++] = (config_opt_t){"MIG_AGENT_MEMORY_LIMIT", "rlimit", "rlimit (RLIMIT_AS of 2 x ram_mb + 512 MB) or none", &v->memory_limit};
+    o[i++] = (config_opt_t){"MIG_AGENT_MEMORY_LIMIT", "rlimit", "process runtime: rlimit (RLIMIT_AS of 2 x ram_mb + 512 MB), cgroup (a memory cgroup of ram_mb + 256 MB) or none", &v->memory_limit};
+    o[i++] = (config_opt_t){"MIG_AGENT_CGROUP_PARENT", NULL,
+                            "cgroup folder of the servers' cgroups (default: /sys/fs/cgroup/memory/migrate-agent on cgroup v1, /sys/fs/cgroup/migrate-agent on v2)", &v->cgroup_parent};
+    o[i++] = (config_opt_t){"MIG_AGENT_DOCKER_SOCKET", "/var/run/docker.sock", "docker runtime: the engine's unix socket (podman's works too)", &v->docker_socket};
+    o[i++] = (config_opt_t){"MIG_AGENT_DOCKER_IMAGE", NULL, "docker runtime: image of the servers' containers (required)", &v->docker_image};
+    o[i++] = (config_opt_t){"MIG_AGENT_DOCKER_MOUNT", "/data", "docker runtime: where a server's directory is mounted in its container (its {dir})", &v->docker_mount};
+    o[i++] = (config_opt_t){"MIG_AGENT_DOCKER_ULIMITS", "own",
+                            "docker runtime: a container's nofile and nproc: own (the agent's hard limits), engine (its defaults) or a list like nofile=65536,nproc=32768", &v->docker_ulimits};
     o[i++] = (config_opt_t){"MIG_AGENT_TLS_CERT", NULL, "PEM file with certificate and key: serve https", &v->tls_cert};
     o[i++] = (config_opt_t){"MIG_AGENT_PEER_CA_FILE", NULL, "CA file to verify source agents over https", &v->peer_ca};
     o[i++] = (config_opt_t){"MIG_AGENT_PEER_CERT_FILE", NULL, "client certificate shown to source agents", &v->peer_cert};
@@ -85,12 +92,13 @@ static int setup(agent_t *a, const settings_t *v, long long *threads, char *err,
         (rv = config_int("MIG_AGENT_MAX_PASSES", v->max_passes, 1, 256, &passes, err, errlen)) ||
         (rv = config_int("MIG_AGENT_THREADS", v->threads, 2, 256, threads, err, errlen)))
         return rv;
-    if (strcmp(v->runtime, "process") != 0) {
-        snprintf(err, errlen, "MIG_AGENT_RUNTIME: only \"process\" is built (docker: not yet)");
+    if ((a->rt = runtime_find(v->runtime)) == NULL) {
+        snprintf(err, errlen, "MIG_AGENT_RUNTIME: process or docker");
         return MIG_EINVALID;
     }
-    if (strcmp(v->memory_limit, "rlimit") != 0 && strcmp(v->memory_limit, "none") != 0) {
-        snprintf(err, errlen, "MIG_AGENT_MEMORY_LIMIT: rlimit or none");
+    if (strcmp(v->memory_limit, "rlimit") != 0 && strcmp(v->memory_limit, "none") != 0 &&
+        strcmp(v->memory_limit, "cgroup") != 0) {
+        snprintf(err, errlen, "MIG_AGENT_MEMORY_LIMIT: rlimit, cgroup or none");
         return MIG_EINVALID;
     }
     if (strstr(v->peer_url, "{source_address}") == NULL) {
@@ -105,7 +113,15 @@ static int setup(agent_t *a, const settings_t *v, long long *threads, char *err,
     a->ca_file = v->peer_ca, a->cert_file = v->peer_cert, a->key_file = v->peer_key;
     a->ram_mb = ram, a->disk_mb = disk, a->stop_timeout_ms = stop;
     a->sync_rate = rate << 20, a->checkpoint_bytes = ckpt << 20, a->max_passes = passes;
-    a->memory_rlimit = strcmp(v->memory_limit, "rlimit") == 0;
+    bool process = a->rt == &runtime_process_ops;
+    a->memory_rlimit = process && strcmp(v->memory_limit, "rlimit") == 0;
+    a->memory_cgroup = process && strcmp(v->memory_limit, "cgroup") == 0;
+    a->cgroup_parent = v->cgroup_parent;
+    if (a->cgroup_parent == NULL) /* v1's memory hierarchy where mounted, else the v2 root */
+        a->cgroup_parent = access("/sys/fs/cgroup/memory", F_OK) == 0 ? "/sys/fs/cgroup/memory/migrate-agent"
+                                                                      : "/sys/fs/cgroup/migrate-agent";
+    a->docker_socket = v->docker_socket, a->docker_image = v->docker_image, a->docker_mount = v->docker_mount;
+    a->docker_ulimits = v->docker_ulimits;
     /* folders: created here, private to the agent's user */
     char path[600];
     const char *sub[] = {"", "/servers", "/state", "/state/sync"};
@@ -116,7 +132,7 @@ static int setup(agent_t *a, const settings_t *v, long long *threads, char *err,
             return MIG_EINVALID;
         }
     }
-    return 0;
+    return a->rt->setup(a, err, errlen);
 }
 
 int main(int argc, char **argv) {
@@ -126,7 +142,7 @@ int main(int argc, char **argv) {
     bind_settings(&v, opts);
     char err[512];
     int rv = config_load(opts, N_OPTS, argc, argv, PROGRAM,
-                         "the node agent: runs Minecraft servers as processes and copies worlds between nodes", err,
+                         "the node agent: runs Minecraft servers as processes or containers and copies worlds between nodes", err,
                          sizeof err);
     if (rv == 1) return 0;
     long long threads = 16;

@@ -1,5 +1,5 @@
 /* routes.c - the node agent's health and container calls of docs/DRIVERS.md, against
- * real directories and processes (agent/runtime_process.c). */
+ * real directories and processes or containers (agent/runtime.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,8 +63,12 @@ static void health(agent_t *a, agent_req_t *r) {
     char path[600];
     snprintf(path, sizeof path, "%s/state", a->dir);
     bool healthy = access(path, W_OK) == 0;
+    char err[700] = "";
+    if (!healthy) snprintf(err, sizeof err, "%.600s is not writable", path);
+    else healthy = runtime_check(a, err, sizeof err) == 0; /* the engine answers, the cgroup is there */
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "healthy", healthy);
+    if (!healthy) cJSON_AddStringToObject(o, "error", err);
     cJSON_AddNumberToObject(o, "ram_free_mb", (double)ram);
     cJSON_AddNumberToObject(o, "disk_free_mb", (double)disk);
     http_reply(r, healthy ? 200 : 503, o);
@@ -262,7 +266,7 @@ static void container_get(agent_t *a, agent_req_t *r) {
         return;
     }
     srv_state_t st = s->state;
-    bool alive = s->pid > 0 && kill(s->pid, 0) == 0, deferred = s->deferred;
+    bool alive = runtime_alive(a, s), deferred = s->deferred;
     char id[AGENT_ID_MAX], dir[600];
     snprintf(id, sizeof id, "%s", s->id);
     state_server_dir(a, id, dir, sizeof dir);
@@ -313,12 +317,7 @@ static void container_delete(agent_t *a, agent_req_t *r) {
     if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
     char id[AGENT_ID_MAX];
     snprintf(id, sizeof id, "%s", s->id);
-    if (s->pid > 0) {
-        /* the worker stops a server before it deletes it; one still running goes now */
-        kill(-s->pid, SIGKILL);
-        log_at(LOG_WARN, "agent.server_killed", "server_id", id, "why", "deleted while running", NULL);
-    }
-    if (s->stdin_fd >= 0) close(s->stdin_fd);
+    runtime_discard(a, s); /* kills what still runs, releases the container */
     s->in_use = false; /* the monitor reaps the process; no server has its pid any more */
     sync_routes_cancel_server(a, id);
     char path[600];

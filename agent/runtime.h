@@ -1,6 +1,8 @@
-/* runtime.h - how the agent runs a server: the `process` runtime (a directory and a
- * command template, a child in its own process group), its console (stdin, RCON) and
- * the server.properties it reads to reach the server. */
+/* runtime.h - how the agent runs a server, behind one small interface chosen by
+ * MIG_AGENT_RUNTIME: `process` (a directory and a command template, a child in its own
+ * process group, agent/runtime_process.c) or `docker` (a container of the Docker Engine
+ * API over its unix socket, agent/runtime_docker.c); the console (stdin, RCON) and the
+ * server.properties read to reach the server, the same for both. */
 #ifndef MIG_AGENT_RUNTIME_H
 #define MIG_AGENT_RUNTIME_H
 
@@ -28,14 +30,53 @@ typedef struct {
     char rcon_password[128];
 } runtime_props_t;
 
+/* One runtime. Every function is called with a->lock held unless said otherwise. The
+ * routes call them through the runtime_* dispatchers below, which use a->rt. */
+typedef struct runtime_ops {
+    const char *name; /* the MIG_AGENT_RUNTIME value */
+    /* At start-up, before any thread, a->lock not held: checks the settings and
+     * prepares (a cgroup parent, a curl handle). 0 or MIG_E* with `err`. */
+    int (*setup)(agent_t *a, char *err, size_t errlen);
+    /* Whether servers can run now (the engine answers, the cgroup parent is there);
+     * for GET /v1/health. a->lock NOT held (it may ask the engine). 0 or MIG_E*, `err`. */
+    int (*check)(agent_t *a, char *err, size_t errlen);
+    /* Starts server `s` in directory `dir`: sets s->pid (> 0 while it runs). 0 or MIG_E*. */
+    int (*start)(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen);
+    /* Whether what runs `s` is alive; cheap (no engine call). */
+    bool (*alive)(agent_t *a, const agent_server_t *s);
+    /* The container is deleted: what runs is killed at once and its resources (cgroup,
+     * engine container) are released, now or when it has exited. */
+    void (*discard)(agent_t *a, agent_server_t *s);
+    /* The monitor thread: exits, starting -> running, stopping -> stopped. */
+    void *(*monitor)(void *agent);
+} runtime_ops_t;
+
+extern const runtime_ops_t runtime_process_ops, runtime_docker_ops;
+
+/* The runtime named `name`, or NULL. */
+const runtime_ops_t *runtime_find(const char *name);
+
+/* Dispatchers to a->rt (locking as the ops say). */
+int runtime_start(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen);
+bool runtime_alive(agent_t *a, const agent_server_t *s);
+void runtime_discard(agent_t *a, agent_server_t *s);
+int runtime_check(agent_t *a, char *err, size_t errlen);
+void *runtime_monitor(void *agent);
+
+/* Fills a command template into `out`: {ram_mb}, {server_id}, {dir} (given quoted),
+ * {port}. False when it does not fit `cap`. */
+bool runtime_fill_command(const char *t, const agent_server_t *s, const char *dir, int port, char *out, size_t cap);
+
+/* A server whose process or container is gone: stopped, console closed, persisted,
+ * logged with `how`. */
+void runtime_mark_exited(agent_t *a, agent_server_t *s, const char *how);
+
+/* Moves a starting server to running when its game port answers (a->lock NOT held;
+ * taken for the change). `pid` is the s->pid the probe was planned with. */
+void runtime_probe_started(agent_t *a, const char *id, const char *dir, pid_t pid);
+
 /* Reads `dir`/server.properties (missing: defaults, no RCON). */
 void runtime_read_props(const char *dir, runtime_props_t *p);
-
-/* Starts server `s` (its directory `dir`) with a's command template: {ram_mb},
- * {server_id}, {dir}, {port} replaced; run by /bin/sh -c in `dir`, in a new process
- * group, console to dir/console.log, stdin a pipe. Sets s->pid and s->stdin_fd.
- * Returns 0 or MIG_EIO with the reason in `err`. a->lock held. */
-int runtime_start(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen);
 
 /* Writes `line` and a newline to the server's stdin. 0 or MIG_EIO. */
 int runtime_console(agent_server_t *s, const char *line);
@@ -52,9 +93,5 @@ int runtime_slp(int port, int ms, slp_status_t *st);
 
 /* True when 127.0.0.1:port accepts a TCP connection within `ms`. */
 bool runtime_port_open(int port, int ms);
-
-/* The thread that reaps exits, moves starting servers to running once their game port
- * answers, and walks stopping servers through stop / SIGTERM / SIGKILL. */
-void *runtime_monitor(void *agent);
 
 #endif

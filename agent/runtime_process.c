@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,7 +28,6 @@
 
 #define PROPS_MAX (64 * 1024)   /* bytes of server.properties read: it is a few KiB */
 #define COMMAND_MAX 4096        /* bytes of a command after its template is filled */
-#define PROBE_MS 200            /* one connect to a starting server's game port */
 /* RLIMIT_AS beyond the server's RAM: a JVM reserves address space (class space, code
  * cache, thread stacks) well past its heap, so the limit is 2 x ram_mb + this. */
 #define AS_SLACK_MB 512
@@ -60,41 +62,148 @@ void runtime_read_props(const char *dir, runtime_props_t *p) {
     p->rcon = enabled && p->rcon_port > 0 && p->rcon_port <= 65535 && p->rcon_password[0];
 }
 
-/* ------------------------------------------------------------------------ starting */
+/* ------------------------------------------------------------------------ cgroups */
 
-/* Fills the template `t` into `out`: {ram_mb}, {server_id}, {dir}, {port}. Ids are
- * checked (state_id_ok) and the directory is the agent's, so nothing needs quoting
- * but the directory, which is given single-quoted. Returns false when it does not fit. */
-static bool fill_command(const char *t, const agent_server_t *s, const char *dir, int port, char *out, size_t cap) {
-    size_t n = 0;
-    while (*t) {
-        char val[700];
-        const char *rep = NULL;
-        size_t skip = 0;
-        if (strncmp(t, "{ram_mb}", 8) == 0) snprintf(val, sizeof val, "%lld", s->ram_mb), rep = val, skip = 8;
-        else if (strncmp(t, "{server_id}", 11) == 0) rep = s->id, skip = 11;
-        else if (strncmp(t, "{dir}", 5) == 0) snprintf(val, sizeof val, "'%s'", dir), rep = val, skip = 5;
-        else if (strncmp(t, "{port}", 6) == 0) snprintf(val, sizeof val, "%d", port), rep = val, skip = 6;
-        if (rep) {
-            size_t l = strlen(rep);
-            if (n + l >= cap) return false;
-            memcpy(out + n, rep, l);
-            n += l;
-            t += skip;
-        } else {
-            if (n + 1 >= cap) return false;
-            out[n++] = *t++;
-        }
-    }
-    out[n] = '\0';
-    return true;
+/* MIG_AGENT_MEMORY_LIMIT=cgroup: server `id` runs in the memory cgroup
+ * <cgroup_parent>/mig-<id>, made before its start with the limit of its ram_mb (plus
+ * CGROUP_SLACK_MB), its child moved there before exec, removed once empty after exit.
+ * cgroup v2 (memory.max) or v1 (memory.limit_in_bytes), told by the file system. */
+#define CGROUP_SLACK_MB 256 /* beyond ram_mb: a JVM's off-heap (metaspace, code cache, stacks) */
+#define CGROUP_PENDING_MAX AGENT_SERVERS_MAX
+
+/* cgroups of exited or deleted servers still to remove (a process of theirs lingered);
+ * guarded by a->lock */
+static char cg_pending[CGROUP_PENDING_MAX][AGENT_ID_MAX];
+
+static void cgroup_path(const agent_t *a, const char *id, const char *file, char *out, size_t cap) {
+    snprintf(out, cap, "%s/mig-%s%s%s", a->cgroup_parent, id, file ? "/" : "", file ? file : "");
 }
 
-int runtime_start(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen) {
+/* Writes `text` to file `path`: 0 or -errno. */
+static int write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = n == (ssize_t)strlen(text) ? 0 : (n < 0 ? -errno : -EIO);
+    close(fd);
+    return e;
+}
+
+/* Finds the cgroup version of the parent (made when missing) and, on v2, gives its
+ * children the memory controller. 0 or MIG_EINVALID with `err`: the agent refuses to
+ * start rather than run servers without the limit it was told to set. */
+static int cgroup_setup(agent_t *a, char *err, size_t errlen) {
+    const char *parent = a->cgroup_parent;
+    bool made = mkdir(parent, 0755) == 0;
+    if (!made && errno != EEXIST) {
+        snprintf(err, errlen, "MIG_AGENT_MEMORY_LIMIT=cgroup: cannot create %s: %s (not root? no memory cgroup? "
+                 "use rlimit)", parent, strerror(errno));
+        return MIG_EINVALID;
+    }
+    struct statfs fs;
+    if (statfs(parent, &fs) != 0 || (fs.f_type != CGROUP2_SUPER_MAGIC && fs.f_type != CGROUP_SUPER_MAGIC)) {
+        if (made) rmdir(parent);
+        snprintf(err, errlen, "MIG_AGENT_MEMORY_LIMIT=cgroup: %s is not in a cgroup file system "
+                 "(MIG_AGENT_CGROUP_PARENT)", parent);
+        return MIG_EINVALID;
+    }
+    a->cgroup_version = fs.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
+    char path[700];
+    if (a->cgroup_version == 2) {
+        /* the parent's own parent must hand it the controller, then it hands it on */
+        char up[600];
+        snprintf(up, sizeof up, "%s", parent);
+        char *slash = strrchr(up, '/');
+        if (slash && slash != up) {
+            *slash = '\0';
+            snprintf(path, sizeof path, "%s/cgroup.subtree_control", up);
+            write_file(path, "+memory");
+        }
+        snprintf(path, sizeof path, "%s/cgroup.subtree_control", parent);
+        int e = write_file(path, "+memory");
+        if (e != 0) {
+            snprintf(err, errlen, "MIG_AGENT_MEMORY_LIMIT=cgroup: cannot enable memory in %s: %s", path,
+                     strerror(-e));
+            return MIG_EINVALID;
+        }
+    } else {
+        snprintf(path, sizeof path, "%s/memory.limit_in_bytes", parent);
+        if (access(path, W_OK) != 0) {
+            snprintf(err, errlen, "MIG_AGENT_MEMORY_LIMIT=cgroup: %s is not a writable memory cgroup (v1)", parent);
+            return MIG_EINVALID;
+        }
+    }
+    return 0;
+}
+
+/* Makes server s's cgroup with its limit and opens its cgroup.procs for the child to
+ * write itself into (*procs_fd, the caller closes). 0 or MIG_EIO with `err`. */
+static int cgroup_prepare(agent_t *a, const agent_server_t *s, int *procs_fd, char *err, size_t errlen) {
+    char path[800], limit[32];
+    cgroup_path(a, s->id, NULL, path, sizeof path);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cgroup: cannot create %s: %s", path, strerror(errno));
+        return MIG_EIO;
+    }
+    snprintf(limit, sizeof limit, "%lld", (s->ram_mb + CGROUP_SLACK_MB) << 20);
+    cgroup_path(a, s->id, a->cgroup_version == 2 ? "memory.max" : "memory.limit_in_bytes", path, sizeof path);
+    int e = write_file(path, limit);
+    if (e != 0) {
+        snprintf(err, errlen, "cgroup: cannot write %s: %s", path, strerror(-e));
+        return MIG_EIO;
+    }
+    cgroup_path(a, s->id, "cgroup.procs", path, sizeof path);
+    if ((*procs_fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "cgroup: cannot open %s: %s", path, strerror(errno));
+        return MIG_EIO;
+    }
+    return 0;
+}
+
+/* Removes server id's cgroup, or keeps it for cgroup_sweep while a process is in it. */
+static void cgroup_release(agent_t *a, const char *id) {
+    char path[800];
+    cgroup_path(a, id, NULL, path, sizeof path);
+    if (rmdir(path) == 0 || errno == ENOENT) return;
+    for (int i = 0; i < CGROUP_PENDING_MAX; i++) {
+        if (cg_pending[i][0] == '\0' || strcmp(cg_pending[i], id) == 0) {
+            snprintf(cg_pending[i], sizeof cg_pending[i], "%s", id);
+            return;
+        }
+    }
+}
+
+/* Retries the removals kept by cgroup_release; a cgroup a server started in again is
+ * its own once more, not removed. a->lock taken. */
+static void cgroup_sweep(agent_t *a) {
+    pthread_mutex_lock(&a->lock);
+    for (int i = 0; i < CGROUP_PENDING_MAX; i++) {
+        if (cg_pending[i][0] == '\0') continue;
+        agent_server_t *s = state_find_server(a, cg_pending[i]);
+        char path[800];
+        cgroup_path(a, cg_pending[i], NULL, path, sizeof path);
+        if ((s && s->pid > 0) || rmdir(path) == 0 || errno == ENOENT) cg_pending[i][0] = '\0';
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Formats `v` in decimal into buf (at least 12 bytes), async-signal-safe; its length. */
+static size_t fmt_pid(pid_t v, char *buf) {
+    char t[12];
+    size_t n = 0, m = 0;
+    do t[n++] = (char)('0' + v % 10), v /= 10;
+    while (v > 0 && n < sizeof t);
+    while (n > 0) buf[m++] = t[--n];
+    return m;
+}
+
+/* ------------------------------------------------------------------------ starting */
+
+static int process_start(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen) {
     runtime_props_t p;
     runtime_read_props(dir, &p);
     char cmd[COMMAND_MAX], logpath[600];
-    if (!fill_command(a->command, s, dir, p.port, cmd, sizeof cmd)) {
+    if (!runtime_fill_command(a->command, s, dir, p.port, cmd, sizeof cmd)) {
         snprintf(err, errlen, "the command is over %d bytes", COMMAND_MAX);
         return MIG_EINVALID;
     }
@@ -104,10 +213,16 @@ int runtime_start(agent_t *a, agent_server_t *s, const char *dir, char *err, siz
         snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
         return MIG_EIO;
     }
+    int procs_fd = -1;
+    if (a->memory_cgroup && cgroup_prepare(a, s, &procs_fd, err, errlen) != 0) {
+        close(logfd);
+        return MIG_EIO;
+    }
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         close(logfd);
+        if (procs_fd >= 0) close(procs_fd);
         return MIG_EIO;
     }
     struct rlimit lim = {RLIM_INFINITY, RLIM_INFINITY};
@@ -116,6 +231,11 @@ int runtime_start(agent_t *a, agent_server_t *s, const char *dir, char *err, siz
     if (pid == 0) {
         /* the child: only async-signal-safe calls until exec */
         setpgid(0, 0);
+        if (procs_fd >= 0) { /* into its cgroup before exec, or not at all */
+            char num[16];
+            size_t n = fmt_pid(getpid(), num);
+            if (write(procs_fd, num, n) != (ssize_t)n) _exit(125);
+        }
         dup2(pfd[0], 0);
         dup2(logfd, 1);
         dup2(logfd, 2);
@@ -131,6 +251,7 @@ int runtime_start(agent_t *a, agent_server_t *s, const char *dir, char *err, siz
     int saved = errno;
     close(pfd[0]);
     close(logfd);
+    if (procs_fd >= 0) close(procs_fd);
     if (pid < 0) {
         close(pfd[1]);
         snprintf(err, errlen, "fork: %s", strerror(saved));
@@ -331,16 +452,10 @@ int runtime_slp(int port, int ms, slp_status_t *st) {
 
 /* ------------------------------------------------------------------------ monitor */
 
-/* A server whose process is gone: stopped, console closed, persisted. a->lock held. */
+/* A server whose process is gone; its cgroup goes once empty. a->lock held. */
 static void mark_exited(agent_t *a, agent_server_t *s, const char *how) {
-    s->state = SRV_STOPPED;
-    s->pid = 0;
-    s->adopted = false;
-    s->quiesced = false;
-    if (s->stdin_fd >= 0) close(s->stdin_fd);
-    s->stdin_fd = -1;
-    log_at(LOG_INFO, "agent.server_exited", "server_id", s->id, "how", how, NULL);
-    state_save(a);
+    if (a->memory_cgroup) cgroup_release(a, s->id);
+    runtime_mark_exited(a, s, how);
 }
 
 /* A request to stop, sent once: RCON `stop` when configured, else `stop` on stdin. */
@@ -414,22 +529,11 @@ static void monitor_pass(agent_t *a) {
             pthread_mutex_unlock(&a->lock);
         }
     }
-    for (int i = 0; i < nprobe; i++) {
-        runtime_props_t p;
-        runtime_read_props(probes[i].dir, &p);
-        if (!runtime_port_open(p.port, PROBE_MS)) continue;
-        pthread_mutex_lock(&a->lock);
-        agent_server_t *s = state_find_server(a, probes[i].id);
-        if (s && s->pid == probes[i].pid && s->state == SRV_STARTING) {
-            s->state = SRV_RUNNING;
-            log_at(LOG_INFO, "agent.server_running", "server_id", s->id, NULL);
-            state_save(a);
-        }
-        pthread_mutex_unlock(&a->lock);
-    }
+    for (int i = 0; i < nprobe; i++) runtime_probe_started(a, probes[i].id, probes[i].dir, probes[i].pid);
+    if (a->memory_cgroup) cgroup_sweep(a);
 }
 
-void *runtime_monitor(void *arg) {
+static void *process_monitor(void *arg) {
     agent_t *a = arg;
     while (!a->stopping) {
         monitor_pass(a);
@@ -437,3 +541,44 @@ void *runtime_monitor(void *arg) {
     }
     return NULL;
 }
+
+/* ------------------------------------------------------------------------ the ops */
+
+static int process_setup(agent_t *a, char *err, size_t errlen) {
+    return a->memory_cgroup ? cgroup_setup(a, err, errlen) : 0;
+}
+
+static int process_check(agent_t *a, char *err, size_t errlen) {
+    if (a->memory_cgroup && access(a->cgroup_parent, W_OK) != 0) {
+        snprintf(err, errlen, "cgroup parent %s: %s", a->cgroup_parent, strerror(errno));
+        return MIG_EUNREACHABLE;
+    }
+    return 0;
+}
+
+static bool process_alive(agent_t *a, const agent_server_t *s) {
+    (void)a;
+    return s->pid > 0 && kill(s->pid, 0) == 0;
+}
+
+/* Kills the process group; the monitor reaps it (no server has its pid any more). */
+static void process_discard(agent_t *a, agent_server_t *s) {
+    if (s->pid > 0) {
+        /* the worker stops a server before it deletes it; one still running goes now */
+        kill(-s->pid, SIGKILL);
+        log_at(LOG_WARN, "agent.server_killed", "server_id", s->id, "why", "deleted while running", NULL);
+    }
+    if (s->stdin_fd >= 0) close(s->stdin_fd);
+    s->stdin_fd = -1;
+    if (a->memory_cgroup) cgroup_release(a, s->id);
+}
+
+const runtime_ops_t runtime_process_ops = {
+    .name = "process",
+    .setup = process_setup,
+    .check = process_check,
+    .start = process_start,
+    .alive = process_alive,
+    .discard = process_discard,
+    .monitor = process_monitor,
+};
