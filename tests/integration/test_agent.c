@@ -511,6 +511,65 @@ static bool same_tree(int a, int b) {
     return system(cmd) == 0;
 }
 
+/* MIG_AGENT_MEMORY_LIMIT=cgroup: the server runs in a cgroup of its own with the limit
+ * of its ram_mb, and the cgroup goes after it exits. Needs root and a memory cgroup (v1
+ * or v2): elsewhere the case says it is skipped and passes. */
+START_TEST(test_agent_cgroup_limit_holds_the_server_and_goes_after_exit) {
+    const char *v1 = "/sys/fs/cgroup/memory", *v2 = "/sys/fs/cgroup/cgroup.controllers";
+    bool is_v1 = access(v1, W_OK) == 0;
+    if (geteuid() != 0 || (!is_v1 && access(v2, F_OK) != 0)) {
+        fprintf(stderr, "test_agent_cgroup_limit...: skipped: needs root and a memory cgroup\n");
+        return;
+    }
+    char parent[128], opt[200];
+    snprintf(parent, sizeof parent, "%s/mig-test-%d", is_v1 ? v1 : "/sys/fs/cgroup", (int)getpid());
+    snprintf(opt, sizeof opt, "--agent-cgroup-parent=%s", parent);
+    agents[0].extra[0] = "--agent-memory-limit=cgroup";
+    agents[0].extra[1] = opt;
+    agent_start(0);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"s1\",\"ram_mb\":64,\"disk_mb\":10}", NULL,
+                          NULL), 201);
+    write_props(0, "s1");
+    long st = call(0, "POST", "/v1/containers/s1/start", NULL, NULL, NULL);
+    ck_assert_msg(st == 202 || st == 200, "start: %ld", st);
+    wait_state(0, "s1", NULL, "running");
+    char path[400], text[64] = "";
+    snprintf(path, sizeof path, "%s/mig-s1/%s", parent, is_v1 ? "memory.limit_in_bytes" : "memory.max");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s", path);
+    ck_assert_ptr_nonnull(fgets(text, sizeof text, f));
+    fclose(f);
+    ck_assert_int_eq(atoll(text), (64LL + 256) << 20);
+    /* the server's process (its pid in the agent's state) is in the cgroup */
+    snprintf(path, sizeof path, "%s/state/agent.json", agents[0].dir);
+    f = fopen(path, "r");
+    static char buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = '\0';
+    cJSON *o = cJSON_Parse(buf);
+    int pid = (int)num_of(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "servers"), 0), "pid");
+    cJSON_Delete(o);
+    ck_assert_int_gt(pid, 0);
+    snprintf(path, sizeof path, "%s/mig-s1/cgroup.procs", parent);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    bool in = false;
+    for (int p; fscanf(f, "%d", &p) == 1;) in = in || p == pid;
+    fclose(f);
+    ck_assert_msg(in, "pid %d is not in %s", pid, path);
+    st = call(0, "POST", "/v1/containers/s1/stop", NULL, NULL, NULL);
+    ck_assert_msg(st == 202 || st == 200, "stop: %ld", st);
+    wait_state(0, "s1", NULL, "stopped");
+    snprintf(path, sizeof path, "%s/mig-s1", parent);
+    for (int waited = 0; access(path, F_OK) == 0; waited += 20) {
+        ck_assert_msg(waited < WAIT_MS, "%s is still there after the server exited", path);
+        timefmt_sleep_ms(20);
+    }
+    rmdir(parent);
+}
+END_TEST
+
 START_TEST(test_agent_live_sync_ends_byte_identical_after_quiesce) {
     agent_start(0);
     agent_start(1);
@@ -631,6 +690,7 @@ Suite *suite_agent(void) {
     tcase_add_test(tc, test_agent_tokens_and_fencing_survive_a_kill_9);
     tcase_add_test(tc, test_agent_players_by_rcon_list_when_rcon_answers);
     tcase_add_test(tc, test_agent_players_by_server_list_ping_without_rcon);
+    tcase_add_test(tc, test_agent_cgroup_limit_holds_the_server_and_goes_after_exit);
     tcase_add_test(tc, test_agent_live_sync_ends_byte_identical_after_quiesce);
     tcase_add_test(tc, test_agent_pass_resumes_after_kill_9_of_the_target);
     suite_add_tcase(s, tc);
