@@ -102,6 +102,7 @@ INTEG += test_untrusted
 INTEG += test_sync
 INTEG += test_agent
 INTEG += test_agent_system
+INTEG += certs test_agent_tls
 INTEG += test_router
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o

@@ -26,6 +26,7 @@ int main(void) {
     srunner_add_suite(sr, suite_sync());
     srunner_add_suite(sr, suite_agent());
     srunner_add_suite(sr, suite_agent_system());
+    srunner_add_suite(sr, suite_agent_tls());
     srunner_add_suite(sr, suite_router());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
