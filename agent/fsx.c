@@ -105,7 +105,9 @@ int fsx_remove_tree(int dirfd, const char *name) {
     return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : MIG_EIO;
 }
 
-int fsx_write_atomic(int dirfd, const char *name, const void *buf, size_t len) {
+/* Temp file, then rename over `name`; with `durable`, fsync of the file before the rename
+ * and of the folder after it. */
+static int write_replace(int dirfd, const char *name, const void *buf, size_t len, int durable) {
     char tmp[NAME_MAX + 1];
     if (snprintf(tmp, sizeof tmp, ".%s.tmp", name) >= (int)sizeof tmp)
         return MIG_EINVALID;
@@ -124,12 +126,12 @@ int fsx_write_atomic(int dirfd, const char *name, const void *buf, size_t len) {
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0)
+    if (durable && fsync(fd) != 0)
         goto out;
     if (renameat(dirfd, tmp, dirfd, name) != 0)
         goto out;
     /* the rename itself is durable only once the folder is */
-    if (fsync(dirfd) != 0)
+    if (durable && fsync(dirfd) != 0)
         goto out;
     rv = 0;
 out:
@@ -137,6 +139,14 @@ out:
     if (rv != 0)
         unlinkat(dirfd, tmp, 0);
     return rv;
+}
+
+int fsx_write_atomic(int dirfd, const char *name, const void *buf, size_t len) {
+    return write_replace(dirfd, name, buf, len, 1);
+}
+
+int fsx_replace_file(int dirfd, const char *name, const void *buf, size_t len) {
+    return write_replace(dirfd, name, buf, len, 0);
 }
 
 int fsx_read_file(int dirfd, const char *name, size_t max, unsigned char **out, size_t *len) {

@@ -27,6 +27,13 @@ int fsx_remove_tree(int dirfd, const char *name);
  * never a mix. Returns 0 or MIG_EIO. */
 int fsx_write_atomic(int dirfd, const char *name, const void *buf, size_t len);
 
+/* As fsx_write_atomic without the two fsyncs: a crash of the process (kill -9) still
+ * leaves the old content or the new one, since both live in the page cache; a power loss
+ * may leave either, or (on a file system that does not order data before renames, unlike
+ * ext4) an empty or partial file, so a reader must check what it reads. Returns 0 or
+ * MIG_EIO. */
+int fsx_replace_file(int dirfd, const char *name, const void *buf, size_t len);
+
 /* Reads the whole file `dirfd`/`name` (at most `max` bytes) into a malloc'd buffer the
  * caller frees. Returns 0, MIG_ENOT_FOUND when the file does not exist, MIG_EINVALID when it
  * is larger than `max`, MIG_EIO or MIG_ENOMEM. */

@@ -25,9 +25,12 @@
  * after a crash, plans again against the record: what was written is not fetched again.
  * After a crash, the window's files may hold blocks newer than the saved record; they
  * are re-hashed from the staging files themselves, so the record is again exact.
- * Staging writes are not fsynced at checkpoints (that would halve a pass's speed); a
- * power loss that loses staging data is caught by the final verification, which drops
- * the bad files' records so that a retried pass copies them again.
+ * Neither staging writes nor the checkpoints inside a copy are fsynced (the first would
+ * halve a pass's speed; the second, four fsyncs per checkpoint, cost about a tenth): a
+ * kill -9 loses nothing that reached the page cache, and a power loss that loses staging
+ * data or a checkpoint is caught by the final verification, which drops the bad files'
+ * records so that a retried pass copies them again (a record or pass.json left
+ * unreadable starts from nothing). The end of a pass and the switch are fsynced.
  *
  * The switch (final pass, after verification). The staging tree is synced (syncfs), then
  * exchanged with the server's directory by one renameat2(RENAME_EXCHANGE): before it the
