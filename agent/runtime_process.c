@@ -76,7 +76,7 @@ void runtime_read_props(const char *dir, runtime_props_t *p) {
 static char cg_pending[CGROUP_PENDING_MAX][AGENT_ID_MAX];
 
 static void cgroup_path(const agent_t *a, const char *id, const char *file, char *out, size_t cap) {
-    snprintf(out, cap, "%s/mig-%s%s%s", a->cgroup_parent, id, file ? "/" : "", file ? file : "");
+    snprintf(out, cap, "%.500s/mig-%.127s%s%.40s", a->cgroup_parent, id, file ? "/" : "", file ? file : "");
 }
 
 /* Writes `text` to file `path`: 0 or -errno. */
@@ -94,6 +94,10 @@ static int write_file(const char *path, const char *text) {
  * start rather than run servers without the limit it was told to set. */
 static int cgroup_setup(agent_t *a, char *err, size_t errlen) {
     const char *parent = a->cgroup_parent;
+    if (parent[0] != '/' || strlen(parent) > 400) {
+        snprintf(err, errlen, "MIG_AGENT_CGROUP_PARENT: an absolute path of 400 bytes at most");
+        return MIG_EINVALID;
+    }
     bool made = mkdir(parent, 0755) == 0;
     if (!made && errno != EEXIST) {
         snprintf(err, errlen, "MIG_AGENT_MEMORY_LIMIT=cgroup: cannot create %s: %s (not root? no memory cgroup? "
