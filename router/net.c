@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -31,6 +32,16 @@
  * KiB), small enough that 10,000 players cannot pin gigabytes. */
 #define SPLICE_QUEUE_MAX (2u << 20)
 
+/* Bytes the router reads from a backend in one read(2), and writes to a player in one
+ * write(2). libevent 2.1 reads a bufferevent at most 4 KiB at a time (EVBUFFER_MAX_READ,
+ * not raised by bufferevent_set_max_single_read), which made the splice a system call, a
+ * FIONREAD and an epoll round per 4 KiB; the backend's side is therefore read by the
+ * router itself (on_backend_readable). 256 KiB is what a loopback or LAN socket holds
+ * after one wake-up of a busy stream; the buffer is the loop thread's own (one loop, and
+ * every callback holds rt->lock), so it costs 256 KiB once, not per player. */
+#define SPLICE_READ_MAX (256u << 10)
+static uint8_t splice_buf[SPLICE_READ_MAX];
+
 /* ------------------------------------------------------------------------ helpers */
 
 static void ms_to_tv(long long ms, struct timeval *tv) {
@@ -44,10 +55,18 @@ void conn_timer(conn_t *c, long long ms) {
     evtimer_add(c->timer, &tv);
 }
 
+/* Drops the backend's connection: its read event first, while its fd is open. */
+static void backend_free(conn_t *c) {
+    if (c->backend_rd) event_free(c->backend_rd);
+    c->backend_rd = NULL;
+    if (c->backend) bufferevent_free(c->backend);
+    c->backend = NULL;
+}
+
 void conn_free(conn_t *c) {
     router_t *rt = c->rt;
     if (c->client) bufferevent_free(c->client);
-    if (c->backend) bufferevent_free(c->backend);
+    backend_free(c);
     if (c->timer) event_free(c->timer);
     if (c->prev) c->prev->next = c->next;
     else rt->conns = c->next;
@@ -70,10 +89,7 @@ static void on_client_event(struct bufferevent *bev, short what, void *arg);
 
 void conn_close_after_write(conn_t *c) {
     c->phase = PHASE_CLOSING;
-    if (c->backend) {
-        bufferevent_free(c->backend);
-        c->backend = NULL;
-    }
+    backend_free(c);
     bufferevent_disable(c->client, EV_READ);
     bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
     bufferevent_setcb(c->client, NULL, on_flushed, on_client_event, c);
@@ -90,10 +106,7 @@ void conn_close_after_write(conn_t *c) {
 void conn_leave(conn_t *c) {
     c->phase = PHASE_LEAVING;
     c->leaving = true;
-    if (c->backend) {
-        bufferevent_free(c->backend);
-        c->backend = NULL;
-    }
+    backend_free(c);
     bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
     bufferevent_enable(c->client, EV_READ);
     conn_timer(c, c->rt->leave_grace_ms);
@@ -157,27 +170,78 @@ static bool splice_try_inject(conn_t *c) {
     return true;
 }
 
-static void on_backend_read(struct bufferevent *bev, void *arg) {
+/* Queues `n` bytes of the backend's stream for the player: written at once when nothing
+ * is queued before them (no copy, no write event to arm), the rest appended to the
+ * client's output, which its bufferevent writes as the player reads. A failed write
+ * leaves the bytes queued: the bufferevent's own write then reports the error
+ * (on_client_event). */
+static void splice_to_client(conn_t *c, const uint8_t *p, size_t n) {
+    struct evbuffer *out = bufferevent_get_output(c->client);
+    if (evbuffer_get_length(out) == 0) {
+        ssize_t w = send(bufferevent_getfd(c->client), p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) p += w, n -= (size_t)w;
+    }
+    if (n > 0) evbuffer_add(out, p, n);
+}
+
+/* The backend ended the session: its last bytes (a Disconnect) are with the player or
+ * queued for it; close once they are written. */
+static void splice_backend_ended(conn_t *c) {
+    conn_close_after_write(c);
+}
+
+/* Follows `n` bytes the backend sent through conntrack. Returns how many of them pass to
+ * the player unchanged: all, or, for a player marked to move (`want`), those up to the
+ * first frame boundary where its Transfer may go (what follows is dropped with the
+ * backend, splice_try_inject). */
+static size_t splice_track(conn_t *c, const uint8_t *p, size_t n, bool want) {
+    if (c->track.state == CONNTRACK_OPAQUE) return n;
+    size_t off = 0;
+    while (off < n) {
+        size_t k = conntrack_feed(&c->track, p + off, n - off, want);
+        off += k;
+        if (want && (conntrack_can_inject(&c->track) || c->track.state == CONNTRACK_OPAQUE)) break;
+        if (k == 0) return n; /* cannot happen (0 means a Transfer fits here); never strand a byte */
+    }
+    return off;
+}
+
+/* The backend's socket is readable (a persistent event of the router's own, not the
+ * backend bufferevent's read, see SPLICE_READ_MAX): one read(2) of up to
+ * SPLICE_READ_MAX, followed through conntrack and passed on unchanged. When nothing is
+ * queued for the player the bytes are read into splice_buf and sent at once; behind a
+ * queue they are read straight into the end of the client's output (no copy). A player
+ * marked to move gets its Transfer at the first frame boundary. Stops reading while the
+ * player is SPLICE_QUEUE_MAX behind (on_drained reads again). */
+static void on_backend_readable(evutil_socket_t fd, short what, void *arg) {
     conn_t *c = arg;
     router_t *rt = c->rt;
+    (void)what;
     pthread_mutex_lock(&rt->lock);
-    struct evbuffer *in = bufferevent_get_input(bev);
-    bool want = c->go_to[0] != '\0' && !c->leaving;
-    if (c->track.state == CONNTRACK_OPAQUE && !want) {
-        pump(bev, c->client);
+    struct evbuffer *out = bufferevent_get_output(c->client);
+    bool queued = evbuffer_get_length(out) > 0;
+    struct evbuffer_iovec v = {.iov_base = splice_buf, .iov_len = sizeof splice_buf};
+    if (queued && evbuffer_reserve_space(out, SPLICE_READ_MAX, &v, 1) != 1) {
+        queued = false; /* no memory for it: splice_buf, then splice_to_client appends */
+        v.iov_base = splice_buf;
+    }
+    ssize_t n = read(fd, v.iov_base, SPLICE_READ_MAX);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) goto out;
+    if (n <= 0) {
+        splice_backend_ended(c);
         goto out;
     }
-    struct evbuffer *out = bufferevent_get_output(c->client);
-    while (evbuffer_get_length(in) > 0) {
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) break;
-        size_t k = conntrack_feed(&c->track, v.iov_base, v.iov_len, want);
-        if (k > 0) evbuffer_remove_buffer(in, out, k);
-        if (want && splice_try_inject(c)) goto out; /* the backend is gone */
-        if (k == 0) break;
+    bool want = c->go_to[0] != '\0' && !c->leaving;
+    size_t pass = splice_track(c, v.iov_base, (size_t)n, want);
+    if (queued) {
+        v.iov_len = pass;
+        evbuffer_commit_space(out, &v, 1);
+    } else {
+        splice_to_client(c, v.iov_base, pass);
     }
+    if (want && splice_try_inject(c)) goto out; /* the backend is gone */
     if (evbuffer_get_length(out) >= SPLICE_QUEUE_MAX) {
-        bufferevent_disable(bev, EV_READ);
+        event_del(c->backend_rd);
         bufferevent_setwatermark(c->client, EV_WRITE, SPLICE_QUEUE_MAX / 2, SPLICE_QUEUE_MAX);
     }
 out:
@@ -189,9 +253,9 @@ static void on_drained(struct bufferevent *bev, void *arg) {
     conn_t *c = arg;
     router_t *rt = c->rt;
     pthread_mutex_lock(&rt->lock);
-    struct bufferevent *other = bev == c->client ? c->backend : c->client;
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-    if (other && c->phase == PHASE_SPLICE) bufferevent_enable(other, EV_READ);
+    if (c->phase == PHASE_SPLICE && bev == c->client && c->backend_rd) event_add(c->backend_rd, NULL);
+    else if (c->phase == PHASE_SPLICE && bev == c->backend) bufferevent_enable(c->client, EV_READ);
     pthread_mutex_unlock(&rt->lock);
 }
 
@@ -211,9 +275,8 @@ static void on_backend_event(struct bufferevent *bev, short what, void *arg) {
         snprintf(text, sizeof text, "Server %s is not reachable right now; try again in a moment.", c->where);
         conn_disconnect_login(c, text);
     } else {
-        /* the backend ended the session: pass on what it sent last (its Disconnect) */
-        if (c->backend) evbuffer_add_buffer(bufferevent_get_output(c->client), bufferevent_get_input(c->backend));
-        conn_close_after_write(c);
+        /* an error writing to the backend (its reads are on_backend_readable's) */
+        splice_backend_ended(c);
     }
     pthread_mutex_unlock(&rt->lock);
 }
@@ -244,8 +307,16 @@ void net_splice_begin(conn_t *c) {
     struct evbuffer *cin = bufferevent_get_input(c->client);
     evbuffer_drain(cin, c->greet.handshake_len);
     evbuffer_add_buffer(bufferevent_get_output(c->backend), cin);
-    bufferevent_setcb(c->backend, on_backend_read, on_drained, on_backend_event, c);
-    bufferevent_enable(c->backend, EV_READ);
+    /* the backend bufferevent writes what the client sends; its reads are the router's */
+    bufferevent_setcb(c->backend, NULL, on_drained, on_backend_event, c);
+    bufferevent_disable(c->backend, EV_READ);
+    c->backend_rd = event_new(rt->base, fd, EV_READ | EV_PERSIST, on_backend_readable, c);
+    if (c->backend_rd == NULL || event_add(c->backend_rd, NULL) != 0) {
+        net_fail(rt, c, FAIL_BACKEND, "router.backend_unreachable", "out of memory");
+        conn_close_after_write(c);
+        return;
+    }
+    bufferevent_set_max_single_write(c->client, SPLICE_READ_MAX);
     bufferevent_enable(c->client, EV_READ);
     if (c->greet.intent == MCPROTO_INTENT_STATUS) {
         rt->m.status++;

@@ -26,6 +26,7 @@ typedef struct conn {
     uint64_t id;
     struct bufferevent *client;
     struct bufferevent *backend;  /* NULL unless connecting or spliced */
+    struct event *backend_rd;     /* spliced: the backend's fd readable (net.c reads it itself) */
     struct event *timer;          /* greeting deadline, connect deadline, keep-alives, grace */
     char ip[TABLE_IP_MAX];
     conn_phase_t phase;
