@@ -113,12 +113,12 @@ static void *backend_conn(void *arg) {
     if (read(fd, in, sizeof in) <= 0) goto out;
     if (write_all(fd, g_hello, g_hello_len) != 0) goto out;
     if (atomic_load(&g_mode) == MODE_STREAM) {
+        /* then it hangs up first, as a server that stops does: the router passes on
+         * what is queued, then closes the player's connection (until 8066ff2 this froze
+         * the router's event loop; router_idle_wait below sees that it did not) */
         for (uint64_t sent = 0; sent < g_total; sent += g_frames_len) {
             if (write_all(fd, g_frames, g_frames_len) != 0) goto out;
         }
-        /* the player leaves first, as a player does; a backend that ends the session
-         * itself once all it sent was flushed hangs this router (see bench/RESULTS.md) */
-        while (read(fd, in, sizeof in) > 0) {}
     } else {
         /* a Keep Alive each second until the player goes */
         mcbuf_t b;
@@ -352,6 +352,38 @@ static void router_register(const router_t *r, int backend_port) {
     }
 }
 
+/* GET /metrics at the bridge; the value of gauge `name`, or -1. */
+static long router_metric(const router_t *r, const char *name) {
+    char req[256], ans[8192], pat[128];
+    int m = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    int fd = connect_to(r->http_port);
+    if (write_all(fd, req, (size_t)m) != 0) die("GET /metrics");
+    size_t got = 0;
+    ssize_t k;
+    while (got < sizeof ans - 1 && (k = read(fd, ans + got, sizeof ans - 1 - got)) > 0) got += (size_t)k;
+    close(fd);
+    ans[got] = '\0';
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *p = strstr(ans, pat);
+    return p ? atol(p + strlen(pat)) : -1;
+}
+
+/* Waits until the router holds no connection (the throughput runs' are closed), so that
+ * the idle figures start from a router at rest; exits when it still holds one after
+ * START_MS (a router that no longer closes connections, or answers nothing). */
+static void router_idle_wait(router_t *r) {
+    double end = now_s() + START_MS / 1000.0;
+    for (;;) {
+        if (router_metric(r, "mig_router_connections") == 0) return;
+        if (now_s() > end) break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "router bench: the router still holds the throughput runs' connections after %d ms\n", START_MS);
+    router_stop(r);
+    exit(1);
+}
+
 /* CPU seconds (user + system) and RSS KiB of `pid`. */
 static double cpu_s(pid_t pid) {
     char path[64], buf[1024];
@@ -471,6 +503,7 @@ int main(int argc, char **argv) {
            cpu_per_gib[RUNS / 2]);
 
     /* idle players */
+    router_idle_wait(&r);
     atomic_store(&g_mode, MODE_IDLE);
     int *fds = calloc((size_t)idle_n, sizeof *fds);
     long rss0 = rss_kib(r.pid);
