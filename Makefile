@@ -258,10 +258,11 @@ bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))
 # input, built with clang into build/fuzz and run FUZZ_SECONDS each, one at a time, from
 # the seed corpus of tests/fuzz/corpus/<name>/ (new inputs go to build/fuzz/corpus/, crashes
 # to build/fuzz/crashes/). Installs clang when it is missing, as tools/deps.sh does.
-FUZZ = jsonbody query wsframe reply sentinel mcproto rcon slp manifest
+FUZZ = jsonbody query wsframe reply sentinel mcproto rcon slp manifest greet conntrack
 FUZZ_SECONDS ?= 60
 FUZZ_B = build/fuzz
 FUZZ_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/%.o,api/query worker/reply agent/rcon agent/slp agent/manifest agent/fsx)
+FUZZ_OBJS += $(patsubst %,$(B)/router/%.o,greet hostmap conntrack)
 .PHONY: fuzz fuzz-build
 fuzz: deps
 	$(Q)command -v clang >/dev/null 2>&1 || { S=; [ "$$(id -u)" -eq 0 ] || S=sudo; \
