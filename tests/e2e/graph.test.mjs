@@ -61,7 +61,9 @@ test('the graph shows every node with its price, RAM, disk, servers and health, 
       for (const scheme of ['light', 'dark']) {
         const inventory = (await stack.ok('GET', '/api/nodes')).items;
         const servers = (await stack.ok('GET', '/api/servers')).items;
-        const { page, context, errors } = await openDashboard(chromium.browser, stack.url, TOKENS.operator, { width, height, colorScheme: scheme });
+        // ?fade=3600: the failed and completed arrows stay however long a loaded machine takes
+        // to get through the four pages (the default 60 s is less than that may take)
+        const { page, context, errors } = await openDashboard(chromium.browser, stack.url, TOKENS.operator, { width, height, colorScheme: scheme, query: '?fade=3600' });
         // every node has its box, with its figures
         assert.equal(await page.locator('.node').count(), NODES.length);
         for (const n of inventory) {
@@ -77,7 +79,7 @@ test('the graph shows every node with its price, RAM, disk, servers and health, 
         assert.match(await page.locator('.node[data-node-id="n6"]').getAttribute('class'), /node--unhealthy/);
         // one arrow per migration, each in its status
         for (const st of ['suggested', 'approved', 'scheduled', 'preparing', 'transferring', 'completed', 'failed']) {
-          await page.waitForSelector(`.arrow[data-status="${st}"]`, { timeout: 10000 });
+          await page.waitForSelector(`.arrow[data-status="${st}"]`, { timeout: 60000 });
         }
         // the graph fits the panel at this size: nothing to scroll sideways
         const scroll = await page.locator('.graph-scroll').evaluate((el) => el.scrollWidth <= el.clientWidth);
