@@ -111,6 +111,22 @@ int proc_log_has(const char *path, const char *event) {
     return found;
 }
 
+void proc_log_tail(const char *path, int lines) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return;
+    char *ring[64] = {0};
+    if (lines > 64) lines = 64;
+    int n = 0;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        free(ring[n % lines]);
+        ring[n++ % lines] = strdup(line);
+    }
+    fclose(f);
+    for (int i = n > lines ? n - lines : 0; i < n; i++) fputs(ring[i % lines] ? ring[i % lines] : "", stderr);
+    for (int i = 0; i < lines; i++) free(ring[i]);
+}
+
 int api_proc_start(api_proc_t *a, const char *redis_url, const char *tokens, const char *dir, int port) {
     memset(a, 0, sizeof *a);
     const char *bindir = getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
@@ -146,5 +162,10 @@ int api_proc_stop(api_proc_t *a) {
     int st;
     harness_stop_pid(a->pid, &st);
     a->pid = 0;
+    if (st != 0) { /* the test fails on it: show why, the log goes with the test's folder */
+        char how[96];
+        fprintf(stderr, "migrate-api %s on SIGTERM; the end of %s:\n", harness_status_text(st, how, sizeof how), a->log);
+        proc_log_tail(a->log, 40);
+    }
     return st;
 }

@@ -42,8 +42,12 @@ int proc_port_from_log(const char *path, const char *event);
 /* 1 when a program logged `event` ({"event":"<event>",...}) in `path`, else 0. */
 int proc_log_has(const char *path, const char *event);
 
+/* Copies the last `lines` (at most 64) lines of the log at `path` to stderr. */
+void proc_log_tail(const char *path, int lines);
+
 /* SIGTERM, wait (SIGKILL after HARNESS_STOP_WAIT_MS); returns the exit status as waitpid
- * gives it, a SIGKILL's when it hung. */
+ * gives it, a SIGKILL's when it hung, and copies the end of the API's log to stderr when
+ * that is not a clean exit. */
 int api_proc_stop(api_proc_t *a);
 
 #endif
