@@ -103,7 +103,7 @@ INTEG += test_sync
 INTEG += test_agent
 INTEG += test_agent_system
 INTEG += certs test_agent_tls
-INTEG += test_router
+INTEG += test_router test_router_stream
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
              $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o

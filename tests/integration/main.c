@@ -28,6 +28,7 @@ int main(void) {
     srunner_add_suite(sr, suite_agent_system());
     srunner_add_suite(sr, suite_agent_tls());
     srunner_add_suite(sr, suite_router());
+    srunner_add_suite(sr, suite_router_stream());
     srunner_set_fork_status(sr, CK_FORK);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

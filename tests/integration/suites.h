@@ -25,6 +25,7 @@ Suite *suite_untrusted(void); /* test_untrusted.c: Redis, sentinels and agents u
 Suite *suite_sync(void);      /* test_sync.c: the world sync between two directories */
 Suite *suite_agent(void);     /* test_agent.c: bin/migrate-agent with real processes and syncs */
 Suite *suite_router(void);     /* test_router.c: bin/migrate-router with fake backends and clients */
+Suite *suite_router_stream(void); /* test_router_stream.c: a player far behind a fast stream, moved */
 Suite *suite_agent_system(void); /* test_agent_system.c: scheduler and worker against real agents */
 Suite *suite_agent_tls(void);    /* test_agent_tls.c: the agents over https (certs.c makes the certificates) */
 
