@@ -117,6 +117,7 @@ BENCH += live
 BENCH += sync
 BENCH += recovery
 BENCH += router
+BENCH += move
 
 .PHONY: all deps test test-unit test-integration test-containers bench clean demo
 .PHONY: test-deploy test-image
@@ -248,6 +249,9 @@ $(B)/bench/router: | bin/migrate-router
 # sync measures the world sync against rsync and the socket floor (bench/sync.c).
 $(B)/bench/sync: $(AGENT_SYNC) $(B)/core/err.o
 $(B)/bench/sync: LIBS += $(SYNC_LIBS)
+# move times a live migration between two real agents against an offline move (bench/move.c).
+$(B)/bench/move: $(B)/tests/support/http_client.o $(B)/bench/live_stack.o $(B)/agent/slp.o | $(B)/tests/support/mcfake \
+                 bin/fleet-sim bin/migrate-scheduler bin/migrate-worker bin/migrate-agent
 
 # Benchmarks print their figures; bench/RESULTS.md records them with the command.
 bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))

@@ -15,7 +15,16 @@
  *   start.sum, save-off.sum  written at start-up (before any write) and at each save-off:
  *                         "<fnv1a64> <size> <path>" of every file under world/, sorted, so a
  *                         test can tell that a migrated server started on exactly the world
- *                         its source had when it was quiesced */
+ *                         its source had when it was quiesced
+ *   server-ip=ADDR        in server.properties: the game port listens there (0.0.0.0: every
+ *                         address, as a node's server seen from outside); absent: 127.0.0.1.
+ *                         RCON stays on 127.0.0.1
+ *   mcfake-sums=false     in server.properties: no .sum files (hashing a world of gigabytes
+ *                         would be the whole start-up: bench/move.c)
+ *   mcfake-write-bytes-s=N  in server.properties: instead of the block per tick, re-saves
+ *                         random chunks (runs of 1-8 sectors, and their header entries) of
+ *                         the region files found under world/region at start, N bytes a
+ *                         second paced by the clock, as a busy Minecraft server saving */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,17 +50,35 @@
 #define SUM_FILES_MAX 4096         /* files of world/ listed in a .sum: a test world has a few */
 #define GAME_BUF 1024              /* bytes a ping client may send before its status request */
 
-static int saving = 1, game_fd = -1, rcon_fd = -1, stop_asked, slp_on = 1, rcon_on = 1;
+static int saving = 1, game_fd = -1, rcon_fd = -1, stop_asked, slp_on = 1, rcon_on = 1, sums_on = 1;
 static char password[128] = "";
+static long long write_rate; /* bytes/s of re-saved chunks (mcfake-write-bytes-s); 0: a block a tick */
 
-/* Listens on 127.0.0.1:port. A port in use is tried again for MCFAKE_BIND_WAIT_MS: the
+#define SECTOR 4096         /* a region file's unit: 8 KiB header (2 sectors), chunks in sectors */
+#define CHUNK_SECTORS_MAX 8 /* a re-saved chunk's sectors: 1 to 8, as sync.c's generator */
+#define REGIONS_MAX 65536   /* region files paced writes spread over: 64 Ki x 10 MiB = 640 GiB */
+#define RATE_GAP_MS 1000    /* a pause longer than this (saving off) owes nothing: no burst after */
+
+typedef struct {
+    char path[300];
+    long long sectors; /* the file's size in sectors when found */
+} region_t;
+
+static region_t *regions;
+static size_t nregions;
+
+/* Listens on `ip` (NULL: 127.0.0.1):port. A port in use is tried again for MCFAKE_BIND_WAIT_MS: the
  * tests' nodes share one loopback, so a server moved to another agent gets the ports of
  * its source (the same server.properties), which it releases when it is stopped. */
-static int listen_on(int port) {
+static int listen_on(const char *ip, int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (ip && inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+        fprintf(stderr, "mcfake: server-ip=%s is no IPv4 address\n", ip);
+        exit(1);
+    }
     int rc;
     for (int waited = 0; (rc = bind(fd, (struct sockaddr *)&sa, sizeof sa)) != 0 && errno == EADDRINUSE &&
                          waited < MCFAKE_BIND_WAIT_MS;
@@ -66,7 +93,75 @@ static int listen_on(int port) {
     return fd;
 }
 
+/* Finds the region files of world/region (those of at least 3 sectors) for paced writes. */
+static void find_regions(void) {
+    DIR *d = opendir("world/region");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL && nregions < REGIONS_MAX) {
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 4, ".mca") != 0) continue;
+        if (nregions % 1024 == 0) {
+            region_t *r = realloc(regions, (nregions + 1024) * sizeof *regions);
+            if (r == NULL) exit(5);
+            regions = r;
+        }
+        region_t *r = &regions[nregions];
+        snprintf(r->path, sizeof r->path, "world/region/%s", e->d_name);
+        struct stat st;
+        if (stat(r->path, &st) != 0 || st.st_size / SECTOR < 3) continue;
+        r->sectors = st.st_size / SECTOR;
+        nregions++;
+    }
+    if (d) closedir(d);
+}
+
+static long long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Re-saves what the clock owes at write_rate: each chunk, 1-8 sectors of fresh bytes at a
+ * random place past the header of a random region file, and its location and timestamp
+ * entries in the header. */
+static void write_paced(void) {
+    static long long last_ms, owed;
+    static unsigned char buf[CHUNK_SECTORS_MAX * SECTOR];
+    long long now = mono_ms();
+    if (last_ms == 0 || now - last_ms > RATE_GAP_MS) last_ms = now; /* first call, or saving resumed */
+    owed += write_rate * (now - last_ms) / 1000;
+    last_ms = now;
+    while (owed >= SECTOR) {
+        region_t *r = &regions[(size_t)random() % nregions];
+        long long run = 1 + random() % CHUNK_SECTORS_MAX;
+        if (run > r->sectors - 2) run = r->sectors - 2;
+        long long at = 2 + random() % (r->sectors - 1 - run);
+        for (size_t k = 0; k < (size_t)run * SECTOR; k += sizeof(long)) {
+            long v = random();
+            memcpy(buf + k, &v, sizeof v);
+        }
+        int fd = open(r->path, O_WRONLY);
+        if (fd < 0) exit(3);
+        uint32_t slot = (uint32_t)(random() % 1024), loc = htonl((uint32_t)(at << 8 | run)),
+                 stamp = htonl((uint32_t)time(NULL));
+        if (pwrite(fd, buf, (size_t)run * SECTOR, (off_t)at * SECTOR) < 0 ||
+            pwrite(fd, &loc, 4, (off_t)slot * 4) < 0 || pwrite(fd, &stamp, 4, SECTOR + (off_t)slot * 4) < 0)
+            exit(3);
+        close(fd);
+        owed -= run * SECTOR;
+    }
+}
+
 static void write_world(void) {
+    if (write_rate > 0 && nregions > 0) {
+        write_paced();
+        FILE *f = fopen("world/level.log", "a");
+        if (f) {
+            fprintf(f, "tick %ld\n", random());
+            fclose(f);
+        }
+        return;
+    }
     mkdir("world", 0755);
     mkdir("world/region", 0755);
     int fd = open("world/region/r.0.0.mca", O_WRONLY | O_CREAT, 0644);
@@ -148,7 +243,7 @@ static const char *run_command(const char *cmd) {
     if (strcmp(cmd, "save-off") == 0) {
         int was = saving;
         saving = 0;
-        write_sum("save-off.sum");
+        if (sums_on) write_sum("save-off.sum");
         return was ? "Automatic saving is now disabled" : "Saving is already turned off";
     }
     if (strcmp(cmd, "save-on") == 0) {
@@ -157,7 +252,9 @@ static const char *run_command(const char *cmd) {
         return was ? "Saving is already turned on" : "Automatic saving is now enabled";
     }
     if (strcmp(cmd, "save-all flush") == 0 || strcmp(cmd, "save-all") == 0) {
-        sync();
+        /* paced writes are in the files already (pwrite): a machine-wide sync() would
+         * time the machine's other writers, not this server's save (bench/move.c) */
+        if (write_rate == 0) sync();
         return "Saving the game (this may take a moment!)Saved the game";
     }
     if (strcmp(cmd, "list") == 0) {
@@ -279,6 +376,7 @@ static int serve(client_t *c) {
 
 int main(void) {
     int port = 25565, rport = 0;
+    char server_ip[64] = "";
     FILE *f = fopen("server.properties", "r");
     char line[256];
     while (f && fgets(line, sizeof line, f)) {
@@ -288,13 +386,17 @@ int main(void) {
         if (strncmp(line, "rcon.password=", 14) == 0) snprintf(password, sizeof password, "%.100s", line + 14);
         if (strcmp(line, "mcfake-slp=false") == 0) slp_on = 0;
         if (strcmp(line, "mcfake-rcon=false") == 0) rcon_on = 0;
+        if (strcmp(line, "mcfake-sums=false") == 0) sums_on = 0;
+        if (strncmp(line, "server-ip=", 10) == 0) snprintf(server_ip, sizeof server_ip, "%.60s", line + 10);
+        if (strncmp(line, "mcfake-write-bytes-s=", 21) == 0) write_rate = atoll(line + 21);
     }
     if (f) fclose(f);
     signal(SIGPIPE, SIG_IGN);
     srandom((unsigned)getpid());
-    write_sum("start.sum"); /* the world as this server found it, before it writes */
-    game_fd = listen_on(port);
-    if (rport > 0 && rcon_on) rcon_fd = listen_on(rport);
+    if (sums_on) write_sum("start.sum"); /* the world as this server found it, before it writes */
+    if (write_rate > 0) find_regions();
+    game_fd = listen_on(server_ip[0] ? server_ip : NULL, port);
+    if (rport > 0 && rcon_on) rcon_fd = listen_on(NULL, rport);
     printf("mcfake: listening on %d, rcon %d\n", port, rport);
     fflush(stdout);
     static client_t clients[MAX_CLIENTS];
