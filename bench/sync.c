@@ -3,9 +3,11 @@
  *
  *   full pass   our pass 1 into an empty staging tree, the source a separate process over a
  *               TCP socket of its own protocol (below; sendfile for data), against
- *               `rsync -a` to an rsync daemon on 127.0.0.1, and the floor: a process that
+ *               `rsync -a` to an rsync daemon on 127.0.0.1, and two floors: a process
  *               reads every file and writes it to a socket (sendfile) while a reader
- *               discards it.
+ *               discards it (the floor), or writes each file it receives into a new tree
+ *               (the write floor: what any copier must at least do), plain and with
+ *               each file fallocated first; the better of the two is the write floor.
  *   delta pass  after rewriting random chunks of region files (~14 MB of 4 KiB sectors, a
  *               re-saved chunk being written into sectors as Minecraft 1.15+ does: 30 s of
  *               saves at 2 MB/s), our pass 2 against `rsync -a --no-whole-file --inplace`
@@ -13,7 +15,11 @@
  *
  * Page cache warm for every contender (each reads the same files just read), and the disk
  * synced before each, so that none pays for an earlier one's writeback. Prints the
- * figures and ratios. BENCH_CHECKPOINT_MB sets the pass's checkpoint interval.
+ * figures and ratios. Each floor and our pass 1 run twice, interleaved, and keep their
+ * better run. BENCH_CHECKPOINT_MB sets the pass's checkpoint interval. BENCH_ONLY=ours
+ * (=write, =write-fallocated) runs only our pass 1 (the write floor), printing its CPU
+ * seconds too and its span on CLOCK_MONOTONIC, for `perf record -k CLOCK_MONOTONIC` and
+ * `perf report --time`.
  *
  *   build/rel/bench/sync [world MiB (1024)] [changed MB (14)] */
 #include <arpa/inet.h>
@@ -26,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -55,6 +62,34 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* User and system seconds of a getrusage answer. */
+static double cpu_s(const struct rusage *r) {
+    return (double)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) + (r->ru_utime.tv_usec + r->ru_stime.tv_usec) / 1e6;
+}
+
+/* The 1, 5 and 15 minute load averages, as /proc/loadavg has them ("?" without it): the
+ * figures of a busy machine are to be read with it. Returns a static buffer. */
+static const char *loadavg(void) {
+    static char buf[64];
+    FILE *f = fopen("/proc/loadavg", "r");
+    float a = 0, b = 0, c = 0;
+    int n = f ? fscanf(f, "%f %f %f", &a, &b, &c) : 0;
+    if (f)
+        fclose(f);
+    if (n == 3)
+        snprintf(buf, sizeof buf, "%.2f %.2f %.2f", a, b, c);
+    else
+        snprintf(buf, sizeof buf, "?");
+    return buf;
+}
+
+/* This process's CPU seconds so far. */
+static double self_cpu(void) {
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return cpu_s(&r);
 }
 
 static void die(const char *what) {
@@ -347,7 +382,7 @@ static void stop_source(pid_t pid, tcp_t *t) {
 }
 
 /* Our pass `pass` over TCP; prints and returns seconds, bytes on the wire in *wire. */
-static double our_pass(uint32_t pass, uint64_t *wire, uint64_t *data) {
+static double our_pass(uint32_t pass, uint64_t *wire, uint64_t *data, double *cpu) {
     tcp_t tt;
     pid_t pid = start_source(src, &tt);
     sync_transport_t t = {.ctx = &tt, .manifest = t_manifest, .blocks = t_blocks, .fetch = t_fetch};
@@ -355,7 +390,7 @@ static double our_pass(uint32_t pass, uint64_t *wire, uint64_t *data) {
                      .checkpoint_bytes = getenv("BENCH_CHECKPOINT_MB") ? strtoull(getenv("BENCH_CHECKPOINT_MB"), NULL, 10) << 20 : 0};
     sync_pass_t *p;
     sync(); /* no contender pays for an earlier one's writeback */
-    double t0 = now_s();
+    double t0 = now_s(), c0 = self_cpu();
     if (sync_pass_open(&o, &p) != 0 || sync_pass_run(p, &t) != 0) {
         sync_progress_t pg;
         sync_pass_progress(p, &pg);
@@ -363,6 +398,7 @@ static double our_pass(uint32_t pass, uint64_t *wire, uint64_t *data) {
         exit(1);
     }
     double el = now_s() - t0;
+    *cpu = self_cpu() - c0;
     sync_progress_t pg;
     sync_pass_progress(p, &pg);
     sync_pass_free(p);
@@ -372,8 +408,21 @@ static double our_pass(uint32_t pass, uint64_t *wire, uint64_t *data) {
     return el;
 }
 
+/* Empties the staging tree and the state folder, for a new pass 1. */
+static void clear_target(void) {
+    const char *base;
+    int pfd = fsx_open_parent(staging, &base);
+    if (pfd < 0 || fsx_remove_tree(pfd, base) != 0)
+        die(staging);
+    close(pfd);
+    pfd = fsx_open_parent(state, &base);
+    if (pfd < 0 || fsx_remove_tree(pfd, base) != 0 || mkdir(state, 0700) != 0)
+        die(state);
+    close(pfd);
+}
+
 /* The floor: a process sends every file of src with sendfile; this one reads and discards. */
-static double floor_pass(uint64_t *bytes) {
+static double floor_pass(uint64_t *bytes, double *cpu) {
     int port, ls = listen_on(&port);
     pid_t pid = fork();
     if (pid == 0) {
@@ -395,15 +444,85 @@ static double floor_pass(uint64_t *bytes) {
         _exit(0);
     }
     close(ls);
+    sync();
     int s = connect_to(port);
     unsigned char *buf = malloc(IOBUF);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = self_cpu();
     uint64_t n = 0;
     for (ssize_t r; (r = read(s, buf, IOBUF)) > 0;)
         n += (uint64_t)r;
     double el = now_s() - t0;
+    *cpu = self_cpu() - c0;
     close(s);
     free(buf);
+    waitpid(pid, NULL, 0);
+    *bytes = n;
+    return el;
+}
+
+/* The write floor: as the floor, but the reader writes every file it receives into a new
+ * tree at `into` (read into a buffer, write to the file: what any copier must at least
+ * do); with `prealloc` each file is fallocated first, as our pass does, which on ext4
+ * makes the page cache's writes cheaper (a plain floor was slower than our pass at 1 GiB).
+ * The tree is removed (untimed) before the run. */
+static double write_floor_pass(const char *into, int prealloc, uint64_t *bytes, double *cpu) {
+    const char *base;
+    int pfd = fsx_open_parent(into, &base);
+    if (pfd < 0 || fsx_remove_tree(pfd, base) != 0 || mkdir(into, 0755) != 0)
+        die(into);
+    close(pfd);
+    int rootfd = open(src, O_RDONLY | O_DIRECTORY), intofd = open(into, O_RDONLY | O_DIRECTORY);
+    manifest_t *m;
+    if (rootfd < 0 || intofd < 0 || manifest_scan(rootfd, 0, &m, NULL, 0) != 0)
+        die("write floor: scan");
+    int port, ls = listen_on(&port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int c = accept(ls, NULL, NULL);
+        for (size_t i = 0; i < m->n; i++) {
+            if ((m->e[i].mode & S_IFMT) != S_IFREG)
+                continue;
+            int fd = fsx_open_beneath(rootfd, m->e[i].path, O_RDONLY, 0, 0);
+            off_t off = 0;
+            while ((uint64_t)off < m->e[i].size)
+                if (sendfile(c, fd, &off, m->e[i].size - (uint64_t)off) <= 0)
+                    _exit(1);
+            close(fd);
+        }
+        _exit(0);
+    }
+    close(ls);
+    unsigned char *buf = malloc(IOBUF);
+    sync();
+    int s = connect_to(port);
+    double t0 = now_s(), c0 = self_cpu();
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const manifest_entry_t *e = &m->e[i];
+        if ((e->mode & S_IFMT) == S_IFDIR) {
+            if (mkdirat(intofd, e->path, 0755) != 0)
+                die(e->path);
+            continue;
+        }
+        int fd = fsx_open_beneath(intofd, e->path, O_WRONLY | O_CREAT | O_TRUNC, 0644, 0);
+        if (fd < 0)
+            die(e->path);
+        if (prealloc && e->size > 0 && fallocate(fd, 0, 0, (off_t)e->size) != 0)
+            die(e->path);
+        for (uint64_t left = e->size; left > 0;) {
+            ssize_t r = read(s, buf, left < IOBUF ? (size_t)left : IOBUF);
+            if (r <= 0 || write_all(fd, buf, (size_t)r) != 0)
+                die("write floor: copy");
+            left -= (uint64_t)r, n += (uint64_t)r;
+        }
+        close(fd);
+    }
+    double el = now_s() - t0;
+    *cpu = self_cpu() - c0;
+    close(s);
+    free(buf);
+    close(rootfd), close(intofd);
+    manifest_free(m);
     waitpid(pid, NULL, 0);
     *bytes = n;
     return el;
@@ -486,29 +605,78 @@ int main(int argc, char **argv) {
     int files = make_world(mib);
     int port;
     pid_t rsyncd = start_rsyncd(&port);
-    printf("sync: %d MiB world, %d region files of %d KiB, loopback, page cache warm\n", mib, files,
-           REGION_SECTORS * 4);
+    printf("sync: %d MiB world, %d region files of %d KiB, loopback, page cache warm; load average %s\n", mib,
+           files, REGION_SECTORS * 4, loadavg());
 
-    uint64_t fbytes, wire, data, rwire;
-    double tf = floor_pass(&fbytes);
-    double to = our_pass(1, &wire, &data);
+    uint64_t fbytes, wbytes, wire, data, rwire;
+    char wdir[160];
+    snprintf(wdir, sizeof wdir, "%s/write-floor", top);
+    const char *only = getenv("BENCH_ONLY"); /* one contender, for profilers */
+    if (only != NULL) {
+        struct rusage kids0, kids1;
+        getrusage(RUSAGE_CHILDREN, &kids0);
+        double t0 = now_s(), c;
+        double t = strcmp(only, "ours") == 0 ? our_pass(1, &wire, &data, &c)
+                                             : write_floor_pass(wdir, strcmp(only, "write") != 0, &wbytes, &c);
+        double t1 = now_s();
+        getrusage(RUSAGE_CHILDREN, &kids1);
+        printf("  %s: %.3f s; cpu: target %.3f s, source %.3f s (from %.6f to %.6f, CLOCK_MONOTONIC, for perf --time)\n",
+               only, t, c, cpu_s(&kids1) - cpu_s(&kids0), t0, t1);
+        kill(rsyncd, SIGTERM);
+        waitpid(rsyncd, NULL, 0);
+        const char *b;
+        int pfd = fsx_open_parent(top, &b);
+        fsx_remove_tree(pfd, b);
+        return 0;
+    }
+    /* Each floor and our pass 1 run twice, interleaved, and each keeps its better run (ours
+     * into a new staging tree and state each time); rsync runs once. */
+    double cf, cp, cw, co, cf2, cp2, cw2, co2; /* the receiving process's CPU seconds of each run */
+    double tf = floor_pass(&fbytes, &cf);
+    double tp = write_floor_pass(wdir, 0, &wbytes, &cp);
+    double tw = write_floor_pass(wdir, 1, &wbytes, &cw);
+    double to = our_pass(1, &wire, &data, &co);
     double tr = rsync_pass(port, "-a", &rwire);
-    double tf2 = floor_pass(&fbytes);
-    double tfl = tf < tf2 ? tf : tf2; /* the floor's better run: a conservative ratio */
+    double tf2 = floor_pass(&fbytes, &cf2);
+    double tp2 = write_floor_pass(wdir, 0, &wbytes, &cp2);
+    double tw2 = write_floor_pass(wdir, 1, &wbytes, &cw2);
+    clear_target();
+    double to2 = our_pass(1, &wire, &data, &co2);
+    double tfl = tf < tf2 ? tf : tf2, tpl = tp < tp2 ? tp : tp2, tob = to < to2 ? to : to2;
+    double twl = tw < tw2 ? tw : tw2;
+    twl = tpl < twl ? tpl : twl; /* the write floor: the better copier's better run */
     double mb = (double)fbytes / 1e6;
-    printf("  full pass: floor %.2f s (%.0f MB/s; runs %.2f, %.2f s), ours %.2f s (%.0f MB/s, %.1f MB on the wire), "
+    if (wbytes != fbytes) {
+        fprintf(stderr, "bench/sync: the write floor moved %llu bytes, the floor %llu\n",
+                (unsigned long long)wbytes, (unsigned long long)fbytes);
+        return 1;
+    }
+    printf("  full pass: ours %.2f s (%.0f MB/s; runs %.2f, %.2f s; %.1f MB on the wire), "
            "rsync -a %.2f s (%.0f MB/s, %.1f MB on the wire)\n",
-           tfl, mb / tfl, tf, tf2, to, mb / to, wire / 1e6, tr, mb / tr, rwire / 1e6);
-    printf("  full pass ratios: ours/floor %.2f, rsync/floor %.2f, ours/rsync %.2f (throughput)\n", tfl / to,
-           tfl / tr, tr / to);
+           tob, mb / tob, to, to2, wire / 1e6, tr, mb / tr, rwire / 1e6);
+    printf("  floors: read+send %.2f s (%.0f MB/s; runs %.2f, %.2f s); read+send+write %.2f s (%.0f MB/s; "
+           "runs plain %.2f, %.2f s, fallocated %.2f, %.2f s)\n",
+           tfl, mb / tfl, tf, tf2, twl, mb / twl, tp, tp2, tw, tw2);
+    printf("  receiving side's CPU seconds (less bent by a busy machine than wall time): floor %.2f, %.2f; "
+           "write floor plain %.2f, %.2f, fallocated %.2f, %.2f; ours %.2f, %.2f\n", cf, cf2, cp, cp2, cw, cw2, co, co2);
+    printf("  full pass ratios (throughput): ours/floor %.2f, ours/write floor %.2f, rsync/floor %.2f, "
+           "rsync/write floor %.2f, ours/rsync %.2f\n",
+           tfl / tob, twl / tob, tfl / tr, twl / tr, tr / tob);
+    {
+        const char *b;
+        int pfd = fsx_open_parent(wdir, &b);
+        fsx_remove_tree(pfd, b); /* the write floor's copy: not needed for the delta */
+        close(pfd);
+    }
 
     uint64_t changed = change_world(files, change);
-    double td = our_pass(2, &wire, &data);
+    double td = our_pass(2, &wire, &data, &co);
     double trd = rsync_pass(port, "-a --no-whole-file --inplace", &rwire);
     printf("  delta after %.1f MB of re-saved sectors: ours %.3f s, %.2f MB on the wire (%.2f MB data); "
            "rsync --no-whole-file --inplace %.3f s, %.2f MB on the wire\n",
            changed / 1e6, td, wire / 1e6, data / 1e6, trd, rwire / 1e6);
     printf("  delta ratios: bytes ours/rsync %.2f, time ours/rsync %.2f\n", (double)wire / (double)rwire, td / trd);
+    printf("  load average at the end %s\n", loadavg());
 
     kill(rsyncd, SIGTERM);
     waitpid(rsyncd, NULL, 0);
