@@ -6,6 +6,8 @@
 //                                                   (a waiting room holds a player there)
 //   {"event":"joined","name","host","port"}       in play on host:port
 //   {"event":"placed","name","x","y","z","block"} the server confirmed a block there
+//   {"event":"place_failed"|"equip_failed","name","error"} a try that did not work (a busy
+//                                                   server; the bot goes on)
 //   {"event":"transfer","name","host","port","state"} a Transfer packet, followed at once
 //   {"event":"left","name","reason"}              disconnected (after being in play)
 //   {"event":"checked","ok":N,"bad":[...]}        --check, or the `check` command (with name)
@@ -26,7 +28,9 @@
 //
 // --place: each bot fills cells around where it spawned (a ring 2-3 blocks away, layer
 // after layer), in creative mode, one block every --every-ms; each bot has its own block
-// type, so a check sees whose block is where. --check: the bot joins, and every block of
+// type, so a check sees whose block is where, and its own columns of the ring (the bots
+// of a process spawn on one spot: two filling one cell at once would both see it
+// confirmed, and only one block stays). --check: the bot joins, and every block of
 // the file ([{x,y,z,block}]) must be there (bot.blockAt); exit 0 when all are.
 //
 // A `transfer` packet (1.20.5+) is followed as a vanilla client does: leave, then connect
@@ -44,6 +48,7 @@ const BLOCKS = ['stone', 'oak_planks', 'bricks', 'gold_block', 'diamond_block', 
 const JOIN_RETRY_MS = 500;    // between attempts to reach a server that does not answer yet
 const JOIN_DEADLINE_MS = 120000;
 const CHUNK_DEADLINE_MS = 30000; // --check: for the chunks of a block to arrive
+const EQUIP_TRIES = 10;       // --place: taking the block in hand, each try bounded by mineflayer's 5 s
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const emit = (o) => process.stdout.write(`${JSON.stringify({ ...o, t: Date.now() })}\n`);
@@ -66,14 +71,20 @@ function parseArgs(argv) {
   return o;
 }
 
-// The cells a bot fills around (x0, z0): rings 2 and 3 blocks away on the ground's top
-// layer y0, then the layers above, each cell standing on the one below.
-function cells(x0, y0, z0) {
+// The cells bot `index` of `count` fills around (x0, z0): rings 2 and 3 blocks away on the
+// ground's top layer y0, then the layers above, each cell standing on the one below; of
+// those, the columns (x, z) with (7x + z) mod count = index, so that the bots' cells never
+// overlap (7x + z differs for every column of a 7-by-7 square: the ring spreads evenly).
+function cells(x0, y0, z0, index = 0, count = 1) {
   const out = [];
   for (let layer = 0; layer < 3; layer++) {
     for (let dx = -3; dx <= 3; dx++) {
       for (let dz = -3; dz <= 3; dz++) {
-        if (Math.max(Math.abs(dx), Math.abs(dz)) >= 2) out.push(new Vec3(x0 + dx, y0 + layer, z0 + dz));
+        const x = x0 + dx;
+        const z = z0 + dz;
+        if (Math.max(Math.abs(dx), Math.abs(dz)) >= 2 && (((7 * x + z) % count) + count) % count === index) {
+          out.push(new Vec3(x, y0 + layer, z));
+        }
       }
     }
   }
@@ -84,6 +95,7 @@ class Player {
   constructor(name, index, o) {
     this.name = name;
     this.block = BLOCKS[index % BLOCKS.length];
+    this.index = index;  // of the process's bots: which cells it fills
     this.o = o;
     this.bot = null;
     this.leaving = false;
@@ -176,10 +188,20 @@ class Player {
     const Item = require('prismarine-item')(bot.registry);
     await sleep(1000); // the spawn chunks and the game mode packet
     const id = bot.registry.itemsByName[this.block].id;
-    await bot.creative.setInventorySlot(36, new Item(id, 64));
-    await bot.equip(id, 'hand');
+    // the server confirms the slot within mineflayer's 5 s, or a busy one does not: again
+    for (let tries = 1; ; tries++) {
+      if (gen !== this.generation || this.bot !== bot) return;
+      try {
+        await bot.creative.setInventorySlot(36, new Item(id, 64));
+        await bot.equip(id, 'hand');
+        break;
+      } catch (e) {
+        if (tries >= EQUIP_TRIES) throw e;
+        emit({ event: 'equip_failed', name: this.name, error: e.message });
+      }
+    }
     const p = bot.entity.position.floored();
-    const todo = cells(p.x, p.y, p.z);
+    const todo = cells(p.x, p.y, p.z, this.index, this.o.names.length);
     for (const c of todo) {
       while (!this.placing && gen === this.generation) await sleep(100);
       if (gen !== this.generation || this.bot !== bot) return;

@@ -13,9 +13,14 @@
 // Same stack as migrate.test.mjs (realstack.mjs: one network namespace per agent; root
 // needed, skipped otherwise). The router runs on the host side of the namespaces' bridge
 // (<prefix>.1), the address the backends see players come from. REAL_ROUTER_BOTS sets
-// the number of bots (default 4; about 20 per bots process is the ceiling on 2 cores).
-// MIG_BIN_DIR names the programs (default build/test/bin); KEEP_REAL_DIR=1 keeps the temp
-// dir (logs, worlds).
+// the number of bots (default 4): up to MAX_PLACERS of them build, in a bots process of
+// their own, and the others only stand, BOTS_PER_PROC to a process (about 20 is what one
+// Node process keeps alive on 2 cores); the deadlines grow with the count (flying-squid
+// takes the logins one after another). REAL_ROUTER_DIRECT=1 adds the
+// peer of the measure: once the bots are on B, a second server (Server-2) starts on A and
+// the router moves them there with a direct Transfer (POST /v1/transfers, no waiting room,
+// no migration), timed the same way. MIG_BIN_DIR names the programs (default
+// build/test/bin); KEEP_REAL_DIR=1 keeps the temp dir (logs, worlds).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,14 +33,22 @@ const BIN = path.resolve(ROOT, process.env.MIG_BIN_DIR || 'build/test/bin');
 const VERSION = '1.20.6';      // Transfer packets exist from 1.20.5 on; the calmest (MINECRAFT-TESTING.md)
 const N_BOTS = Number(process.env.REAL_ROUTER_BOTS || 4);
 const BOTS = Array.from({ length: N_BOTS }, (_, i) => `rbot${i + 1}`);
+const BOTS_PER_PROC = 20;      // bots one Node process keeps alive on 2 cores (MINECRAFT-TESTING.md)
+const MAX_PLACERS = N_BOTS <= BOTS_PER_PROC ? N_BOTS : 10; // each block placed is news to every player
+const PLACERS = BOTS.slice(0, MAX_PLACERS);
+const STANDERS = BOTS.slice(MAX_PLACERS);
+const GROUPS = [PLACERS, ...Array.from({ length: Math.ceil(STANDERS.length / BOTS_PER_PROC) },
+  (_, g) => STANDERS.slice(g * BOTS_PER_PROC, (g + 1) * BOTS_PER_PROC))];
+const DIRECT = process.env.REAL_ROUTER_DIRECT === '1';
 const AGENT_TOKEN = 'router-agent-token-1234'; // the agents' and the router's: the worker's MIG_DRIVER_TOKEN
 const PEER_TOKEN = 'router-peer-token-5678';
 const TOKENS = { viewer: 'viewer-token-router-1', operator: 'operator-token-router-2', optimizer: 'optimizer-token-router-3' };
 const DOMAIN = 'mc.test';
 const GAME_PORT = 25565;
 const RCON_PORT = 25575;
-const START_MS = 180000;       // a process answering, a server in play, bots joined (deadlines, not waits)
-const MIGRATION_MS = 480000;   // the whole move, sanitized programs on a busy 2-core machine
+const PER_BOT_MS = 6000;       // a login through the router on a busy machine, generously, per bot in line
+const START_MS = 180000 + N_BOTS * PER_BOT_MS; // a process answering, a server in play, bots joined (deadlines, not waits)
+const MIGRATION_MS = 480000 + N_BOTS * PER_BOT_MS; // the whole move, sanitized programs on a busy 2-core machine
 const PLACED_BEFORE = 2;       // blocks each bot has confirmed on A before the move is asked for
 const BUDGET_MS = 5000;        // the worker's MIG_DOWNTIME_BUDGET_MS (its default): the planned final sync
 
@@ -68,6 +81,28 @@ function timeline(events, name) {
   };
 }
 
+// One bot's direct move (no room) from its reports after `since`: the Transfer that took
+// it off its server in play, its login on the new one, in play there.
+function directTimeline(events, name, since) {
+  const ev = events.filter((e) => e.name === name && e.t >= since);
+  const off = ev.findIndex((e) => e.event === 'transfer' && e.state === 'play');
+  const on = ev.findIndex((e, i) => off >= 0 && i > off && e.event === 'configuring');
+  const back = ev.findIndex((e, i) => on >= 0 && i > on && e.event === 'joined');
+  if (back < 0) return null;
+  return {
+    name, host: ev[back].host, port: ev[back].port,
+    downMs: ev[on].t - ev[off].t,                // last packet of the old server to the first of the new
+    outOfPlayMs: ev[back].t - ev[off].t,         // in play there to in play here
+    transfers: ev.filter((e) => e.event === 'transfer').length,
+  };
+}
+
+// "a..b ms (median m)" of the numbers `v`
+function span(v) {
+  const s = [...v].sort((a, b) => a - b);
+  return `${s[0]}..${s.at(-1)} ms (median ${s[s.length >> 1]})`;
+}
+
 test('players joined through migrate-router wait in its waiting room during a live move and come back on the new node',
   { skip: skip || false, timeout: 1500000 }, async (t) => {
     for (const p of ['migrate-agent', 'migrate-api', 'migrate-scheduler', 'migrate-worker', 'migrate-router']) {
@@ -77,8 +112,11 @@ test('players joined through migrate-router wait in its waiting room during a li
     const procs = new Procs(dir);
     const nodes = new Nodes(((process.pid + 7) % 46656).toString(36), 2);
     const agentDirs = [path.join(dir, 'agentA'), path.join(dir, 'agentB')];
+    const props = (port, motd = 'Server-1') =>
+      `server-port=${port}\nmax-players=${N_BOTS + 10}\nenable-rcon=true\nrcon.port=${RCON_PORT}\nrcon.password=router-rcon-pw\nmotd=${motd}\n`;
     const log = (m) => t.diagnostic(`${new Date().toISOString().slice(11, 23)} ${m}`);
     const began = Date.now();
+    const events = []; // the bots' reports, all processes
     try {
       nodes.up();
       const hostAddr = `${nodes.prefix}.1`; // the host's side of the bridge: the router's address
@@ -127,8 +165,7 @@ test('players joined through migrate-router wait in its waiting room during a li
 
       // the server on A (backends run online-mode=false: server.mjs; only the router joins them here)
       await agent(0, 'POST', '/v1/containers', { server_id: 's1', ram_mb: 1024, disk_mb: 2000 });
-      fs.writeFileSync(path.join(agentDirs[0], 'servers/s1/server.properties'),
-        `server-port=${GAME_PORT}\nmax-players=40\nenable-rcon=true\nrcon.port=${RCON_PORT}\nrcon.password=router-rcon-pw\nmotd=Server-1\n`);
+      fs.writeFileSync(path.join(agentDirs[0], 'servers/s1/server.properties'), props(GAME_PORT));
       await agent(0, 'POST', '/v1/containers/s1/start');
       await waitFor('s1 running on A', START_MS, async () => (await agent(0, 'GET', '/v1/containers/s1')).state === 'running');
       const aAddr = `${nodes.nodes[0].addr}:${GAME_PORT}`;
@@ -153,16 +190,26 @@ test('players joined through migrate-router wait in its waiting room during a li
       await call('PUT', '/api/servers/s1', { name: 'Server-1', node_id: 'nA', state: 'running', players: BOTS.length,
         idle_since: Date.now() - 3600000, ram_mb: 1024, disk_mb: 2000 }, 'optimizer');
 
-      // the players: through the router, naming server-1.mc.test in their handshake
-      const events = [];
-      const bots = procs.start('bots', 'node', [path.join(HERE, 'bots.mjs'), '--host', hostAddr, '--port', String(router.port),
-        '--server-host', `server-1.${DOMAIN}`, '--names', BOTS.join(','), '--version', VERSION, '--place', '--every-ms', '400'],
-      { pipeStdout: true, pipeStdin: true });
-      jsonLines(bots.child, (o) => { events.push(o); if (o.event === 'error') log(`bots: ${JSON.stringify(o)}`); });
+      // the players: through the router, naming server-1.mc.test in their handshake; a
+      // bots process per group, the first group's bots building
+      const seen = new Map(); // `${name} ${event}` -> count, so that waits do not scan every event
+      const groups = GROUPS.map((names, g) => procs.start(`bots${g + 1}`, 'node', [path.join(HERE, 'bots.mjs'), '--host', hostAddr,
+        '--port', String(router.port), '--server-host', `server-1.${DOMAIN}`, '--names', names.join(','), '--version', VERSION,
+        ...(g === 0 ? ['--place', '--every-ms', '400'] : [])], { pipeStdout: true, pipeStdin: true }));
+      for (const bots of groups) {
+        jsonLines(bots.child, (o) => {
+          events.push(o);
+          const k = `${o.name} ${o.event}`;
+          seen.set(k, (seen.get(k) || 0) + 1);
+          if (o.event === 'error') log(`bots: ${JSON.stringify(o)}`);
+        });
+      }
+      const count = (name, kind) => seen.get(`${name} ${kind}`) || 0;
       const of = (name, kind) => events.filter((e) => e.name === name && e.event === kind);
-      const send = (cmd) => bots.child.stdin.write(`${JSON.stringify(cmd)}\n`);
-      await waitFor('bots in play through the router', START_MS, () => BOTS.every((b) => of(b, 'joined').length >= 1));
-      await waitFor(`${PLACED_BEFORE} blocks placed by each bot`, START_MS, () => BOTS.every((b) => of(b, 'placed').length >= PLACED_BEFORE));
+      const send = (cmd) => groups.forEach((bots) => bots.child.stdin.write(`${JSON.stringify(cmd)}\n`));
+      await waitFor('bots in play through the router', START_MS, () => BOTS.every((b) => count(b, 'joined') >= 1));
+      await waitFor(`${PLACED_BEFORE} blocks placed by each building bot`, START_MS,
+        () => PLACERS.every((b) => count(b, 'placed') >= PLACED_BEFORE));
       const routedA = router.events().filter((e) => e.event === 'router.routed');
       for (const b of BOTS) {
         assert.ok(routedA.some((e) => e.player === b && e.backend === aAddr && e.server === 'Server-1'), `${b} routed to A`);
@@ -180,11 +227,11 @@ test('players joined through migrate-router wait in its waiting room during a li
       });
       const m = await call('POST', '/api/migrations', { server_id: 's1', to_node_id: 'nB', notes: 'tests/real router', start_now: true });
       log(`migration ${m.id} created (${Date.now() - began} ms)`);
-      const seen = new Set();
+      const steps = new Set();
       const final = await waitFor('migration completed', MIGRATION_MS, async () => {
         const r = await call('GET', `/api/migrations/${m.id}`, undefined, 'viewer');
         const key = `${r.status} ${r.current_step || ''}`;
-        if (!seen.has(key)) { seen.add(key); log(`${key} (${Date.now() - began} ms)`); }
+        if (!steps.has(key)) { steps.add(key); log(`${key} (${Date.now() - began} ms)`); }
         if (r.status === 'failed' || r.status === 'cancelled') throw Object.assign(new Error(`ended ${r.status}: ${r.error_message}`), { fatal: true });
         return r.status === 'completed' ? r : undefined;
       }, 250);
@@ -231,7 +278,7 @@ test('players joined through migrate-router wait in its waiting room during a li
       send({ cmd: 'pause' });
       const firstOff = Math.min(...lines.map((l) => l.leftA));
       const want = events.filter((e) => e.event === 'placed' && e.t < firstOff).map(({ x, y, z, block }) => ({ x, y, z, block }));
-      assert.ok(want.length >= PLACED_BEFORE * BOTS.length);
+      assert.ok(want.length >= PLACED_BEFORE * PLACERS.length);
       const file = path.join(dir, 'placed-on-A.json');
       fs.writeFileSync(file, JSON.stringify(want));
       send({ cmd: 'check', file });
@@ -244,17 +291,49 @@ test('players joined through migrate-router wait in its waiting room during a li
         assert.equal(c.ok, want.length);
       }
 
-      const sorted = (k) => lines.map((l) => l[k]).sort((a, b) => a - b);
-      const span = (k) => { const v = sorted(k); return `${v[0]}..${v.at(-1)} ms (median ${v[v.length >> 1]})`; };
+      const spanOf = (k) => span(lines.map((l) => l[k]));
       for (const l of lines) {
         log(`${l.name}: held ${l.heldMs} ms in ${room}; out of play ${l.outOfPlayMs} ms (A's Transfer to B's login ${l.downMs} ms; `
           + `room to in play on B ${l.lastLegMs} ms; first login ${l.firstLoginMs} ms)`);
       }
-      log(`${BOTS.length} bots: held ${span('heldMs')}; downtime (last of A to first of B) ${span('downMs')}; out of play ${span('outOfPlayMs')}; `
-        + `worker's player_downtime_ms ${final.player_downtime_ms} against a planned budget of ${BUDGET_MS} ms for the final sync`);
-      log(`${want.length} blocks of A found on B by each of ${BOTS.length} bots; whole test ${Date.now() - began} ms`);
+      log(`${BOTS.length} bots: held ${spanOf('heldMs')}; downtime (last of A to first of B) ${spanOf('downMs')}; out of play ${spanOf('outOfPlayMs')}; `
+        + `room to in play on B ${spanOf('lastLegMs')}; worker's player_downtime_ms ${final.player_downtime_ms} against a planned budget of ${BUDGET_MS} ms for the final sync`);
+      log(`${want.length} blocks of A found on B by each of ${BOTS.length} bots (${Date.now() - began} ms)`);
+
+      if (DIRECT) {
+        // the peer: the same bots moved by a direct Transfer from Server-1 (on B) to a
+        // running Server-2 (on A, a fresh world as B's was), no room and no migration
+        await agent(0, 'POST', '/v1/containers', { server_id: 's2', ram_mb: 1024, disk_mb: 2000 });
+        fs.writeFileSync(path.join(agentDirs[0], 'servers/s2/server.properties'), props(GAME_PORT, 'Server-2'));
+        await agent(0, 'POST', '/v1/containers/s2/start');
+        await waitFor('s2 running on A', START_MS, async () => (await agent(0, 'GET', '/v1/containers/s2')).state === 'running');
+        const put2 = await router.call('PUT', '/v1/servers/Server-2', { address: aAddr });
+        assert.equal(put2.status, 200, `PUT Server-2 at the router: ${put2.text}`);
+        const since = Date.now();
+        const moved = await router.call('POST', '/v1/transfers', { from: 'Server-1', to: 'Server-2' });
+        assert.equal(moved.status, 200, `POST /v1/transfers Server-1 -> Server-2: ${moved.text}`);
+        assert.deepEqual([...moved.json.moved].sort(), [...BOTS].sort(), 'every bot was sent to Server-2');
+        const direct = await waitFor('every bot in play on Server-2', START_MS, () => {
+          const ls = BOTS.map((b) => directTimeline(events, b, since));
+          return ls.every(Boolean) && ls;
+        });
+        const rev2 = router.events();
+        for (const d of direct) {
+          assert.equal(d.transfers, 1, `${d.name}: one Transfer, straight to Server-2`);
+          const routed = rev2.filter((e) => e.event === 'router.routed' && e.player === d.name).at(-1);
+          assert.equal(routed.backend, aAddr, `${d.name} ended on A's backend`);
+          assert.equal(routed.server, 'Server-2', `${d.name} routed to Server-2`);
+        }
+        assert.equal(rev2.filter((e) => e.event === 'router.held').length, BOTS.length, 'nobody held in a room by the direct move');
+        assert.deepEqual(events.filter((e) => e.event === 'error'), [], 'no bot reported an error');
+        for (const d of direct) log(`${d.name}: direct Transfer to Server-2: downtime ${d.downMs} ms; out of play ${d.outOfPlayMs} ms`);
+        log(`${BOTS.length} bots, direct Transfer between running servers: downtime (last of old to first of new) ${span(direct.map((d) => d.downMs))}; `
+          + `out of play ${span(direct.map((d) => d.outOfPlayMs))}; through the room (above): downtime ${spanOf('downMs')}, out of play ${spanOf('outOfPlayMs')}`);
+      }
+      log(`whole test ${Date.now() - began} ms`);
     } catch (e) {
       process.env.KEEP_REAL_DIR ||= '1'; // the logs are the only explanation
+      fs.writeFileSync(path.join(dir, 'bots-events.jsonl'), events.map((o) => JSON.stringify(o)).join('\n'));
       throw new Error(`${e.message}\n(logs: ${dir})`);
     } finally {
       await procs.stopAll();

@@ -19,6 +19,9 @@
 //   - 1.20.5+: the login packet carries the registry's default game mode, so a client
 //     believes it is in survival on a creative server; the real mode is sent again on
 //     spawn.
+//   - Players are entities to flying-squid, and a login past `max-entities` throws
+//     ("Too many mobs !") out of its login handler, which shuts the whole server down:
+//     the limit is set above max-players (ENTITIES_SPARE more).
 // It needs its world's server.properties: the agent starts a migration's target only
 // once the final pass has put the world in place (docs/DRIVERS.md), so the test proves
 // that deferral by this file failing without one.
@@ -31,6 +34,7 @@ const require = createRequire(import.meta.url);
 
 const STOP_GRACE_MS = 5000;     // kicking the players on stop, at most
 const STOP_ANSWER_MS = 2000;    // an RCON client's time to read `stop`'s answer before we exit
+const ENTITIES_SPARE = 20;      // entities besides the players (dropped items, the odd mob)
 
 function parseArgs(argv) {
   const o = { dir: process.cwd(), version: '1.20.6', port: 0, viewDistance: 4 };
@@ -227,7 +231,7 @@ async function main() {
     'view-distance': o.viewDistance,
     'player-list-text': { header: { text: 'migrate' }, footer: { text: 'tests/real' } },
     'everybody-op': true,
-    'max-entities': 20,
+    'max-entities': maxPlayers + ENTITIES_SPARE,
     version: o.version,
   });
   await serv.waitForReady(60000);
