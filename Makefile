@@ -105,7 +105,7 @@ INTEG += test_agent_system
 INTEG += certs test_agent_tls
 INTEG += test_router test_router_stream
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
-             $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o
+             $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o $(B)/tests/support/agent_proc.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
 INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis auth guard)
 # the worker's driver, called straight against hostile listeners (test_untrusted.c)
@@ -329,7 +329,7 @@ endif
 # outside `make test`: it installs podman when missing and needs a machine that can run
 # containers; where none can run, it prints SKIPPED and why, and exits 0 only then.
 $(B)/tests/containers/run: $(B)/tests/containers/test_docker_runtime.o $(B)/tests/support/http_client.o \
-                           $(B)/tests/support/redis_harness.o $(B)/lib/libmigcore.a
+                           $(B)/tests/support/agent_proc.o $(B)/tests/support/redis_harness.o $(B)/lib/libmigcore.a
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS) $(TESTLIBS)
 
 ifneq ($(origin B),file)

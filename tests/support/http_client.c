@@ -1,9 +1,12 @@
 /* http_client.c - libcurl calls and migrate-api processes for the tests. */
 #include "http_client.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,41 +45,74 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     return n;
 }
 
-int http_call(const char *method, const char *url, const char *token, const char *content_type,
-              const char *body, http_resp_t *resp) {
+int http_request(const http_req_t *req, http_resp_t *resp) {
     memset(resp, 0, sizeof *resp);
     CURL *c = curl_easy_init();
-    if (c == NULL) return -1;
+    if (c == NULL) {
+        resp->curl_code = CURLE_FAILED_INIT;
+        resp->error = curl_easy_strerror(CURLE_FAILED_INIT);
+        return -1;
+    }
     grow_t g = {calloc(1, 1), 0};
     struct curl_slist *h = NULL;
-    char auth[300], ct[128];
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    char auth[300], ct[128], key[200], fence[64];
+    if (req->token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", req->token);
         h = curl_slist_append(h, auth);
     }
-    if (body) {
-        snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
-        h = curl_slist_append(h, ct);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    if (req->idempotency_key) {
+        snprintf(key, sizeof key, "Idempotency-Key: %s", req->idempotency_key);
+        h = curl_slist_append(h, key);
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (req->fencing_token) {
+        snprintf(fence, sizeof fence, "Fencing-Token: %s", req->fencing_token);
+        h = curl_slist_append(h, fence);
+    }
+    if (req->body) {
+        snprintf(ct, sizeof ct, "Content-Type: %s", req->content_type ? req->content_type : "application/json");
+        h = curl_slist_append(h, ct);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
+    }
+    if (req->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+    if (req->unix_socket) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+    curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method ? req->method : "GET");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &g);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 10000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     resp->body = g.s;
-    if (rc != CURLE_OK) return -1;
+    resp->curl_code = (int)rc;
+    if (rc != CURLE_OK) {
+        resp->error = curl_easy_strerror(rc);
+        return -1;
+    }
     resp->json = cJSON_Parse(g.s);
     return 0;
+}
+
+long http_request_json(const http_req_t *req, cJSON **out, const char **why) {
+    http_resp_t r;
+    http_request(req, &r);
+    long status = r.status;
+    if (why) *why = r.error;
+    if (out) *out = r.json, r.json = NULL;
+    http_resp_free(&r);
+    return status;
+}
+
+int http_call(const char *method, const char *url, const char *token, const char *content_type,
+              const char *body, http_resp_t *resp) {
+    http_req_t req = {.method = method, .url = url, .token = token, .content_type = content_type, .body = body};
+    return http_request(&req, resp);
 }
 
 void http_resp_free(http_resp_t *r) {
@@ -125,6 +161,31 @@ void proc_log_tail(const char *path, int lines) {
     fclose(f);
     for (int i = n > lines ? n - lines : 0; i < n; i++) fputs(ring[i % lines] ? ring[i % lines] : "", stderr);
     for (int i = 0; i < lines; i++) free(ring[i]);
+}
+
+int proc_free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof sa;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && getsockname(fd, (struct sockaddr *)&sa, &l) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+int proc_stop_clean(pid_t *pid, const char *name, char *bad, size_t cap) {
+    if (*pid <= 0) return 0;
+    int st;
+    int hung = harness_stop_pid(*pid, &st) != 0;
+    *pid = 0;
+    if (!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+    char how[96];
+    size_t n = strlen(bad);
+    if (n < cap) snprintf(bad + n, cap - n, "%s: %s; ", name, hung ? "hung" : harness_status_text(st, how, sizeof how));
+    return -1;
 }
 
 int api_proc_start(api_proc_t *a, const char *redis_url, const char *tokens, const char *dir, int port) {
