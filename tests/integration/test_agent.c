@@ -6,14 +6,11 @@
  * polls against a deadline. */
 #include <check.h>
 #include <stdbool.h>
-#include <curl/curl.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +20,7 @@
 
 #include "core/timefmt.h"
 #include "suites.h"
+#include "tests/support/agent_proc.h"
 #include "tests/support/http_client.h"
 #include "tests/support/redis_harness.h"
 
@@ -32,39 +30,19 @@
 #define PEER "peer-secret"
 #define AGENTS_MAX 3
 
-typedef struct {
-    pid_t pid;
-    int port;
-    char host[32];
-    char dir[300];
-    char log[340];
-    char base[64];
-    char addr[64];  /* host:port, a node's address */
-    const char *extra[8];
-} agent_proc_t;
-
 static char top[64];
 static agent_proc_t agents[AGENTS_MAX];
-
-
-static const char *bindir(void) {
-    return getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
-}
+static const char *agent_extra[AGENTS_MAX][8]; /* flags an agent's next start adds (a capacity, a limit, a rate) */
 
 /* A TCP port free on 127.0.0.1 now. */
 static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t l = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    getsockname(fd, (struct sockaddr *)&sa, &l);
-    close(fd);
-    return ntohs(sa.sin_port);
+    int port = proc_free_port();
+    ck_assert_int_gt(port, 0);
+    return port;
 }
 
-/* Starts agent `i` (again, after a kill, keeping its directory) and waits for its port.
- * 127.0.0.1x when it binds, else 127.0.0.1. */
+/* Starts agent `i` (again, after a kill, keeping its directory and port) and waits for
+ * its port. 127.0.0.1x when it binds, else 127.0.0.1. */
 static void agent_start(int i) {
     agent_proc_t *a = &agents[i];
     if (a->dir[0] == '\0') {
@@ -73,87 +51,34 @@ static void agent_start(int i) {
     }
     static int starts;
     snprintf(a->log, sizeof a->log, "%s/agent%d-%d.log", top, i, starts++);
-    char bin[300], listen[64], dir[320], cmd[400];
-    snprintf(bin, sizeof bin, "%s/migrate-agent", bindir());
-    snprintf(listen, sizeof listen, "--agent-listen=%s:%d", a->host, a->port);
-    snprintf(dir, sizeof dir, "--agent-dir=%s", a->dir);
-    char *cwd = getcwd(NULL, 0);
-    snprintf(cmd, sizeof cmd, "--agent-command=exec %s/%s/../tests/support/mcfake", cwd, bindir());
-    if (bindir()[0] == '/') snprintf(cmd, sizeof cmd, "--agent-command=exec %s/../tests/support/mcfake", bindir());
-    free(cwd);
-    const char *argv[24] = {bin, listen, dir, cmd, "--agent-token=" TOKEN, "--agent-peer-token=" PEER,
-                            "--agent-stop-timeout-ms=2000", "--log-level=debug", "--agent-disk-mb=100000",
-                            "--agent-ram-mb=100000"};
-    int n = 10;
-    for (int k = 0; a->extra[k] && n < 23; k++) argv[n++] = a->extra[k];
+    char cmd[400], err[400];
+    const char *argv[24] = {agent_proc_mcfake_command(cmd, sizeof cmd), "--agent-token=" TOKEN,
+                            "--agent-peer-token=" PEER, "--agent-disk-mb=100000", "--agent-ram-mb=100000"};
+    int n = 5;
+    for (int k = 0; agent_extra[i][k] && n < 23; k++) argv[n++] = agent_extra[i][k];
     argv[n] = NULL;
-    a->pid = harness_spawn(argv, a->log);
-    ck_assert_int_gt(a->pid, 0);
-    int port;
-    for (int waited = 0; (port = proc_port_from_log(a->log, "agent.started")) == 0; waited += 10) {
-        if (harness_wait(a->pid, 0) != -1 && a->port == 0 && strcmp(a->host, "127.0.0.1") != 0) {
-            /* this machine does not route 127.0.0.1x: fall back to 127.0.0.1 */
-            snprintf(a->host, sizeof a->host, "127.0.0.1");
-            agent_start(i);
-            return;
-        }
-        ck_assert_msg(harness_wait(a->pid, 0) == -1, "migrate-agent exited; see %s", a->log);
-        ck_assert_msg(waited < WAIT_MS, "migrate-agent did not start; see %s", a->log);
-        timefmt_sleep_ms(10);
-    }
-    a->port = port; /* the same port after a restart: the worker and peers know it */
-    char host[32];
-    memcpy(host, a->host, sizeof host);
-    snprintf(a->base, sizeof a->base, "http://%s:%d", host, port);
-    snprintf(a->addr, sizeof a->addr, "%s:%d", host, port);
+    ck_assert_msg(agent_proc_start(a, "http", argv, WAIT_MS, err, sizeof err) == 0, "%s", err);
 }
 
 /* kill -9 of agent `i`, reaped. */
 static void agent_kill(int i) {
-    kill(agents[i].pid, SIGKILL);
-    harness_wait(agents[i].pid, WAIT_MS);
-    agents[i].pid = 0;
-}
-
-/* Kills the servers an agent left running (they outlive it by design: own process
- * groups), from the pids in its state file. */
-static void kill_servers(const agent_proc_t *a) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/state/agent.json", a->dir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *o = cJSON_Parse(buf), *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "servers")) {
-        int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
-        if (pid > 0) kill(-pid, SIGKILL);
-    }
-    cJSON_Delete(o);
+    agent_proc_kill9(&agents[i], WAIT_MS);
 }
 
 static void setup(void) {
     snprintf(top, sizeof top, "/tmp/mig-agent-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(top));
     memset(agents, 0, sizeof agents);
+    memset(agent_extra, 0, sizeof agent_extra);
 }
 
 static void teardown(void) {
     char bad[512] = "";
     for (int i = 0; i < AGENTS_MAX; i++) {
-        if (agents[i].pid > 0) {
-            int st;
-            int hung = harness_stop_pid(agents[i].pid, &st) != 0;
-            if (hung || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                char how[64];
-                size_t l = strlen(bad);
-                snprintf(bad + l, sizeof bad - l, "agent %d: %s; ", i,
-                         hung ? "hung" : harness_status_text(st, how, sizeof how));
-            }
-        }
-        if (agents[i].dir[0]) kill_servers(&agents[i]);
+        char name[32];
+        snprintf(name, sizeof name, "agent %d", i);
+        agent_proc_stop(&agents[i], name, bad, sizeof bad);
+        if (agents[i].dir[0]) agent_proc_kill_servers(&agents[i]);
     }
     harness_rmtree(top);
     ck_assert_msg(bad[0] == '\0', "not a clean exit on SIGTERM: %s", bad);
@@ -161,48 +86,18 @@ static void teardown(void) {
 
 /* ------------------------------------------------------------------------ calls */
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf_t;
-
-static size_t on_body(char *p, size_t s, size_t n, void *ctx) {
-    buf_t *b = ctx;
-    b->data = realloc(b->data, b->len + s * n + 1);
-    memcpy(b->data + b->len, p, s * n);
-    b->len += s * n;
-    b->data[b->len] = '\0';
-    return s * n;
-}
-
 /* Calls agent `i`: `mid` and `token` (as text; NULL: none) go as Idempotency-Key and
  * Fencing-Token, `auth` as the bearer (NULL: none). Returns the status; *out the parsed
  * body (caller frees) when `out` is not NULL. */
 static long call_full(int i, const char *method, const char *path, const char *body, const char *mid,
                       const char *token, const char *auth, cJSON **out) {
-    CURL *c = curl_easy_init();
-    char url[256], h1[200], h2[64], h3[128];
+    char url[256];
     snprintf(url, sizeof url, "%s%s", agents[i].base, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (mid) snprintf(h1, sizeof h1, "Idempotency-Key: %s", mid), h = curl_slist_append(h, h1);
-    if (token) snprintf(h2, sizeof h2, "Fencing-Token: %s", token), h = curl_slist_append(h, h2);
-    if (auth) snprintf(h3, sizeof h3, "Authorization: Bearer %s", auth), h = curl_slist_append(h, h3);
-    buf_t b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    ck_assert_msg(cc == CURLE_OK, "%s %s%s: %s", method, agents[i].base, path, curl_easy_strerror(cc));
-    if (out) *out = b.data ? cJSON_Parse(b.data) : NULL;
-    free(b.data);
+    http_req_t req = {.method = method, .url = url, .body = body, .token = auth, .idempotency_key = mid,
+                      .fencing_token = token, .timeout_ms = 20000};
+    const char *why;
+    long status = http_request_json(&req, out, &why);
+    ck_assert_msg(why == NULL, "%s %s: %s", method, url, why);
     return status;
 }
 
@@ -243,32 +138,14 @@ static void wait_state(int i, const char *id, const char *mid, const char *want)
 
 /* Writes server.properties with a free game port and RCON into agent i's server dir. */
 static int write_props(int i, const char *id) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/servers/%s/server.properties", agents[i].dir, id);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    int port = free_port();
-    fprintf(f, "server-port=%d\nenable-rcon=true\nrcon.port=%d\nrcon.password=pw\n", port, free_port());
-    fclose(f);
+    int port = agent_proc_write_props(agents[i].dir, id, NULL);
+    ck_assert_int_gt(port, 0);
     return port;
 }
 
 /* Writes `mb` MiB of world into agent i's server dir (region files of 1 MiB). */
 static void write_world(int i, const char *id, int mb) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/servers/%s/world", agents[i].dir, id);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/servers/%s/world/region", agents[i].dir, id);
-    mkdir(path, 0755);
-    static unsigned char block[1 << 20];
-    for (int k = 0; k < mb; k++) {
-        for (size_t j = 0; j < sizeof block; j++) block[j] = (unsigned char)(j * 31 + (size_t)k * 7 + j / 4096);
-        snprintf(path, sizeof path, "%s/servers/%s/world/region/r.%d.1.mca", agents[i].dir, id, k);
-        FILE *f = fopen(path, "w");
-        ck_assert_ptr_nonnull(f);
-        fwrite(block, 1, sizeof block, f);
-        fclose(f);
-    }
+    ck_assert_int_eq(agent_proc_write_world(agents[i].dir, id, mb), 0);
 }
 
 /* Provisions server `id` on agent i (no migration: the server's own container) with a
@@ -333,8 +210,8 @@ START_TEST(test_agent_container_lifecycle_with_a_real_process) {
 END_TEST
 
 START_TEST(test_agent_refuses_a_container_that_does_not_fit_with_507) {
-    agents[0].extra[0] = "--agent-ram-mb=1000";
-    agents[0].extra[1] = "--agent-disk-mb=2000";
+    agent_extra[0][0] = "--agent-ram-mb=1000";
+    agent_extra[0][1] = "--agent-disk-mb=2000";
     agent_start(0);
     cJSON *o;
     ck_assert_int_eq(call(0, "GET", "/v1/health", NULL, NULL, &o), 200);
@@ -524,8 +401,8 @@ START_TEST(test_agent_cgroup_limit_holds_the_server_and_goes_after_exit) {
     char parent[128], opt[200];
     snprintf(parent, sizeof parent, "%s/mig-test-%d", is_v1 ? v1 : "/sys/fs/cgroup", (int)getpid());
     snprintf(opt, sizeof opt, "--agent-cgroup-parent=%s", parent);
-    agents[0].extra[0] = "--agent-memory-limit=cgroup";
-    agents[0].extra[1] = opt;
+    agent_extra[0][0] = "--agent-memory-limit=cgroup";
+    agent_extra[0][1] = opt;
     agent_start(0);
     ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"s1\",\"ram_mb\":64,\"disk_mb\":10}", NULL,
                           NULL), 201);
@@ -640,8 +517,8 @@ END_TEST
 
 START_TEST(test_agent_pass_resumes_after_kill_9_of_the_target) {
     agent_start(0);
-    agents[1].extra[0] = "--agent-sync-rate-mbps=8";
-    agents[1].extra[1] = "--agent-sync-checkpoint-mb=1";
+    agent_extra[1][0] = "--agent-sync-rate-mbps=8";
+    agent_extra[1][1] = "--agent-sync-checkpoint-mb=1";
     agent_start(1);
     provision_running(0, "s1", 24);
     ck_assert_int_eq(call(0, "POST", "/v1/containers/s1/quiesce", "{\"save\":\"off\"}", NULL, NULL), 200);

@@ -15,25 +15,22 @@
  * while a call waits) and from the agents themselves. Every wait polls against a deadline;
  * every process is stopped by PID. */
 #include <check.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "certs.h"
 #include "fixture.h"
 #include "core/timefmt.h"
 #include "suites.h"
+#include "tests/support/agent_proc.h"
 #include "tests/support/http_client.h"
 
 #define TIMEOUT_S 180  /* a migration of a small world between two sanitized agents, twice */
@@ -41,15 +38,7 @@
 #define TOKEN "agent-secret"
 #define PEER "peer-secret"
 
-typedef struct {
-    pid_t pid;
-    int port;
-    char dir[300];
-    char addr[64]; /* 127.0.0.1:port: the node's address in the inventory */
-    char log[400];
-} sys_agent_t;
-
-static sys_agent_t ag[2];
+static agent_proc_t ag[2];
 static pid_t sim_pid, sched_pid, worker_pid;
 static char sim_url[64];
 static char certs[300]; /* the certificates' folder when the agents serve https, else "" */
@@ -79,31 +68,23 @@ static int wait_port(pid_t pid, const char *log, const char *event) {
 }
 
 /* Starts agent `i` on 127.0.0.1 (mcfake serves loopback's 127.0.0.1; the proxy of
- * fleet-sim resolves an address by its host, below) with `ram` MB to offer, on a->port
- * when set (a restart), else any free one; serving https when `certs` is set. */
+ * fleet-sim resolves an address by its host, below) with `ram` MB to offer, on its port
+ * when it had one (a restart), else any free one; serving https when `certs` is set. */
 static void agent_up(int i, const char *ram) {
-    sys_agent_t *a = &ag[i];
+    agent_proc_t *a = &ag[i];
     snprintf(a->dir, sizeof a->dir, "%s/%d-agent%d", fx_redis.dir, (int)getpid(), i);
-    char bin[300], dir[320], cmd[400], ramf[64], log[32], listen[64], tls[3][340];
-    snprintf(bin, sizeof bin, "%s/migrate-agent", bindir());
-    snprintf(dir, sizeof dir, "--agent-dir=%s", a->dir);
-    char *cwd = getcwd(NULL, 0);
-    if (bindir()[0] == '/') snprintf(cmd, sizeof cmd, "--agent-command=exec %s/../tests/support/mcfake", bindir());
-    else snprintf(cmd, sizeof cmd, "--agent-command=exec %s/%s/../tests/support/mcfake", cwd, bindir());
-    free(cwd);
-    snprintf(ramf, sizeof ramf, "--agent-ram-mb=%s", ram);
     static int starts;
-    snprintf(log, sizeof log, "agent%d-%d.log", i, starts++);
-    snprintf(listen, sizeof listen, "--agent-listen=127.0.0.1:%d", a->port);
+    /* the folder is the test case's, shared by its tests: a log per test (forked) */
+    snprintf(a->log, sizeof a->log, "%s/%d-agent%d-%d.log", fx_redis.dir, (int)getpid(), i, starts++);
+    char cmd[400], ramf[64], tls[3][340], err[400];
+    snprintf(ramf, sizeof ramf, "--agent-ram-mb=%s", ram);
     snprintf(tls[0], sizeof tls[0], "--agent-tls-cert=%s/agent.pem", certs);
     snprintf(tls[1], sizeof tls[1], "--agent-peer-ca-file=%s/ca.pem", certs);
     snprintf(tls[2], sizeof tls[2], "--agent-peer-url=https://{source_address}");
-    const char *argv[] = {bin, listen, dir, cmd, "--agent-token=" TOKEN, "--agent-peer-token=" PEER,
-                          "--agent-stop-timeout-ms=2000", "--log-level=debug", "--agent-disk-mb=100000", ramf,
+    const char *argv[] = {agent_proc_mcfake_command(cmd, sizeof cmd), "--agent-token=" TOKEN,
+                          "--agent-peer-token=" PEER, "--agent-disk-mb=100000", ramf,
                           certs[0] ? tls[0] : NULL, tls[1], tls[2], NULL}; /* plain http: ends at the NULL */
-    a->pid = spawn(argv, log, a->log, sizeof a->log);
-    a->port = wait_port(a->pid, a->log, "agent.started");
-    snprintf(a->addr, sizeof a->addr, "127.0.0.1:%d", a->port);
+    ck_assert_msg(agent_proc_start(a, certs[0] ? "https" : "http", argv, WAIT_MS, err, sizeof err) == 0, "%s", err);
 }
 
 /* fleet-sim as the proxy bridge only: one node on 127.0.0.1 and a server named
@@ -165,53 +146,20 @@ static void inventory(void) {
     ck_assert_int_eq(store_put_server(fx_rc, "s1", s1, 6), 0);
 }
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf_t;
-
-static size_t on_body(char *p, size_t s, size_t n, void *ctx) {
-    buf_t *b = ctx;
-    char *d = realloc(b->data, b->len + s * n + 1);
-    if (d == NULL) return 0;
-    b->data = d;
-    memcpy(b->data + b->len, p, s * n);
-    b->len += s * n;
-    b->data[b->len] = '\0';
-    return s * n;
-}
-
 /* Calls `url` with the worker's token, over https trusting the test CA when `certs` is
  * set. Returns the status (0: no answer came), *out the parsed body (caller frees). */
 static long call_url(const char *method, const char *url, const char *body, cJSON **out) {
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "Authorization: Bearer " TOKEN);
-    buf_t b = {0};
     char ca[340];
     snprintf(ca, sizeof ca, "%s/ca.pem", certs);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (certs[0]) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    long st = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out) *out = b.data ? cJSON_Parse(b.data) : NULL;
-    free(b.data);
-    return st;
+    http_req_t req = {.method = method, .url = url, .body = body, .token = TOKEN, .ca_file = certs[0] ? ca : NULL,
+                      .timeout_ms = 20000};
+    return http_request_json(&req, out, NULL);
 }
 
 /* Calls agent `i` with the worker's token; returns the status, *out the body. */
 static long call(int i, const char *method, const char *path, const char *body, cJSON **out) {
     char url[256];
-    snprintf(url, sizeof url, "%s://%s%s", certs[0] ? "https" : "http", ag[i].addr, path);
+    snprintf(url, sizeof url, "%s%s", ag[i].base, path);
     long st = call_url(method, url, body, out);
     ck_assert_msg(st != 0, "%s %s unreachable", method, url);
     return st;
@@ -241,36 +189,8 @@ static void wait_state(int i, const char *id, const char *want) {
 static void provision(void) {
     ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"s1\",\"ram_mb\":512,\"disk_mb\":50}", NULL),
                      201);
-    char path[400];
-    snprintf(path, sizeof path, "%s/servers/s1/world/region", ag[0].dir);
-    char cmd[500];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s", path);
-    ck_assert_int_eq(system(cmd), 0);
-    static unsigned char block[1 << 20];
-    for (int k = 0; k < 3; k++) {
-        for (size_t j = 0; j < sizeof block; j++) block[j] = (unsigned char)(j * 131 + (size_t)k * 7 + j / 4096);
-        snprintf(path, sizeof path, "%s/servers/s1/world/region/r.%d.1.mca", ag[0].dir, k);
-        FILE *f = fopen(path, "w");
-        ck_assert_ptr_nonnull(f);
-        fwrite(block, 1, sizeof block, f);
-        fclose(f);
-    }
-    snprintf(path, sizeof path, "%s/servers/s1/server.properties", ag[0].dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    int ports[2];
-    for (int k = 0; k < 2; k++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t l = sizeof sa;
-        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-        getsockname(fd, (struct sockaddr *)&sa, &l);
-        close(fd);
-        ports[k] = ntohs(sa.sin_port);
-    }
-    fprintf(f, "server-port=%d\nenable-rcon=true\nrcon.port=%d\nrcon.password=pw\n", ports[0], ports[1]);
-    fclose(f);
+    ck_assert_int_eq(agent_proc_write_world(ag[0].dir, "s1", 3), 0);
+    ck_assert_int_gt(agent_proc_write_props(ag[0].dir, "s1", NULL), 0);
     long st = call(0, "POST", "/v1/containers/s1/start", NULL, NULL);
     ck_assert_msg(st == 200 || st == 202, "start: %ld", st);
     wait_state(0, "s1", "running");
@@ -316,52 +236,37 @@ static char *slurp(int i, const char *rel) {
     return strdup(buf);
 }
 
+/* Waits for mcfake's checksum of the world at B's start-up and fails unless it is
+ * `at_quiesce` (its checksum at A's save-off, copied with the world; freed here): B
+ * started on exactly the world A had when it was quiesced. */
+static void wait_start_sum(char *at_quiesce) {
+    char *at_start = NULL;
+    for (int waited = 0; at_start == NULL; waited += 20) {
+        at_start = slurp(1, "start.sum");
+        ck_assert_msg(waited < WAIT_MS, "B's server wrote no start.sum");
+        if (at_start == NULL) timefmt_sleep_ms(20);
+    }
+    ck_assert_str_eq(at_start, at_quiesce);
+    free(at_quiesce);
+    free(at_start);
+}
+
 static void setup(void) {
     memset(ag, 0, sizeof ag);
     sim_pid = sched_pid = worker_pid = 0;
     certs[0] = '\0';
 }
 
-/* Stops `*pid` with SIGTERM; notes in `bad` unless it exited 0. */
-static void stop(pid_t *pid, const char *name, char *bad, size_t cap) {
-    if (*pid <= 0) return;
-    int st;
-    int hung = harness_stop_pid(*pid, &st) != 0;
-    *pid = 0;
-    if (!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0) return;
-    char how[64];
-    size_t n = strlen(bad);
-    snprintf(bad + n, cap - n, "%s: %s; ", name, hung ? "hung" : harness_status_text(st, how, sizeof how));
-}
-
-/* Kills the servers an agent left running (own process groups), from its state file. */
-static void kill_servers(const sys_agent_t *a) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/state/agent.json", a->dir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *o = cJSON_Parse(buf), *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "servers")) {
-        int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
-        if (pid > 0) kill(-pid, SIGKILL);
-    }
-    cJSON_Delete(o);
-}
-
 static void teardown(void) {
     char bad[512] = "";
-    stop(&worker_pid, "migrate-worker", bad, sizeof bad);
-    stop(&sched_pid, "migrate-scheduler", bad, sizeof bad);
-    stop(&sim_pid, "fleet-sim", bad, sizeof bad);
+    proc_stop_clean(&worker_pid, "migrate-worker", bad, sizeof bad);
+    proc_stop_clean(&sched_pid, "migrate-scheduler", bad, sizeof bad);
+    proc_stop_clean(&sim_pid, "fleet-sim", bad, sizeof bad);
     for (int i = 0; i < 2; i++) {
         char name[32];
         snprintf(name, sizeof name, "agent %d", i);
-        stop(&ag[i].pid, name, bad, sizeof bad);
-        if (ag[i].dir[0]) kill_servers(&ag[i]);
+        agent_proc_stop(&ag[i], name, bad, sizeof bad);
+        if (ag[i].dir[0]) agent_proc_kill_servers(&ag[i]);
     }
     ck_assert_msg(bad[0] == '\0', "not a clean exit on SIGTERM: %s", bad);
 }
@@ -389,16 +294,9 @@ static void move_and_check(void) {
     wait_state(0, "s1", "absent");
     /* B started on exactly the world A had when it was quiesced: mcfake's checksum at
      * A's save-off (copied with the world) against its checksum at B's start-up */
-    char *at_quiesce = slurp(1, "save-off.sum"), *at_start = NULL;
+    char *at_quiesce = slurp(1, "save-off.sum");
     ck_assert_msg(at_quiesce != NULL && strstr(at_quiesce, "world/region/r.0.0.mca"), "no save-off.sum on B");
-    for (int waited = 0; at_start == NULL; waited += 20) {
-        at_start = slurp(1, "start.sum");
-        ck_assert_msg(waited < WAIT_MS, "B's server wrote no start.sum");
-        if (at_start == NULL) timefmt_sleep_ms(20);
-    }
-    ck_assert_str_eq(at_start, at_quiesce);
-    free(at_quiesce);
-    free(at_start);
+    wait_start_sum(at_quiesce);
     /* the inventory says B */
     server_t *v;
     size_t n;
@@ -501,9 +399,9 @@ static void sim_release(int id) {
 /* Fails unless the region files provision() wrote are on agent i as written (mcfake
  * writes r.0.0.mca only). */
 static void world_intact(int i) {
-    static unsigned char want[1 << 20], got[1 << 20];
+    static unsigned char want[AGENT_PROC_REGION_BYTES], got[AGENT_PROC_REGION_BYTES];
     for (int k = 0; k < 3; k++) {
-        for (size_t j = 0; j < sizeof want; j++) want[j] = (unsigned char)(j * 131 + (size_t)k * 7 + j / 4096);
+        agent_proc_region_fill(want, k);
         char path[400];
         snprintf(path, sizeof path, "%s/servers/s1/world/region/r.%d.1.mca", ag[i].dir, k);
         FILE *f = fopen(path, "r");
@@ -634,16 +532,9 @@ START_TEST(test_system_source_agent_down_at_completing_ends_completed_with_a_war
     agent_up(0, "100000");
     wait_state(0, "s1", "absent");
     wait_state(1, "s1", "running");
-    char *at_quiesce = slurp(1, "save-off.sum"), *at_start = NULL;
+    char *at_quiesce = slurp(1, "save-off.sum");
     ck_assert_msg(at_quiesce != NULL, "no save-off.sum on B");
-    for (int waited = 0; at_start == NULL; waited += 20) {
-        at_start = slurp(1, "start.sum");
-        ck_assert_msg(waited < WAIT_MS, "B's server wrote no start.sum");
-        if (at_start == NULL) timefmt_sleep_ms(20);
-    }
-    ck_assert_str_eq(at_start, at_quiesce);
-    free(at_quiesce);
-    free(at_start);
+    wait_start_sum(at_quiesce);
     migration_clear(&m);
 }
 END_TEST

@@ -7,15 +7,11 @@
  * certificate is refused the pass and copies nothing. Every wait polls against a deadline. */
 #include <check.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -23,6 +19,7 @@
 #include "certs.h"
 #include "core/timefmt.h"
 #include "suites.h"
+#include "tests/support/agent_proc.h"
 #include "tests/support/http_client.h"
 #include "tests/support/redis_harness.h"
 
@@ -31,22 +28,9 @@
 #define TOKEN "agent-secret"
 #define PEER "peer-secret"
 
-typedef struct {
-    pid_t pid;
-    char host[32];
-    char dir[300];
-    char log[340];
-    char base[80]; /* https://host:port */
-    char addr[64]; /* host:port, a node's address */
-    const char *peer_ca; /* the CA it trusts for its sources */
-} tls_agent_t;
-
 static char top[64];
-static tls_agent_t ag[2];
-
-static const char *bindir(void) {
-    return getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
-}
+static agent_proc_t ag[2];
+static const char *peer_ca[2]; /* the CA an agent trusts for its sources: ca.pem when NULL */
 
 /* A file of the test's folder. */
 static const char *in_top(const char *name, char *buf, size_t cap) {
@@ -54,101 +38,40 @@ static const char *in_top(const char *name, char *buf, size_t cap) {
     return buf;
 }
 
-/* A TCP port free on 127.0.0.1 now. */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t l = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    getsockname(fd, (struct sockaddr *)&sa, &l);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Starts agent `i` serving https with agent.pem, pulling from https sources it checks
- * against a->peer_ca (ca.pem unless set); waits for its port. 127.0.0.1x when it binds,
+ * against peer_ca[i] (ca.pem unless set); waits for its port. 127.0.0.1x when it binds,
  * else 127.0.0.1. */
 static void agent_start(int i) {
-    tls_agent_t *a = &ag[i];
+    agent_proc_t *a = &ag[i];
     if (a->dir[0] == '\0') { /* the first start: its folder and address */
         snprintf(a->dir, sizeof a->dir, "%s/agent%d", top, i);
         snprintf(a->host, sizeof a->host, "127.0.0.%d", 11 + i);
     }
-    char host[32]; /* a copy: the compiler cannot tell a->host from the fields written */
-    memcpy(host, a->host, sizeof host);
-    snprintf(a->log, sizeof a->log, "%s/agent%d-%s.log", top, i, host);
-    char bin[300], listen[64], dir[320], cmd[400], cert[160], ca[160], f[100];
-    snprintf(bin, sizeof bin, "%s/migrate-agent", bindir());
-    snprintf(listen, sizeof listen, "--agent-listen=%s:0", host);
-    snprintf(dir, sizeof dir, "--agent-dir=%s", a->dir);
-    char *cwd = getcwd(NULL, 0);
-    if (bindir()[0] == '/') snprintf(cmd, sizeof cmd, "--agent-command=exec %s/../tests/support/mcfake", bindir());
-    else snprintf(cmd, sizeof cmd, "--agent-command=exec %s/%s/../tests/support/mcfake", cwd, bindir());
-    free(cwd);
+    snprintf(a->log, sizeof a->log, "%s/agent%d.log", top, i);
+    char cmd[400], cert[160], ca[160], f[100], err[400];
     snprintf(cert, sizeof cert, "--agent-tls-cert=%s", in_top("agent.pem", f, sizeof f));
-    snprintf(ca, sizeof ca, "--agent-peer-ca-file=%s", a->peer_ca ? a->peer_ca : in_top("ca.pem", f, sizeof f));
-    const char *argv[] = {bin, listen, dir, cmd, "--agent-token=" TOKEN, "--agent-peer-token=" PEER,
-                          "--agent-stop-timeout-ms=2000", "--log-level=debug", "--agent-disk-mb=100000",
-                          "--agent-ram-mb=100000", cert, ca, "--agent-peer-url=https://{source_address}", NULL};
-    a->pid = harness_spawn(argv, a->log);
-    ck_assert_int_gt(a->pid, 0);
-    int port;
-    for (int waited = 0; (port = proc_port_from_log(a->log, "agent.started")) == 0; waited += 10) {
-        if (harness_wait(a->pid, 0) != -1 && strcmp(a->host, "127.0.0.1") != 0) {
-            /* this machine does not route 127.0.0.1x: fall back to 127.0.0.1 */
-            a->pid = 0;
-            snprintf(a->host, sizeof a->host, "127.0.0.1");
-            agent_start(i);
-            return;
-        }
-        ck_assert_msg(harness_wait(a->pid, 0) == -1, "migrate-agent exited; see %s", a->log);
-        ck_assert_msg(waited < WAIT_MS, "migrate-agent did not start; see %s", a->log);
-        timefmt_sleep_ms(10);
-    }
-    snprintf(a->base, sizeof a->base, "https://%s:%d", host, port);
-    snprintf(a->addr, sizeof a->addr, "%s:%d", host, port);
-}
-
-/* Kills the servers an agent left running (they outlive it by design), from its state. */
-static void kill_servers(const tls_agent_t *a) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/state/agent.json", a->dir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *o = cJSON_Parse(buf), *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "servers")) {
-        int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
-        if (pid > 0) kill(-pid, SIGKILL);
-    }
-    cJSON_Delete(o);
+    snprintf(ca, sizeof ca, "--agent-peer-ca-file=%s", peer_ca[i] ? peer_ca[i] : in_top("ca.pem", f, sizeof f));
+    const char *argv[] = {agent_proc_mcfake_command(cmd, sizeof cmd), "--agent-token=" TOKEN,
+                          "--agent-peer-token=" PEER, "--agent-disk-mb=100000", "--agent-ram-mb=100000", cert, ca,
+                          "--agent-peer-url=https://{source_address}", NULL};
+    ck_assert_msg(agent_proc_start(a, "https", argv, WAIT_MS, err, sizeof err) == 0, "%s", err);
 }
 
 static void setup(void) {
     snprintf(top, sizeof top, "/tmp/mig-agent-tls-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(top));
     memset(ag, 0, sizeof ag);
+    memset(peer_ca, 0, sizeof peer_ca);
     ck_assert_msg(certs_make(top) == 0, "openssl could not make the certificates; see %s/openssl.log", top);
 }
 
 static void teardown(void) {
     char bad[512] = "";
     for (int i = 0; i < 2; i++) {
-        if (ag[i].pid > 0) {
-            int st;
-            int hung = harness_stop_pid(ag[i].pid, &st) != 0;
-            if (hung || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                char how[64];
-                size_t l = strlen(bad);
-                snprintf(bad + l, sizeof bad - l, "agent %d: %s; ", i,
-                         hung ? "hung" : harness_status_text(st, how, sizeof how));
-            }
-        }
-        if (ag[i].dir[0]) kill_servers(&ag[i]);
+        char name[32];
+        snprintf(name, sizeof name, "agent %d", i);
+        agent_proc_stop(&ag[i], name, bad, sizeof bad);
+        if (ag[i].dir[0]) agent_proc_kill_servers(&ag[i]);
     }
     harness_rmtree(top);
     ck_assert_msg(bad[0] == '\0', "not a clean exit on SIGTERM: %s", bad);
@@ -156,48 +79,19 @@ static void teardown(void) {
 
 /* ------------------------------------------------------------------------ calls */
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf_t;
-
-static size_t on_body(char *p, size_t s, size_t n, void *ctx) {
-    buf_t *b = ctx;
-    char *d = realloc(b->data, b->len + s * n + 1);
-    if (d == NULL) return 0;
-    b->data = d;
-    memcpy(b->data + b->len, p, s * n);
-    b->len += s * n;
-    b->data[b->len] = '\0';
-    return s * n;
-}
-
 /* One call to `url` trusting the CA file `ca` (NULL: libcurl's default bundle) with the
  * worker's token, and migration m1's headers when `mid`. Returns libcurl's code; *status
  * the HTTP status (0 when none came); *out the parsed body when `out` (caller frees). */
 static CURLcode call_url(const char *url, const char *ca, const char *method, const char *body, bool mid,
                          long *status, cJSON **out) {
-    CURL *c = curl_easy_init();
-    ck_assert_ptr_nonnull(c);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "Authorization: Bearer " TOKEN);
-    if (mid) h = curl_slist_append(h, "Idempotency-Key: m1"), h = curl_slist_append(h, "Fencing-Token: 1");
-    buf_t b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode cc = curl_easy_perform(c);
-    *status = 0;
-    if (cc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out) *out = b.data ? cJSON_Parse(b.data) : NULL;
-    free(b.data);
+    http_req_t req = {.method = method, .url = url, .body = body, .token = TOKEN, .ca_file = ca,
+                      .idempotency_key = mid ? "m1" : NULL, .fencing_token = mid ? "1" : NULL, .timeout_ms = 20000};
+    http_resp_t r;
+    http_request(&req, &r);
+    CURLcode cc = (CURLcode)r.curl_code;
+    *status = r.status;
+    if (out) *out = r.json, r.json = NULL;
+    http_resp_free(&r);
     return cc;
 }
 
@@ -235,25 +129,8 @@ static void provision_running(int i, int mb) {
     ck_assert_int_eq(call(i, "POST", "/v1/containers", "{\"server_id\":\"s1\",\"ram_mb\":512,\"disk_mb\":1000}",
                           false, NULL),
                      201);
-    char path[400];
-    snprintf(path, sizeof path, "%s/servers/s1/world/region", ag[i].dir);
-    char cmd[500];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s", path);
-    ck_assert_int_eq(system(cmd), 0);
-    static unsigned char block[1 << 20];
-    for (int k = 0; k < mb; k++) {
-        for (size_t j = 0; j < sizeof block; j++) block[j] = (unsigned char)(j * 29 + (size_t)k * 5 + j / 4096);
-        snprintf(path, sizeof path, "%s/servers/s1/world/region/r.%d.2.mca", ag[i].dir, k);
-        FILE *f = fopen(path, "w");
-        ck_assert_ptr_nonnull(f);
-        fwrite(block, 1, sizeof block, f);
-        fclose(f);
-    }
-    snprintf(path, sizeof path, "%s/servers/s1/server.properties", ag[i].dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "server-port=%d\nenable-rcon=true\nrcon.port=%d\nrcon.password=pw\n", free_port(), free_port());
-    fclose(f);
+    ck_assert_int_eq(agent_proc_write_world(ag[i].dir, "s1", mb), 0);
+    ck_assert_int_gt(agent_proc_write_props(ag[i].dir, "s1", NULL), 0);
     long st = call(i, "POST", "/v1/containers/s1/start", NULL, false, NULL);
     ck_assert_msg(st == 202 || st == 200, "start: %ld", st);
     wait_state(i, "running");
@@ -347,7 +224,7 @@ END_TEST
 
 START_TEST(test_agent_tls_target_not_trusting_the_source_is_refused_the_pass_and_copies_nothing) {
     char rogue[100];
-    ag[1].peer_ca = in_top("rogue.pem", rogue, sizeof rogue);
+    peer_ca[1] = in_top("rogue.pem", rogue, sizeof rogue);
     agent_start(0);
     agent_start(1);
     provision_running(0, 1);
@@ -367,7 +244,7 @@ START_TEST(test_agent_tls_target_not_trusting_the_source_is_refused_the_pass_and
     cJSON_Delete(o);
     char path[400];
     struct stat st;
-    snprintf(path, sizeof path, "%s/servers/s1/world/region/r.0.2.mca", ag[1].dir);
+    snprintf(path, sizeof path, "%s/servers/s1/world/region/r.0.1.mca", ag[1].dir);
     ck_assert_msg(stat(path, &st) != 0, "a region file reached the target: %s", path);
 }
 END_TEST

@@ -5,7 +5,6 @@
  * Disconnect) and follow a Transfer by reconnecting with intent 3, as a vanilla client
  * does. Every wait polls against a deadline; nothing depends on the machine's speed. */
 #include <check.h>
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -94,58 +93,24 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    int st = 0, hung = 0;
-    if (router_pid > 0) hung = harness_stop_pid(router_pid, &st) != 0;
+    char bad[256] = "";
+    proc_stop_clean(&router_pid, "router", bad, sizeof bad);
     harness_rmtree(top);
-    if (router_pid > 0) {
-        char how[64];
-        ck_assert_msg(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0, "router: not a clean exit on SIGTERM: %s",
-                      hung ? "hung" : harness_status_text(st, how, sizeof how));
-    }
+    ck_assert_msg(bad[0] == '\0', "not a clean exit on SIGTERM: %s", bad);
 }
 
 /* ------------------------------------------------------------------------ HTTP */
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf_t;
-
-static size_t on_body(char *p, size_t s, size_t n, void *ctx) {
-    buf_t *b = ctx;
-    b->data = realloc(b->data, b->len + s * n + 1);
-    memcpy(b->data + b->len, p, s * n);
-    b->len += s * n;
-    b->data[b->len] = '\0';
-    return s * n;
-}
-
 /* Calls the bridge: `key` and `token` go as Idempotency-Key and Fencing-Token when not
- * NULL. Returns the status; *out the parsed body (caller frees) when `out` is given. */
+ * NULL. Returns the status (0: no answer came); *out the parsed body (caller frees) when
+ * `out` is given. */
 static long call(const char *method, const char *path, const char *body, const char *key, const char *token,
                  cJSON **out) {
-    CURL *c = curl_easy_init();
-    char url[256], h1[200], h2[64];
+    char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", http_port, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "Authorization: Bearer " TOKEN);
-    if (key) snprintf(h1, sizeof h1, "Idempotency-Key: %s", key), h = curl_slist_append(h, h1);
-    if (token) snprintf(h2, sizeof h2, "Fencing-Token: %s", token), h = curl_slist_append(h, h2);
-    buf_t b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out) *out = b.data ? cJSON_Parse(b.data) : NULL;
-    free(b.data);
-    return status;
+    http_req_t req = {.method = method, .url = url, .body = body, .token = TOKEN, .idempotency_key = key,
+                      .fencing_token = token, .timeout_ms = 20000};
+    return http_request_json(&req, out, NULL);
 }
 
 /* The sorted names of the array `name` in `o`, joined with ',' into `out`. */
@@ -748,18 +713,13 @@ START_TEST(test_router_waiting_room_holds_and_transfers_back) {
     ck_assert_int_eq(call("DELETE", "/v1/waiting-rooms/wait-m1", NULL, "m1", "1", NULL), 204);
     ck_assert_int_eq(call("DELETE", "/v1/waiting-rooms/wait-m1", NULL, "m1", "1", NULL), 404);
     /* the metrics count what happened */
-    CURL *c = curl_easy_init();
     char url[128];
-    buf_t mb = {0};
+    http_resp_t mr;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", http_port);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &mb);
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    curl_easy_cleanup(c);
-    ck_assert_ptr_nonnull(strstr(mb.data, "mig_router_players_transferred_total 5\n"));
-    ck_assert_ptr_nonnull(strstr(mb.data, "mig_router_players_held_total 3\n"));
-    free(mb.data);
+    ck_assert_int_eq(http_call("GET", url, NULL, NULL, NULL, &mr), 0);
+    ck_assert_ptr_nonnull(strstr(mr.body, "mig_router_players_transferred_total 5\n"));
+    ck_assert_ptr_nonnull(strstr(mr.body, "mig_router_players_held_total 3\n"));
+    http_resp_free(&mr);
     close(alice.fd);
     close(bob.fd);
     close(carol.fd);
@@ -812,18 +772,12 @@ START_TEST(test_router_fencing_refuses_stale_and_missing_tokens) {
     ck_assert_int_eq(call("POST", "/v1/waiting-rooms", "{\"name\":\"wait-m2\"}", "m2", "6", NULL), 200);
     ck_assert_int_eq(call("GET", "/v1/servers/s9/players", NULL, NULL, NULL, NULL), 200);
     /* without the bearer: 401 */
-    CURL *c = curl_easy_init();
     char url[128];
+    http_resp_t r;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/servers", http_port);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    buf_t b = {0};
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    long st = 0;
-    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-    curl_easy_cleanup(c);
-    free(b.data);
+    ck_assert_int_eq(http_call("GET", url, NULL, NULL, NULL, &r), 0);
+    long st = r.status;
+    http_resp_free(&r);
     ck_assert_int_eq(st, 401);
 }
 END_TEST
