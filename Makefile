@@ -250,7 +250,7 @@ $(B)/bench/router: | bin/migrate-router
 $(B)/bench/sync: $(AGENT_SYNC) $(B)/core/err.o
 $(B)/bench/sync: LIBS += $(SYNC_LIBS)
 # move times a live migration between two real agents against an offline move (bench/move.c).
-$(B)/bench/move: $(B)/tests/support/http_client.o $(B)/bench/live_stack.o $(B)/agent/slp.o | $(B)/tests/support/mcfake \
+$(B)/bench/move: $(B)/tests/support/http_client.o $(B)/tests/support/agent_proc.o $(B)/bench/live_stack.o $(B)/agent/slp.o | $(B)/tests/support/mcfake \
                  bin/fleet-sim bin/migrate-scheduler bin/migrate-worker bin/migrate-agent
 
 # Benchmarks print their figures; bench/RESULTS.md records them with the command.

@@ -61,6 +61,7 @@
 #include "core/log.h"
 #include "core/store.h"
 #include "core/timefmt.h"
+#include "tests/support/agent_proc.h"
 #include "tests/support/http_client.h"
 #include "tests/support/redis_harness.h"
 
@@ -86,12 +87,6 @@ static char bridge[16], ns[2][32];
 static bool nodes_made;
 static char top[256];                 /* mkdtemp: agents' directories */
 
-typedef struct {
-    pid_t pid;
-    int port;
-    char dir[300], addr[64], host[48], log[320];
-} agent_proc_t;
-
 static agent_proc_t ag[2];
 
 /* ------------------------------------------------------------------------ helpers */
@@ -113,24 +108,6 @@ static void nodes_down(void) {
     nodes_made = false;
 }
 
-/* Kills the servers an agent left running (their own process groups), from its state. */
-static void kill_servers(const agent_proc_t *a) {
-    char path[400];
-    snprintf(path, sizeof path, "%s/state/agent.json", a->dir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *o = cJSON_Parse(buf), *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "servers")) {
-        int pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
-        if (pid > 0) kill(-pid, SIGKILL);
-    }
-    cJSON_Delete(o);
-}
-
 /* At exit, also after die(): agents and their servers, namespaces, worlds. */
 static void cleanup(void) {
     for (int i = 0; i < 2; i++) {
@@ -142,7 +119,7 @@ static void cleanup(void) {
             }
             ag[i].pid = 0;
         }
-        if (ag[i].dir[0]) kill_servers(&ag[i]);
+        if (ag[i].dir[0]) agent_proc_kill_servers(&ag[i]);
     }
     nodes_down();
     if (top[0] && sh("rm -rf '%s'", top) == 0) top[0] = '\0';

@@ -35,7 +35,7 @@ const char *agent_proc_mcfake_command(char *buf, size_t cap) {
 int agent_proc_start(agent_proc_t *a, const char *scheme, const char *const *args, int wait_ms, char *err,
                      size_t cap) {
     if (a->host[0] == '\0') snprintf(a->host, sizeof a->host, "127.0.0.1");
-    char bin[300], listen[64], dir[320];
+    char bin[300], listen[80], dir[320];
     snprintf(bin, sizeof bin, "%s/migrate-agent", bindir());
     snprintf(listen, sizeof listen, "--agent-listen=%s:%d", a->host, a->port);
     snprintf(dir, sizeof dir, "--agent-dir=%s", a->dir);
@@ -68,7 +68,7 @@ int agent_proc_start(agent_proc_t *a, const char *scheme, const char *const *arg
         timefmt_sleep_ms(AGENT_PROC_POLL_MS);
     }
     a->port = port;
-    char host[32]; /* a copy: the compiler cannot tell a->host from the fields written */
+    char host[sizeof a->host]; /* a copy: the compiler cannot tell a->host from the fields written */
     memcpy(host, a->host, sizeof host);
     snprintf(a->base, sizeof a->base, "%s://%s:%d", scheme ? scheme : "http", host, port);
     snprintf(a->addr, sizeof a->addr, "%s:%d", host, port);

@@ -11,7 +11,7 @@
 /* One agent. The caller fills host, port, dir and log before agent_proc_start(); the rest
  * is the start's. Zeroed, it is an agent never started. */
 typedef struct {
-    char host[32]; /* the address it listens on (127.0.0.x); "" is 127.0.0.1 */
+    char host[48]; /* the address it listens on (127.0.0.x, a bench's namespace's); "" is 127.0.0.1 */
     int port;      /* the port it asks for, 0 any; after a start the one it has, so that a
                     * restart takes the same one again (workers and peers know it) */
     char dir[300]; /* its --agent-dir: state/, servers/ */
