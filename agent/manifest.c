@@ -191,6 +191,7 @@ static void set_stat(manifest_entry_t *e, const struct stat *st, int64_t scan_ns
     e->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
     e->mtime_ns = ns_of(st->st_mtim);
     e->ctime_ns = ns_of(st->st_ctim);
+    e->dev = (uint64_t)st->st_dev, e->ino = (uint64_t)st->st_ino;
     e->flags &= (uint8_t)~MANIFEST_F_RACY;
     if (scan_ns != 0 && e->mtime_ns >= scan_ns - MANIFEST_RACY_NS)
         e->flags |= MANIFEST_F_RACY;
@@ -253,7 +254,35 @@ out:
     return rv;
 }
 
+static int64_t now_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return ns_of(now);
+}
+
+/* hash_fd, then: when a SHA-256 was computed and the file's stat after the read equals
+ * the one before it (`e`'s), offers it to `c` with the read's start time. */
+static int hash_fd_cached(int fd, manifest_entry_t *e, int scan_flags, manifest_sha_cache_t *c) {
+    int64_t start = now_ns();
+    int rv = hash_fd(fd, e, scan_flags);
+    if (rv != 0 || c == NULL || !(scan_flags & MANIFEST_SCAN_STRONG))
+        return rv;
+    c->hashed_files++;
+    c->hashed_bytes += e->size;
+    struct stat st;
+    if (c->put != NULL && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == e->ino &&
+        (uint64_t)st.st_dev == e->dev && (uint64_t)st.st_size == e->size &&
+        ns_of(st.st_mtim) == e->mtime_ns && ns_of(st.st_ctim) == e->ctime_ns)
+        c->put(c->ctx, e, start);
+    return 0;
+}
+
 int manifest_hash_file(int rootfd, manifest_entry_t *e, int scan_flags, char *why, size_t whylen) {
+    return manifest_hash_file_cached(rootfd, e, scan_flags, NULL, why, whylen);
+}
+
+int manifest_hash_file_cached(int rootfd, manifest_entry_t *e, int scan_flags,
+                              manifest_sha_cache_t *c, char *why, size_t whylen) {
     int rv = manifest_check_path(e->path, strlen(e->path), why, whylen);
     if (rv != 0)
         return rv;
@@ -275,7 +304,7 @@ int manifest_hash_file(int rootfd, manifest_entry_t *e, int scan_flags, char *wh
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     set_stat(e, &st, ns_of(now));
-    rv = hash_fd(fd, e, scan_flags);
+    rv = hash_fd_cached(fd, e, scan_flags, c);
 out:
     close(fd);
     return rv;
@@ -284,6 +313,7 @@ out:
 typedef struct walk {
     manifest_t *m;
     int scan_flags;
+    manifest_sha_cache_t *c;
     char path[PATH_MAX];
     char *why;
     size_t whylen;
@@ -345,13 +375,32 @@ static int walk_dir(walk_t *w, int fd, size_t plen, int depth) {
                 continue;
             }
             rv = walk_dir(w, sub, len, depth + 1);
+        } else if (w->scan_flags == MANIFEST_SCAN_STRONG && w->c != NULL && w->c->get != NULL &&
+                   w->c->get(w->c->ctx, e, e->sha256)) {
+            e->flags |= MANIFEST_F_STRONG;
+            w->c->hits++;
         } else if (w->scan_flags != 0) {
             int ffd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
             if (ffd < 0) {
                 rv = MIG_EIO;
                 break;
             }
-            rv = hash_fd(ffd, e, w->scan_flags);
+            /* the stat the hash stands for is the open file's (a rename between the walk's
+             * stat and the open shows as another inode) */
+            struct stat fst;
+            if (fstat(ffd, &fst) != 0) {
+                close(ffd);
+                rv = MIG_EIO;
+                break;
+            }
+            if (mode_of(&fst) != (long)e->mode) {
+                close(ffd);
+                say(w->why, w->whylen, "changed type during the scan: %s", w->path);
+                rv = MIG_EREFUSED;
+                break;
+            }
+            set_stat(e, &fst, w->m->scan_ns);
+            rv = hash_fd_cached(ffd, e, w->scan_flags, w->c);
             close(ffd);
         }
     }
@@ -360,8 +409,13 @@ static int walk_dir(walk_t *w, int fd, size_t plen, int depth) {
 }
 
 int manifest_scan(int rootfd, int scan_flags, manifest_t **out, char *why, size_t whylen) {
+    return manifest_scan_cached(rootfd, scan_flags, NULL, out, why, whylen);
+}
+
+int manifest_scan_cached(int rootfd, int scan_flags, manifest_sha_cache_t *c, manifest_t **out,
+                         char *why, size_t whylen) {
     *out = NULL;
-    walk_t w = {.m = manifest_new(), .scan_flags = scan_flags, .why = why, .whylen = whylen};
+    walk_t w = {.m = manifest_new(), .scan_flags = scan_flags, .c = c, .why = why, .whylen = whylen};
     if (w.m == NULL)
         return MIG_ENOMEM;
     struct timespec now;

@@ -69,6 +69,8 @@ typedef struct manifest_entry {
     uint64_t hcap;      /* slots of `hashes`: manifest_nblocks(size) after
                            manifest_entry_resize, only nhashes after manifest_decode, so a
                            decoded manifest never costs more memory than its own bytes */
+    uint64_t dev, ino;  /* the file's identity where a scan or hash_file stat'ed it; 0 when
+                           decoded (not in the wire format) */
 } manifest_entry_t;
 
 typedef struct manifest {
@@ -117,6 +119,39 @@ int manifest_entry_unchanged(const manifest_entry_t *rec, const manifest_entry_t
  * the path in `why`) a symlink, a special file, a setuid/setgid file or a path the
  * format cannot carry; MIG_EIO or MIG_ENOMEM otherwise. */
 int manifest_scan(int rootfd, int scan_flags, manifest_t **out, char *why, size_t whylen);
+
+/* A cache of files' SHA-256 that manifest_scan_cached consults and fills, so that a strong
+ * manifest re-hashes only what changed (the source's cache by file identity, the target's
+ * record of its staging files by path: agent/sync.h). `get` returns 1 and the SHA-256 when
+ * it holds one for `e`'s present stat (dev, ino, size, mtime, ctime, all equal); `put`
+ * offers a SHA-256 just computed (`e->sha256`) from bytes read between a stat and an equal
+ * stat after, the read having begun at `start_ns` (CLOCK_REALTIME); it must keep it only
+ * when manifest_sha_trusted(e, start_ns). The counters are the scan's. */
+typedef struct manifest_sha_cache {
+    void *ctx;
+    int (*get)(void *ctx, const manifest_entry_t *e, uint8_t sha256[32]);
+    void (*put)(void *ctx, const manifest_entry_t *e, int64_t start_ns);
+    uint64_t hits;          /* files whose SHA-256 came from the cache */
+    uint64_t hashed_files;  /* files read and hashed */
+    uint64_t hashed_bytes;  /* their bytes */
+} manifest_sha_cache_t;
+
+/* The racy-clean rule (git's index): a SHA-256 computed from a read that began at
+ * `start_ns` may stand for the file's stat later only if its mtime and ctime are older
+ * than start_ns by more than MANIFEST_RACY_NS. Otherwise a write in the same timestamp
+ * tick as the read (or just after it) could leave the same stat over other bytes. */
+static inline int manifest_sha_trusted(const manifest_entry_t *e, int64_t start_ns) {
+    return e->mtime_ns < start_ns - MANIFEST_RACY_NS && e->ctime_ns < start_ns - MANIFEST_RACY_NS;
+}
+
+/* manifest_scan, with the SHA-256 of each file (MANIFEST_SCAN_STRONG alone) taken from
+ * `c` when it holds it, and each one computed offered to it. `c` may be NULL. */
+int manifest_scan_cached(int rootfd, int scan_flags, manifest_sha_cache_t *c, manifest_t **out,
+                         char *why, size_t whylen);
+
+/* manifest_hash_file, offering a SHA-256 it computes to `c` (may be NULL). */
+int manifest_hash_file_cached(int rootfd, manifest_entry_t *e, int scan_flags,
+                              manifest_sha_cache_t *c, char *why, size_t whylen);
 
 /* (Re)reads the file `e->path` beneath `rootfd`: its stat into `e`, and the hashes
  * `scan_flags` asks for. Refuses what manifest_scan refuses. Returns 0 or MIG_E*. */
