@@ -4,8 +4,14 @@
  * The agent's HTTP server calls these from its handlers; sync_source_transport() plugs
  * them straight into a target in the same process (tests, the in-process bench).
  *
- * The source keeps no state between calls: what changed is decided by the target from
- * its own record (see sync.h), so a source agent that restarts loses nothing. */
+ * The source keeps no state between calls that a pass depends on: what changed is decided
+ * by the target from its own record (see sync.h), so a source agent that restarts loses
+ * nothing. It keeps one cache, of speed only: the SHA-256 of each file it read whole
+ * (serving a whole-file read, a file's block hashes, a strong manifest), keyed by the
+ * file's (dev, ino, size, mtime_ns, ctime_ns) and kept only under the racy-clean rule
+ * (manifest_sha_trusted), so that the final pass's strong manifest re-hashes only the
+ * files written since (sync.h). One table for the agent's process, bounded by
+ * SYNC_SHA_CACHE_MAX files (72 bytes each); emptied when full. */
 #ifndef MIG_AGENT_SYNC_SOURCE_H
 #define MIG_AGENT_SYNC_SOURCE_H
 
@@ -34,6 +40,24 @@ typedef int (*sync_emit_fn)(void *ctx, const void *data, size_t len);
  * target's manifest; its new stat sends it again next pass). Returns 0 or MIG_E*. */
 int sync_source_read(int rootfd, const char *path, const sync_range_t *ranges, size_t n,
                      sync_emit_fn emit, void *ctx);
+
+/* Files the source's SHA-256 cache holds at most (9 MiB): a 256 GiB world of 10 MiB region
+ * files is 26,000; several served worlds share it. */
+#define SYNC_SHA_CACHE_MAX (1u << 17)
+
+/* What the source's SHA-256 cache did since the process started (benches and tests). */
+typedef struct sync_source_stats {
+    uint64_t sha_hits;         /* files of strong manifests whose SHA-256 came from the cache */
+    uint64_t sha_hashed_files; /* files of strong manifests hashed (not cached, or changed) */
+    uint64_t sha_hashed_bytes; /* their bytes */
+    uint64_t sha_filled;       /* SHA-256s computed while serving reads and block hashes */
+    uint64_t sha_cached;       /* entries held now */
+} sync_source_stats_t;
+
+void sync_source_stats(sync_source_stats_t *out);
+
+/* Empties the SHA-256 cache (tests). */
+void sync_source_cache_clear(void);
 
 /* An in-process source over the directory `rootfd` (not owned). */
 typedef struct sync_source {
