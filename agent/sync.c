@@ -165,6 +165,9 @@ int sync_pass_open(const sync_opts_t *o, sync_pass_t **out) {
     p->statefd = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (p->statefd < 0)
         goto out;
+    rv = sync__verified_load(p);
+    if (rv != 0)
+        goto out;
     rv = fsx_read_file(p->statefd, RECORD_FILE, RECORD_FILE_MAX, &buf, &len);
     if (rv == 0) {
         manifest_t *r;
@@ -239,6 +242,7 @@ void sync_pass_free(sync_pass_t *p) {
         close(p->statefd);
     manifest_free(p->record);
     manifest_free(p->plan);
+    manifest_free(p->verified);
     free((char *)p->o.dir);
     free((char *)p->o.staging);
     free((char *)p->o.state_dir);
@@ -537,6 +541,7 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
     uint64_t bytes;
     if (manifest_entry_unchanged(re, pe))
         return 0;
+    sync__verified_forget(p, pe->path);
     int rv = file_ranges(pe, re, &r, &n, &bytes);
     if (rv != 0)
         return rv;
@@ -698,6 +703,7 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
         pthread_mutex_lock(&p->mu);
         p->record->n = 0;
         pthread_mutex_unlock(&p->mu);
+        p->verified_dev = p->verified_ino = 0;
     }
     /* the staging tree, and the record only if it describes this very tree */
     struct stat st;
@@ -735,11 +741,22 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
         }
         p->staging_dev = (uint64_t)st.st_dev, p->staging_ino = (uint64_t)st.st_ino;
     }
+    sync__verified_check_tree(p);
     rv = plan_run(p, t, sfd);
     if (rv == 0)
         rv = copy_all(p, t, sfd);
     if (rv == 0 && p->o.final)
         rv = sync__verify(p, sfd);
+    /* A pass before the final ends with its writes on disk and the SHA-256 of every staging
+     * file recorded, so that the final pass (the players' wait) flushes and hashes only
+     * what it writes itself (sync.h) */
+    if (rv == 0 && !p->o.final) {
+        rv = sync__verified_refresh(p, sfd);
+        if (rv == 0 && syncfs(sfd) != 0) {
+            sync__fail(p, "staging: cannot sync: %s", strerror(errno));
+            rv = MIG_EIO;
+        }
+    }
     if (rv != 0) {
         p->phase = PH_FAILED;
         checkpoint(p, NULL, 0, 0); /* what was copied stays known to the next run */

@@ -30,7 +30,35 @@
  * kill -9 loses nothing that reached the page cache, and a power loss that loses staging
  * data or a checkpoint is caught by the final verification, which drops the bad files'
  * records so that a retried pass copies them again (a record or pass.json left
- * unreadable starts from nothing). The end of a pass and the switch are fsynced.
+ * unreadable starts from nothing). The end of a pass and the switch are fsynced; a pass
+ * before the final also syncfs's the staging tree, so that the switch flushes only the
+ * final pass's own writes.
+ *
+ * Verifying in proportion to the change (the final pass runs while players wait). Every
+ * file of the final pass is verified by SHA-256: the staging tree's every file must have
+ * the SHA-256 the quiesced source has. Neither side reads an unchanged file to show it:
+ *  - The source caches the SHA-256 of each file it reads whole (a whole-file read served to
+ *    a pass, a file's block hashes, a strong manifest), keyed by (dev, ino, size,
+ *    mtime_ns, ctime_ns), in memory, bounded (sync_source.h); the final pass's strong
+ *    manifest takes a file's SHA-256 from it when the file's stat is the key.
+ *  - The target keeps verified.bin in the state folder: per staging file, the SHA-256 of
+ *    its content and the staging file's own (ino, size, mtime_ns, ctime_ns) when hashed.
+ *    Each pass before the final ends by hashing the staging files without a valid entry
+ *    (what the pass wrote) and syncfs of staging, both outside the players' wait; the
+ *    final pass's verification hashes only staging files whose stat differs from their
+ *    entry or that have none (what it wrote: copy_file drops a file's entry before writing),
+ *    and compares every file with the source's final manifest. A change to a staging file
+ *    from outside the agent changes its ctime (which nothing can set back), so it is
+ *    hashed again and caught; so is a file replaced by another (another ino).
+ *  - The racy-clean rule (git's index), on both sides: a SHA-256 is kept only when the
+ *    file's stat was the same before and after its read and its mtime and ctime are older
+ *    than the read's start by more than MANIFEST_RACY_NS (2 s, above any file system's
+ *    timestamp granularity); otherwise a write in the same tick as the read could leave
+ *    the key unchanged over other bytes. So a file written within 2 s of its hashing is
+ *    hashed again next time; the end of a pass waits out the window (at most 2 s) for the
+ *    files it has just written and hashes those again, so the final pass finds them kept.
+ *  A lost, damaged or foreign (another staging tree) verified.bin, or an empty source
+ *  cache (a restarted agent), costs a full hash on that side, never a wrong answer.
  *
  * The switch (final pass, after verification). The staging tree is synced (syncfs), then
  * exchanged with the server's directory by one renameat2(RENAME_EXCHANGE): before it the
@@ -95,6 +123,9 @@ typedef struct sync_progress {
     uint64_t bytes_done;    /* of them, written to staging */
     uint64_t meta_bytes;    /* manifest and block-hash bytes received */
     uint64_t files_changed; /* files the pass writes to */
+    uint64_t hashed_bytes;  /* staging bytes this pass read for their SHA-256 (the end of a
+                               pass before the final, or the final's verification) */
+    uint64_t hash_reused_files; /* staging files whose recorded SHA-256 stood (stat unchanged) */
     int progress;           /* 0-100 */
     int done;               /* every byte copied (and, final, verified and switched) */
     char error[256];        /* why the last run stopped; "" when none */

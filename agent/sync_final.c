@@ -6,8 +6,10 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/fsx.h"
@@ -15,19 +17,242 @@
 #include "agent/sync_private.h"
 #include "core/err.h"
 
+#define VERIFIED_FILE "verified.bin"
+/* Largest verified.bin read back: MANIFEST_MAX_ENTRIES entries of a long path. */
+#define VERIFIED_FILE_MAX ((size_t)256 << 20)
+
+/* ---- the staging files' SHA-256 record ---------------------------------------------------- */
+/*
+ * verified.bin (little-endian): "MIGVF\x01\0\0" | u64 staging_dev | u64 staging_ino
+ * | u32 count | count x (u16 path_len | path | u64 ino | u64 size | i64 mtime_ns
+ * | i64 ctime_ns | 32 bytes SHA-256). Not fsynced: a lost or damaged one is read as empty,
+ * which costs a full verification, never a wrong one.
+ */
+static const unsigned char VMAGIC[8] = {'M', 'I', 'G', 'V', 'F', 1, 0, 0};
+
+static unsigned char *put_le(unsigned char *b, uint64_t v, int n) {
+    for (int i = 0; i < n; i++)
+        *b++ = (unsigned char)(v >> (8 * i));
+    return b;
+}
+
+static uint64_t get_le(const unsigned char *b, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+static int verified_save(sync_pass_t *p) {
+    const manifest_t *v = p->verified;
+    size_t len = 8 + 16 + 4;
+    for (size_t i = 0; i < v->n; i++)
+        len += 2 + strlen(v->e[i].path) + 32 + 32;
+    unsigned char *buf = malloc(len), *b = buf;
+    if (buf == NULL)
+        return MIG_ENOMEM;
+    memcpy(b, VMAGIC, 8);
+    b = put_le(b + 8, p->verified_dev, 8);
+    b = put_le(b, p->verified_ino, 8);
+    b = put_le(b, v->n, 4);
+    for (size_t i = 0; i < v->n; i++) {
+        const manifest_entry_t *e = &v->e[i];
+        size_t pl = strlen(e->path);
+        b = put_le(b, pl, 2);
+        memcpy(b, e->path, pl);
+        b = put_le(b + pl, e->ino, 8);
+        b = put_le(b, e->size, 8);
+        b = put_le(b, (uint64_t)e->mtime_ns, 8);
+        b = put_le(b, (uint64_t)e->ctime_ns, 8);
+        memcpy(b, e->sha256, 32);
+        b += 32;
+    }
+    int rv = fsx_replace_file(p->statefd, VERIFIED_FILE, buf, len);
+    free(buf);
+    return rv;
+}
+
+/* Parses verified.bin into a new sorted manifest; NULL when it is damaged. */
+static manifest_t *verified_parse(sync_pass_t *p, const unsigned char *buf, size_t len) {
+    if (len < 28 || memcmp(buf, VMAGIC, 8) != 0)
+        return NULL;
+    manifest_t *v = manifest_new();
+    if (v == NULL)
+        return NULL;
+    p->verified_dev = get_le(buf + 8, 8), p->verified_ino = get_le(buf + 16, 8);
+    uint64_t n = get_le(buf + 24, 4);
+    size_t at = 28;
+    for (uint64_t i = 0; i < n; i++) {
+        if (n > MANIFEST_MAX_ENTRIES || len - at < 2)
+            goto bad;
+        size_t pl = (size_t)get_le(buf + at, 2);
+        char path[PATH_MAX];
+        if (pl == 0 || pl >= PATH_MAX || len - at - 2 < pl + 64)
+            goto bad;
+        memcpy(path, buf + at + 2, pl);
+        path[pl] = '\0';
+        if (memchr(path, '\0', pl) != NULL || manifest_check_path(path, pl, NULL, 0) != 0)
+            goto bad;
+        if (v->n > 0 && strcmp(v->e[v->n - 1].path, path) >= 0)
+            goto bad; /* sorted, no duplicates: manifest_find bisects */
+        manifest_entry_t *e = manifest_push(v, path);
+        if (e == NULL)
+            goto bad;
+        at += 2 + pl;
+        e->mode = S_IFREG;
+        e->ino = get_le(buf + at, 8), e->size = get_le(buf + at + 8, 8);
+        e->mtime_ns = (int64_t)get_le(buf + at + 16, 8), e->ctime_ns = (int64_t)get_le(buf + at + 24, 8);
+        memcpy(e->sha256, buf + at + 32, 32);
+        e->flags = MANIFEST_F_STRONG;
+        at += 64;
+    }
+    if (at != len)
+        goto bad;
+    return v;
+bad:
+    manifest_free(v);
+    p->verified_dev = p->verified_ino = 0;
+    return NULL;
+}
+
+int sync__verified_load(sync_pass_t *p) {
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    manifest_t *v = NULL;
+    if (fsx_read_file(p->statefd, VERIFIED_FILE, VERIFIED_FILE_MAX, &buf, &len) == 0)
+        v = verified_parse(p, buf, len);
+    free(buf);
+    if (v == NULL && (v = manifest_new()) == NULL)
+        return MIG_ENOMEM;
+    manifest_free(p->verified);
+    p->verified = v;
+    return 0;
+}
+
+void sync__verified_check_tree(sync_pass_t *p) {
+    if (p->verified_dev == p->staging_dev && p->verified_ino == p->staging_ino)
+        return;
+    for (size_t i = 0; i < p->verified->n; i++)
+        free(p->verified->e[i].path), free(p->verified->e[i].hashes);
+    p->verified->n = 0;
+    p->verified_dev = p->staging_dev, p->verified_ino = p->staging_ino;
+}
+
+void sync__verified_forget(sync_pass_t *p, const char *path) {
+    manifest_entry_t *e = manifest_find(p->verified, path);
+    if (e != NULL)
+        e->ino = 0, e->mtime_ns = e->ctime_ns = -1; /* matches no stat */
+}
+
+/* The scan's hooks: the old record answers by path when the staging file's stat is the
+ * recorded one; what the scan keeps (answered, or hashed and trusted) makes the new one. */
+typedef struct vscan {
+    const manifest_t *old;
+    manifest_t *next;
+    int failed;
+    int64_t racy_until; /* latest mtime/ctime of a file hashed but not trusted */
+} vscan_t;
+
+static void vkeep(vscan_t *vs, const manifest_entry_t *e, const uint8_t sha256[32]) {
+    manifest_entry_t *n = manifest_push(vs->next, e->path);
+    if (n == NULL) {
+        vs->failed = 1;
+        return;
+    }
+    n->mode = S_IFREG, n->ino = e->ino, n->size = e->size, n->mtime_ns = e->mtime_ns;
+    n->ctime_ns = e->ctime_ns, n->flags = MANIFEST_F_STRONG;
+    memcpy(n->sha256, sha256, 32);
+}
+
+static int vget(void *ctx, const manifest_entry_t *e, uint8_t sha256[32]) {
+    vscan_t *vs = ctx;
+    const manifest_entry_t *o = manifest_find(vs->old, e->path);
+    if (o == NULL || o->ino != e->ino || o->size != e->size || o->mtime_ns != e->mtime_ns ||
+        o->ctime_ns != e->ctime_ns)
+        return 0;
+    memcpy(sha256, o->sha256, 32);
+    vkeep(vs, e, sha256);
+    return 1;
+}
+
+static void vput(void *ctx, const manifest_entry_t *e, int64_t start_ns) {
+    vscan_t *vs = ctx;
+    if (manifest_sha_trusted(e, start_ns)) {
+        vkeep(vs, e, e->sha256);
+        return;
+    }
+    int64_t t = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
+    if (t > vs->racy_until)
+        vs->racy_until = t;
+}
+
+/* Scans staging (every file's SHA-256, from the record where its stat stands) into *got,
+ * and makes the record what this scan kept. Counts into the progress. */
+static int verified_scan(sync_pass_t *p, int sfd, manifest_t **got, int64_t *racy_until) {
+    vscan_t vs = {.old = p->verified, .next = manifest_new()};
+    if (vs.next == NULL)
+        return MIG_ENOMEM;
+    manifest_sha_cache_t c = {.ctx = &vs, .get = vget, .put = vput};
+    char why[200] = "";
+    int rv = manifest_scan_cached(sfd, MANIFEST_SCAN_STRONG, &c, got, why, sizeof why);
+    pthread_mutex_lock(&p->mu);
+    p->prog.hashed_bytes += c.hashed_bytes;
+    p->prog.hash_reused_files += c.hits;
+    pthread_mutex_unlock(&p->mu);
+    if (rv != 0 || vs.failed) {
+        manifest_free(vs.next);
+        sync__fail(p, "verification: staging unreadable: %s", why);
+        return rv != 0 ? rv : MIG_ENOMEM;
+    }
+    manifest_sort(vs.next);
+    manifest_free(p->verified);
+    p->verified = vs.next;
+    p->verified_dev = p->staging_dev, p->verified_ino = p->staging_ino;
+    if (racy_until != NULL)
+        *racy_until = vs.racy_until;
+    return 0;
+}
+
+int sync__verified_refresh(sync_pass_t *p, int sfd) {
+    for (int round = 0; round < 2; round++) {
+        manifest_t *got = NULL;
+        int64_t racy_until = 0;
+        int rv = verified_scan(p, sfd, &got, &racy_until);
+        manifest_free(got);
+        if (rv != 0)
+            return rv;
+        if (racy_until == 0 || round == 1)
+            break;
+        /* files written within the racy window of their hashing: once it has passed, a
+         * second scan hashes them (only them) again, and keeps them */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t wait = racy_until + MANIFEST_RACY_NS + 1000000 -
+                       ((int64_t)now.tv_sec * 1000000000ll + now.tv_nsec);
+        if (wait > MANIFEST_RACY_NS + 1000000)
+            wait = MANIFEST_RACY_NS + 1000000; /* a clock set back, or a future mtime */
+        if (wait > 0) {
+            struct timespec ts = {.tv_sec = wait / 1000000000ll, .tv_nsec = wait % 1000000000ll};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
+    }
+    return verified_save(p);
+}
+
 /* ---- verification and the switch --------------------------------------------------------- */
 
 /* Every entry of staging against the plan: the same paths and types, each file's size and
- * SHA-256 the source's. A file that differs loses its record (copied whole next time).
- * Returns 0 or MIG_EPROTO with the first bad path in the error. */
+ * SHA-256 the source's. A staging file's SHA-256 is computed again unless the record of
+ * staging hashes holds it for the file's present (ino, size, mtime, ctime) (sync.h). A
+ * file that differs loses its record (copied whole next time). Returns 0 or MIG_EPROTO
+ * with the first bad path in the error. */
 int sync__verify(sync_pass_t *p, int sfd) {
     manifest_t *got = NULL;
-    char why[200];
-    int rv = manifest_scan(sfd, MANIFEST_SCAN_STRONG, &got, why, sizeof why);
-    if (rv != 0) {
-        sync__fail(p, "verification: staging unreadable: %s", why);
+    int rv = verified_scan(p, sfd, &got, NULL);
+    if (rv != 0)
         return rv;
-    }
+    verified_save(p); /* a failure costs only hashing again */
     size_t bad = 0;
     const char *first = NULL;
     for (size_t i = 0; i < p->plan->n; i++) {

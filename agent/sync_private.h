@@ -28,6 +28,12 @@ struct sync_pass {
      * dirty_bytes is 0 rather than the delta since the previous pass. Guarded by mu. */
     int planned;
     uint64_t staging_dev, staging_ino;
+    /* The SHA-256 of staging files (sync.h, "Verifying"): per path, the staging file's own
+     * ino, size, mtime and ctime when it was hashed, and its SHA-256 (flags STRONG); only
+     * entries hashed under the racy-clean rule. Sorted; owned; used by the run's thread
+     * only. `verified_dev/ino`: the staging tree it describes. */
+    manifest_t *verified;
+    uint64_t verified_dev, verified_ino;
 };
 
 static inline int is_file(const manifest_entry_t *e) {
@@ -37,7 +43,19 @@ static inline int is_file(const manifest_entry_t *e) {
 /* Puts the printf-style sentence in the pass's error (its progress's `error`), under mu. */
 void sync__fail(sync_pass_t *p, const char *fmt, ...);
 
-/* sync_final.c: the final pass, after its copy. */
+/* sync_final.c: the final pass, after its copy; the staging files' SHA-256 record. */
+
+/* Reads verified.bin from the state folder into p->verified (empty when missing or
+ * damaged: everything is hashed again). Returns 0 or MIG_ENOMEM. */
+int sync__verified_load(sync_pass_t *p);
+/* Empties p->verified when it describes another staging tree than p->staging_*. */
+void sync__verified_check_tree(sync_pass_t *p);
+/* The file `path` of staging is about to be written: its SHA-256 is no longer known. */
+void sync__verified_forget(sync_pass_t *p, const char *path);
+/* The end of a pass before the final: hashes the staging files whose SHA-256 is not
+ * recorded for their present stat, waiting out the racy window of files the pass has
+ * just written (at most MANIFEST_RACY_NS), and saves the record. Returns 0 or MIG_E*. */
+int sync__verified_refresh(sync_pass_t *p, int sfd);
 
 /* Every entry of staging (open at `sfd`) against the plan; a file that differs loses its
  * record. Returns 0 or MIG_EPROTO with the first bad path in the error. */

@@ -371,6 +371,8 @@ static void sync_get(agent_t *a, agent_req_t *r) {
     if (p->status == PASS_ERROR) cJSON_AddStringToObject(o, "error", p->error);
     else cJSON_AddNullToObject(o, "error");
     cJSON_AddNumberToObject(o, "dirty_bytes", (double)p->dirty_bytes);
+    cJSON_AddNumberToObject(o, "hashed_bytes", (double)pr.hashed_bytes);
+    cJSON_AddNumberToObject(o, "hash_reused_files", (double)pr.hash_reused_files);
     http_reply(r, 200, o);
 out:
     pthread_mutex_unlock(&a->lock);
