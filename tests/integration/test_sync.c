@@ -575,6 +575,175 @@ START_TEST(test_pass_not_yet_planned_has_no_dirty_bytes) {
 }
 END_TEST
 
+/* ---- hashing in proportion to the change (sync.h, "Verifying") ---------------------------- */
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Waits until every file of the folder `fd` is older than the racy window (its mtime and
+ * ctime more than MANIFEST_RACY_NS in the past), the condition for a SHA-256 to be kept:
+ * waits on the clock passing a known instant, not for a guessed while. */
+static void wait_past_racy(int fd) {
+    manifest_t *m;
+    ck_assert_int_eq(manifest_scan(fd, 0, &m, NULL, 0), 0);
+    int64_t newest = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        newest = m->e[i].mtime_ns > newest ? m->e[i].mtime_ns : newest;
+        newest = m->e[i].ctime_ns > newest ? m->e[i].ctime_ns : newest;
+    }
+    manifest_free(m);
+    while (now_ns() <= newest + MANIFEST_RACY_NS + 1000000) {
+        struct timespec ts = {.tv_nsec = 20000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+#define WORLD_FILES 5
+
+START_TEST(test_final_pass_after_a_quiet_world_hashes_no_unchanged_file_on_either_side) {
+    sync_source_cache_clear();
+    make_world();
+    wait_past_racy(srcfd);
+    wrap_t w;
+    sync_transport_t t = transport(&w);
+    sync_progress_t pg;
+    sync_source_stats_t s0, s1;
+    ck_assert_int_eq(run_pass(1, 0, &t, &pg, 0), 0);
+    /* pass 1 read every file whole: their SHA-256s are cached on the source */
+    sync_source_stats(&s0);
+    ck_assert_uint_eq(s0.sha_filled, WORLD_FILES);
+    ck_assert_uint_eq(s0.sha_cached, WORLD_FILES);
+    /* and the end of pass 1 hashed staging (what it wrote, again once the racy window of
+     * its own writes had passed), so the record holds every file */
+    uint64_t world = 144 * B + 1234 + 300;
+    ck_assert_uint_ge(pg.hashed_bytes, world);
+    ck_assert_int_eq(run_pass(2, 1, &t, &pg, 0), 0);
+    sync_source_stats(&s1);
+    ck_assert_uint_eq(pg.bytes_total, 0);
+    ck_assert_uint_eq(s1.sha_hashed_files - s0.sha_hashed_files, 0); /* source: nothing read */
+    ck_assert_uint_eq(s1.sha_hits - s0.sha_hits, WORLD_FILES);
+    ck_assert_uint_eq(pg.hashed_bytes, 0); /* target: nothing read */
+    ck_assert_uint_eq(pg.hash_reused_files, WORLD_FILES);
+    assert_same_trees(src, dir);
+}
+END_TEST
+
+START_TEST(test_final_pass_hashes_only_the_file_changed_since_the_last_pass) {
+    sync_source_cache_clear();
+    make_world();
+    wait_past_racy(srcfd);
+    wrap_t w;
+    sync_transport_t t = transport(&w);
+    sync_progress_t pg;
+    sync_source_stats_t s0, s1;
+    ck_assert_int_eq(run_pass(1, 0, &t, &pg, 0), 0);
+    unsigned char blk[B];
+    fill(blk, B);
+    put_at("world/region/r.0.1.mca", 9 * B, blk, B);
+    sync_source_stats(&s0);
+    ck_assert_int_eq(run_pass(2, 1, &t, &pg, 0), 0);
+    sync_source_stats(&s1);
+    ck_assert_uint_eq(pg.bytes_total, B);
+    ck_assert_uint_eq(s1.sha_hashed_files - s0.sha_hashed_files, 1);
+    ck_assert_uint_eq(s1.sha_hashed_bytes - s0.sha_hashed_bytes, 64 * B);
+    ck_assert_uint_eq(s1.sha_hits - s0.sha_hits, WORLD_FILES - 1);
+    ck_assert_uint_eq(pg.hashed_bytes, 64 * B); /* the one staging file the pass wrote */
+    ck_assert_uint_eq(pg.hash_reused_files, WORLD_FILES - 1);
+    assert_same_trees(src, dir);
+}
+END_TEST
+
+/* A staging file changed behind the agent's back (same size, its mtime set back) keeps
+ * nothing but its ctime changed: the final verification hashes it again, fails, and leaves
+ * the directory untouched; the next final pass copies the file again and switches. */
+START_TEST(test_staging_file_corrupted_behind_the_agent_is_caught_by_the_final_verification) {
+    make_world();
+    wait_past_racy(srcfd);
+    wrap_t w;
+    sync_transport_t t = transport(&w);
+    sync_progress_t pg;
+    ck_assert_int_eq(run_pass(1, 0, &t, &pg, 0), 0);
+    int sfd = open(staging, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(sfd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstatat(sfd, "world/region/r.0.0.mca", &st, 0), 0);
+    int fd = fsx_open_beneath(sfd, "world/region/r.0.0.mca", O_RDWR, 0, 0);
+    ck_assert_int_ge(fd, 0);
+    unsigned char c;
+    ck_assert_int_eq(pread(fd, &c, 1, 7 * B + 5), 1);
+    c ^= 0x5a;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 7 * B + 5), 1);
+    close(fd);
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ck_assert_int_eq(utimensat(sfd, "world/region/r.0.0.mca", ts, AT_SYMLINK_NOFOLLOW), 0);
+    struct stat st2;
+    ck_assert_int_eq(fstatat(sfd, "world/region/r.0.0.mca", &st2, 0), 0);
+    ck_assert_int_eq(st2.st_size, st.st_size);
+    ck_assert_int_eq(st2.st_mtim.tv_sec, st.st_mtim.tv_sec);
+    ck_assert_int_eq(st2.st_mtim.tv_nsec, st.st_mtim.tv_nsec);
+    close(sfd);
+    ck_assert_int_eq(run_pass(2, 1, &t, &pg, 0), MIG_EPROTO);
+    ck_assert_msg(strstr(pg.error, "world/region/r.0.0.mca") != NULL, "%s", pg.error);
+    ck_assert_uint_eq(pg.hashed_bytes, 64 * B); /* only the file whose ctime moved */
+    ck_assert(!exists(dir));
+    ck_assert_int_eq(run_pass(3, 1, &t, &pg, 0), 0);
+    assert_same_trees(src, dir);
+}
+END_TEST
+
+/* The racy-clean rule on the source: a file hashed within MANIFEST_RACY_NS of its last
+ * change is not cached, so the next strong manifest hashes it again even when a rewrite
+ * in the same second left its size and mtime as they were; once old enough, it is. */
+START_TEST(test_source_file_changed_within_the_second_of_its_hash_is_hashed_again) {
+    sync_source_cache_clear();
+    put_random("level.dat", 3 * B);
+    unsigned char *buf;
+    size_t len;
+    manifest_t *m1, *m2, *m3;
+    sync_source_stats_t s0, s1, s2, s3;
+    char why[200] = "";
+    sync_source_stats(&s0);
+    ck_assert_int_eq(sync_source_manifest(srcfd, 1, &buf, &len, why, sizeof why), 0);
+    ck_assert_int_eq(manifest_decode(buf, len, 0, &m1, why, sizeof why), 0);
+    free(buf);
+    sync_source_stats(&s1);
+    ck_assert_uint_eq(s1.sha_hashed_files - s0.sha_hashed_files, 1);
+    ck_assert_uint_eq(s1.sha_cached, 0); /* racy: not kept */
+    struct stat st;
+    ck_assert_int_eq(fstatat(srcfd, "level.dat", &st, 0), 0);
+    put_random("level.dat", 3 * B); /* same size, other bytes, at once */
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ck_assert_int_eq(utimensat(srcfd, "level.dat", ts, 0), 0);
+    ck_assert_int_eq(sync_source_manifest(srcfd, 1, &buf, &len, why, sizeof why), 0);
+    ck_assert_int_eq(manifest_decode(buf, len, 0, &m2, why, sizeof why), 0);
+    free(buf);
+    sync_source_stats(&s2);
+    ck_assert_uint_eq(s2.sha_hashed_files - s1.sha_hashed_files, 1);
+    ck_assert_uint_eq(s2.sha_hits - s1.sha_hits, 0);
+    ck_assert_int_eq(m2->e[0].mtime_ns, m1->e[0].mtime_ns);
+    ck_assert_msg(memcmp(m1->e[0].sha256, m2->e[0].sha256, 32) != 0, "the rewrite went unseen");
+    /* past the window, a strong manifest keeps it, and the next one reads nothing */
+    wait_past_racy(srcfd);
+    ck_assert_int_eq(sync_source_manifest(srcfd, 1, &buf, &len, why, sizeof why), 0);
+    free(buf);
+    sync_source_stats(&s2);
+    ck_assert_uint_eq(s2.sha_cached, 1);
+    ck_assert_int_eq(sync_source_manifest(srcfd, 1, &buf, &len, why, sizeof why), 0);
+    ck_assert_int_eq(manifest_decode(buf, len, 0, &m3, why, sizeof why), 0);
+    free(buf);
+    sync_source_stats(&s3);
+    ck_assert_uint_eq(s3.sha_hits - s2.sha_hits, 1);
+    ck_assert_uint_eq(s3.sha_hashed_files - s2.sha_hashed_files, 0);
+    ck_assert(memcmp(m2->e[0].sha256, m3->e[0].sha256, 32) == 0);
+    manifest_free(m1);
+    manifest_free(m2);
+    manifest_free(m3);
+}
+END_TEST
+
 Suite *suite_sync(void) {
     Suite *s = suite_create("sync");
     TCase *tc = tcase_create("passes");
@@ -593,6 +762,10 @@ Suite *suite_sync(void) {
     tcase_add_test(tc, test_lower_pass_number_refused);
     tcase_add_test(tc, test_file_rewritten_just_before_a_pass_is_not_dirty_after_it);
     tcase_add_test(tc, test_pass_not_yet_planned_has_no_dirty_bytes);
+    tcase_add_test(tc, test_final_pass_after_a_quiet_world_hashes_no_unchanged_file_on_either_side);
+    tcase_add_test(tc, test_final_pass_hashes_only_the_file_changed_since_the_last_pass);
+    tcase_add_test(tc, test_staging_file_corrupted_behind_the_agent_is_caught_by_the_final_verification);
+    tcase_add_test(tc, test_source_file_changed_within_the_second_of_its_hash_is_hashed_again);
     suite_add_tcase(s, tc);
     return s;
 }
