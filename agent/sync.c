@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/fsx.h"
@@ -683,6 +684,21 @@ static int copy_all(sync_pass_t *p, const sync_transport_t *t, int sfd) {
 
 /* ---- the run ----------------------------------------------------------------------------- */
 
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Stores the time since *t0 in *field (under mu) and restarts *t0. */
+static void lap(sync_pass_t *p, int64_t *t0, uint32_t *field) {
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&p->mu);
+    *field = (uint32_t)(now - *t0);
+    pthread_mutex_unlock(&p->mu);
+    *t0 = now;
+}
+
 int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
     if (p->phase == PH_DONE)
         return 0;
@@ -742,9 +758,12 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
         p->staging_dev = (uint64_t)st.st_dev, p->staging_ino = (uint64_t)st.st_ino;
     }
     sync__verified_check_tree(p);
+    int64_t t0 = mono_ms();
     rv = plan_run(p, t, sfd);
+    lap(p, &t0, &p->prog.plan_ms);
     if (rv == 0)
         rv = copy_all(p, t, sfd);
+    lap(p, &t0, &p->prog.copy_ms);
     if (rv == 0 && p->o.final)
         rv = sync__verify(p, sfd);
     /* A pass before the final ends with its writes on disk and the SHA-256 of every staging
@@ -752,6 +771,7 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
      * what it writes itself (sync.h) */
     if (rv == 0 && !p->o.final) {
         rv = sync__verified_refresh(p, sfd);
+        lap(p, &t0, &p->prog.verify_ms);
         if (rv == 0 && syncfs(sfd) != 0) {
             sync__fail(p, "staging: cannot sync: %s", strerror(errno));
             rv = MIG_EIO;
@@ -765,12 +785,14 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
     if (p->o.final) {
         p->phase = PH_SWITCH;
         p->stored_pass = p->o.pass;
+        lap(p, &t0, &p->prog.verify_ms);
         rv = checkpoint(p, NULL, 0, 1); /* a restart must know the tree it switches */
         if (rv == 0)
             rv = sync__switch_tree(p);
         if (rv != 0)
             goto out;
     }
+    lap(p, &t0, &p->prog.flush_ms);
     p->phase = PH_DONE;
     pthread_mutex_lock(&p->mu);
     p->prog.done = 1, p->prog.progress = 100;

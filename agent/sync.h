@@ -126,6 +126,9 @@ typedef struct sync_progress {
     uint64_t hashed_bytes;  /* staging bytes this pass read for their SHA-256 (the end of a
                                pass before the final, or the final's verification) */
     uint64_t hash_reused_files; /* staging files whose recorded SHA-256 stood (stat unchanged) */
+    uint32_t plan_ms, copy_ms, verify_ms, flush_ms; /* the last run's steps: the manifests and
+                               block hashes; the copy; the final's verification or the end of
+                               an earlier pass's hashing; syncfs and switch (benches, logs) */
     int progress;           /* 0-100 */
     int done;               /* every byte copied (and, final, verified and switched) */
     char error[256];        /* why the last run stopped; "" when none */

@@ -123,8 +123,15 @@ static void *pass_thread(void *arg) {
     char ms[24], bytes[24];
     snprintf(ms, sizeof ms, "%lld", (long long)(timefmt_mono_ms() - t0));
     snprintf(bytes, sizeof bytes, "%" PRIu64, p->last.bytes_done);
+    /* where a pass's time went: the final pass's is the players' wait (agent/sync.h) */
+    char hashed[24], reused[24], steps[96];
+    snprintf(hashed, sizeof hashed, "%" PRIu64, p->last.hashed_bytes);
+    snprintf(reused, sizeof reused, "%" PRIu64, p->last.hash_reused_files);
+    snprintf(steps, sizeof steps, "plan %u, copy %u, hash %u, flush %u", p->last.plan_ms, p->last.copy_ms,
+             p->last.verify_ms, p->last.flush_ms);
     log_at(rv == 0 ? LOG_INFO : LOG_WARN, rv == 0 ? "agent.pass_done" : "agent.pass_failed", "sync_id", p->sync_id,
-           "server_id", p->server_id, "bytes", bytes, "ms", ms, "error", rv == 0 ? NULL : p->error, NULL);
+           "server_id", p->server_id, "bytes", bytes, "ms", ms, "hashed_bytes", hashed, "hash_reused_files",
+           reused, "steps_ms", steps, "error", rv == 0 ? NULL : p->error, NULL);
     p->thread_live = false; /* the last touch of `p`: a waiter may free its engine now */
     pthread_mutex_unlock(&a->lock);
     peer_free(peer);
