@@ -434,11 +434,11 @@ static int get_manifest(sync_pass_t *p, const sync_transport_t *t, int strong, m
  * and the total. Then makes the record the plan's shape: an entry per plan entry
  * (carrying over the record's stat and hashes where the type matches), and removes in
  * staging what the plan no longer has or has as another type. */
-static int plan_run(sync_pass_t *p, const sync_transport_t *t, int sfd) {
+static int plan_run(sync_pass_t *p, const sync_transport_t *t, int strong, int sfd) {
     manifest_t *plan = NULL, *next = NULL;
     const char **ask = NULL;
     size_t nask = 0;
-    int rv = get_manifest(p, t, p->o.final, &plan);
+    int rv = get_manifest(p, t, strong, &plan);
     if (rv != 0)
         goto out;
     rv = MIG_ENOMEM;
@@ -699,10 +699,31 @@ static void lap(sync_pass_t *p, int64_t *t0, uint32_t *field) {
     *t0 = now;
 }
 
+/* The strong manifest asked on a thread of its own (sync_pass_run_strong). */
+typedef struct strong_ask {
+    sync_pass_t *p;
+    const sync_transport_t *t;
+    manifest_t *m;
+    int rv;
+} strong_ask_t;
+
+static void *strong_thread(void *arg) {
+    strong_ask_t *a = arg;
+    a->rv = get_manifest(a->p, a->t, 1, &a->m);
+    return NULL;
+}
+
 int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
+    return sync_pass_run_strong(p, t, NULL);
+}
+
+int sync_pass_run_strong(sync_pass_t *p, const sync_transport_t *t, const sync_transport_t *strong) {
     if (p->phase == PH_DONE)
         return 0;
     int rv, sfd = -1;
+    strong_ask_t ask = {.p = p, .t = strong};
+    pthread_t asker;
+    int asking = 0;
     sync__fail(p, "%s", "");
     if (p->phase == PH_SWITCH) {
         rv = sync__switch_tree(p);
@@ -759,13 +780,21 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
     }
     sync__verified_check_tree(p);
     int64_t t0 = mono_ms();
-    rv = plan_run(p, t, sfd);
+    if (p->o.final && strong != NULL && pthread_create(&asker, NULL, strong_thread, &ask) == 0)
+        asking = 1;
+    rv = plan_run(p, t, p->o.final && !asking, sfd);
     lap(p, &t0, &p->prog.plan_ms);
     if (rv == 0)
         rv = copy_all(p, t, sfd);
     lap(p, &t0, &p->prog.copy_ms);
+    if (asking) {
+        pthread_join(asker, NULL);
+        asking = 0;
+        if (rv == 0)
+            rv = ask.rv;
+    }
     if (rv == 0 && p->o.final)
-        rv = sync__verify(p, sfd);
+        rv = sync__verify(p, sfd, ask.m != NULL ? ask.m : p->plan);
     /* A pass before the final ends with its writes on disk and the SHA-256 of every staging
      * file recorded, so that the final pass (the players' wait) flushes and hashes only
      * what it writes itself (sync.h) */
@@ -799,6 +828,9 @@ int sync_pass_run(sync_pass_t *p, const sync_transport_t *t) {
     pthread_mutex_unlock(&p->mu);
     rv = checkpoint(p, NULL, 0, 1); /* a pass reported done stays done */
 out:
+    if (asking)
+        pthread_join(asker, NULL);
+    manifest_free(ask.m);
     if (sfd >= 0)
         close(sfd);
     return rv;

@@ -148,6 +148,14 @@ int sync_pass_open(const sync_opts_t *o, sync_pass_t **out);
  * so far kept for the next run. */
 int sync_pass_run(sync_pass_t *p, const sync_transport_t *t);
 
+/* As sync_pass_run; for a final pass, `strong` (a second transport to the same source, not
+ * used by anything else meanwhile; NULL: as sync_pass_run) asks for the strong manifest on
+ * a thread of its own while the pass plans on the stat manifest, copies and hashes its
+ * staging files: the source's hashing and the target's run at once, not one after the
+ * other (the final pass is the players' wait). The verification compares staging with
+ * that strong manifest, so a source that changed between the two manifests fails it. */
+int sync_pass_run_strong(sync_pass_t *p, const sync_transport_t *t, const sync_transport_t *strong);
+
 /* A copy of the progress; safe while another thread runs the pass. */
 void sync_pass_progress(sync_pass_t *p, sync_progress_t *out);
 

@@ -247,7 +247,7 @@ int sync__verified_refresh(sync_pass_t *p, int sfd) {
  * staging hashes holds it for the file's present (ino, size, mtime, ctime) (sync.h). A
  * file that differs loses its record (copied whole next time). Returns 0 or MIG_EPROTO
  * with the first bad path in the error. */
-int sync__verify(sync_pass_t *p, int sfd) {
+int sync__verify(sync_pass_t *p, int sfd, const manifest_t *want) {
     manifest_t *got = NULL;
     int rv = verified_scan(p, sfd, &got, NULL);
     if (rv != 0)
@@ -255,23 +255,24 @@ int sync__verify(sync_pass_t *p, int sfd) {
     verified_save(p); /* a failure costs only hashing again */
     size_t bad = 0;
     const char *first = NULL;
-    for (size_t i = 0; i < p->plan->n; i++) {
-        const manifest_entry_t *pe = &p->plan->e[i], *ge = manifest_find(got, pe->path);
+    for (size_t i = 0; i < want->n; i++) {
+        const manifest_entry_t *pe = &want->e[i], *ge = manifest_find(got, pe->path);
         int ok = ge != NULL && (ge->mode & S_IFMT) == (pe->mode & S_IFMT);
         if (ok && is_file(pe))
             ok = (pe->flags & MANIFEST_F_STRONG) && ge->size == pe->size &&
                  memcmp(ge->sha256, pe->sha256, 32) == 0;
         if (!ok) {
-            manifest_entry_t *re = &p->record->e[i];
+            manifest_entry_t *re = manifest_find(p->record, pe->path);
             pthread_mutex_lock(&p->mu);
-            re->nhashes = 0, re->mtime_ns = re->ctime_ns = 0;
+            if (re != NULL)
+                re->nhashes = 0, re->mtime_ns = re->ctime_ns = 0;
             pthread_mutex_unlock(&p->mu);
             first = first ? first : pe->path;
             bad++;
         }
     }
-    if (bad == 0 && got->n != p->plan->n) {
-        bad = got->n - p->plan->n;
+    if (bad == 0 && got->n != want->n) {
+        bad = got->n > want->n ? got->n - want->n : want->n - got->n;
         first = "(entries the source does not have)";
     }
     if (bad > 0) {

@@ -57,9 +57,10 @@ void sync__verified_forget(sync_pass_t *p, const char *path);
  * just written (at most MANIFEST_RACY_NS), and saves the record. Returns 0 or MIG_E*. */
 int sync__verified_refresh(sync_pass_t *p, int sfd);
 
-/* Every entry of staging (open at `sfd`) against the plan; a file that differs loses its
- * record. Returns 0 or MIG_EPROTO with the first bad path in the error. */
-int sync__verify(sync_pass_t *p, int sfd);
+/* Every entry of staging (open at `sfd`) against `want`, the source's strong manifest; a
+ * file that differs loses its record. Returns 0 or MIG_EPROTO with the first bad path in
+ * the error. */
+int sync__verify(sync_pass_t *p, int sfd, const manifest_t *want);
 /* Puts staging in place of the directory, then removes the old tree; idempotent, so a
  * restart in the middle finishes it. Returns 0 or MIG_EIO with the error set. */
 int sync__switch_tree(sync_pass_t *p);

@@ -101,11 +101,16 @@ static void *pass_thread(void *arg) {
     agent_t *a = the_agent;
     int64_t t0 = timefmt_mono_ms();
     peer_t *peer = peer_new(a, p->source_address, p->server_id, &p->cancel);
+    /* a final pass asks the source's strong manifest on a connection of its own, so that the
+     * source hashes while this agent copies and hashes (agent/sync.h) */
+    peer_t *strong = p->final && peer ? peer_new(a, p->source_address, p->server_id, &p->cancel) : NULL;
     int rv = MIG_EINVALID;
     if (peer) {
-        sync_transport_t t = peer_transport(peer);
-        rv = sync_pass_run(p->engine, &t);
+        sync_transport_t t = peer_transport(peer), ts;
+        if (strong) ts = peer_transport(strong);
+        rv = sync_pass_run_strong(p->engine, &t, strong ? &ts : NULL);
     }
+    peer_free(strong);
     pthread_mutex_lock(&a->lock);
     if (rv == 0 && p->final) rv = start_deferred(a, p);
     sync_pass_progress(p->engine, &p->last);

@@ -744,6 +744,78 @@ START_TEST(test_source_file_changed_within_the_second_of_its_hash_is_hashed_agai
 }
 END_TEST
 
+/* The final pass with the strong manifest asked on a second transport while it copies and
+ * hashes (sync_pass_run_strong, as the agent runs it): it switches the same tree in; and a
+ * strong manifest that is not the tree the pass copied (a source changed between the two)
+ * fails the verification and switches nothing in. */
+static int run_final_strong(uint32_t pass, const sync_transport_t *t, const sync_transport_t *strong,
+                            sync_progress_t *pg) {
+    sync_opts_t o = {.dir = dir, .staging = staging, .state_dir = state, .pass = pass, .final = 1};
+    sync_pass_t *p;
+    ck_assert_int_eq(sync_pass_open(&o, &p), 0);
+    int rv = sync_pass_run_strong(p, t, strong);
+    sync_pass_progress(p, pg);
+    sync_pass_free(p);
+    return rv;
+}
+
+START_TEST(test_final_pass_with_the_strong_manifest_asked_in_parallel_switches_the_same_tree) {
+    make_world();
+    wait_past_racy(srcfd);
+    wrap_t w, w2;
+    sync_transport_t t = transport(&w), t2 = transport(&w2);
+    sync_progress_t pg;
+    ck_assert_int_eq(run_pass(1, 0, &t, &pg, 0), 0);
+    unsigned char blk[B];
+    fill(blk, B);
+    put_at("world/region/r.1.0.mca", 3 * B, blk, B);
+    ck_assert_int_eq(run_final_strong(1000, &t, &t2, &pg), 0);
+    ck_assert_uint_eq(pg.bytes_total, B);
+    ck_assert_uint_eq(pg.hashed_bytes, 16 * B);
+    assert_same_trees(src, dir);
+}
+END_TEST
+
+START_TEST(test_final_pass_whose_parallel_strong_manifest_differs_fails_and_switches_nothing) {
+    make_world();
+    wait_past_racy(srcfd);
+    /* another tree: the world with other bytes in level.dat */
+    char other[128];
+    snprintf(other, sizeof other, "%s/other", top);
+    ck_assert_int_eq(mkdir(other, 0755), 0);
+    int ofd = open(other, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(ofd, 0);
+    manifest_t *m;
+    ck_assert_int_eq(manifest_scan(srcfd, 0, &m, NULL, 0), 0);
+    for (size_t i = 0; i < m->n; i++) {
+        if ((m->e[i].mode & S_IFMT) == S_IFDIR) {
+            ck_assert_int_eq(mkdirat(ofd, m->e[i].path, m->e[i].mode & 07777), 0);
+            continue;
+        }
+        unsigned char *d = malloc(m->e[i].size);
+        int fd = fsx_open_beneath(srcfd, m->e[i].path, O_RDONLY, 0, 0);
+        ck_assert_int_eq(pread(fd, d, m->e[i].size, 0), (ssize_t)m->e[i].size);
+        close(fd);
+        if (strcmp(m->e[i].path, "world/level.dat") == 0)
+            d[17] ^= 0x5a;
+        fd = fsx_open_beneath(ofd, m->e[i].path, O_WRONLY | O_CREAT, m->e[i].mode & 07777, 0);
+        ck_assert_int_eq(pwrite(fd, d, m->e[i].size, 0), (ssize_t)m->e[i].size);
+        close(fd);
+        free(d);
+    }
+    manifest_free(m);
+    wrap_t w, w2;
+    sync_transport_t t = transport(&w), t2 = transport(&w2);
+    w2.src.rootfd = ofd;
+    sync_progress_t pg;
+    ck_assert_int_eq(run_pass(1, 0, &t, &pg, 0), 0);
+    ck_assert_int_eq(run_final_strong(1000, &t, &t2, &pg), MIG_EPROTO);
+    ck_assert_msg(strstr(pg.error, "world/level.dat") != NULL, "%s", pg.error);
+    ck_assert(!exists(dir));
+    close(ofd);
+}
+END_TEST
+
 Suite *suite_sync(void) {
     Suite *s = suite_create("sync");
     TCase *tc = tcase_create("passes");
@@ -766,6 +838,8 @@ Suite *suite_sync(void) {
     tcase_add_test(tc, test_final_pass_hashes_only_the_file_changed_since_the_last_pass);
     tcase_add_test(tc, test_staging_file_corrupted_behind_the_agent_is_caught_by_the_final_verification);
     tcase_add_test(tc, test_source_file_changed_within_the_second_of_its_hash_is_hashed_again);
+    tcase_add_test(tc, test_final_pass_with_the_strong_manifest_asked_in_parallel_switches_the_same_tree);
+    tcase_add_test(tc, test_final_pass_whose_parallel_strong_manifest_differs_fails_and_switches_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
