@@ -374,6 +374,53 @@ START_TEST(test_scan_refuses_symlinks_and_fifos) {
 }
 END_TEST
 
+/* manifest_scan_cached: a SHA-256 the cache holds for a file's stat is used without reading
+ * the file; one computed is offered with the read's start, and the racy-clean rule refuses
+ * it for a file written just now. */
+typedef struct fake_cache {
+    int gets, puts, trusted;
+    uint8_t sha[32];
+} fake_cache_t;
+
+static int fake_get(void *ctx, const manifest_entry_t *e, uint8_t sha256[32]) {
+    fake_cache_t *f = ctx;
+    f->gets++;
+    if (strcmp(e->path, "cached") != 0 || e->ino == 0)
+        return 0;
+    memcpy(sha256, f->sha, 32);
+    return 1;
+}
+
+static void fake_put(void *ctx, const manifest_entry_t *e, int64_t start_ns) {
+    fake_cache_t *f = ctx;
+    f->puts++;
+    f->trusted += manifest_sha_trusted(e, start_ns);
+}
+
+START_TEST(test_scan_cached_uses_the_cache_and_offers_what_it_hashes_under_the_racy_rule) {
+    put_file("cached", "abc", 3);
+    put_file("fresh", "xyz", 3);
+    fake_cache_t f = {0};
+    memset(f.sha, 0x42, 32);
+    manifest_sha_cache_t c = {.ctx = &f, .get = fake_get, .put = fake_put};
+    manifest_t *m;
+    char why[200] = "";
+    ck_assert_int_eq(manifest_scan_cached(rootfd, MANIFEST_SCAN_STRONG, &c, &m, why, sizeof why), 0);
+    ck_assert_uint_eq(c.hits, 1);
+    ck_assert_uint_eq(c.hashed_files, 1);
+    ck_assert_uint_eq(c.hashed_bytes, 3);
+    ck_assert_int_eq(memcmp(m->e[0].sha256, f.sha, 32), 0); /* "cached": from the cache */
+    ck_assert_uint_eq(m->e[0].flags & MANIFEST_F_STRONG, MANIFEST_F_STRONG);
+    ck_assert_int_ne(m->e[1].ino, 0);
+    ck_assert_int_eq(f.puts, 1);   /* "fresh" offered */
+    ck_assert_int_eq(f.trusted, 0); /* but written within MANIFEST_RACY_NS of its read */
+    manifest_entry_t e = m->e[1];
+    ck_assert_int_eq(manifest_sha_trusted(&e, e.ctime_ns + MANIFEST_RACY_NS + 1), 1);
+    ck_assert_int_eq(manifest_sha_trusted(&e, e.ctime_ns + MANIFEST_RACY_NS), 0);
+    manifest_free(m);
+}
+END_TEST
+
 Suite *suite_manifest(void) {
     Suite *s = suite_create("manifest");
     TCase *tc = tcase_create("wire");
@@ -389,6 +436,7 @@ Suite *suite_manifest(void) {
     tcase_add_test(tc, test_decode_of_a_huge_declared_file_with_one_hash_costs_only_that_hash);
     tcase_add_test(tc, test_scan_hashes_each_block_and_the_whole_file);
     tcase_add_test(tc, test_scan_refuses_symlinks_and_fifos);
+    tcase_add_test(tc, test_scan_cached_uses_the_cache_and_offers_what_it_hashes_under_the_racy_rule);
     suite_add_tcase(s, tc);
     return s;
 }
