@@ -471,7 +471,12 @@ static void source_blocks(agent_t *a, agent_req_t *r) {
         http_error(r, 400, "bad_request", "paths: relative paths beneath the world");
         goto out;
     }
-    int rv = sync_source_blocks(fd, paths, n, &buf, &len, why, sizeof why);
+    /* quiesced: a final pass, whose strong manifest hashes these files at the same time */
+    pthread_mutex_lock(&a->lock);
+    const agent_server_t *sv = state_find_server(a, r->params[0]);
+    bool fill = sv == NULL || !sv->quiesced;
+    pthread_mutex_unlock(&a->lock);
+    int rv = sync_source_blocks_fill(fd, paths, n, fill, &buf, &len, why, sizeof why);
     if (rv == 0) reply_bytes(r, buf, len);
     else http_error(r, rv == MIG_EREFUSED ? 409 : 500, rv == MIG_EREFUSED ? "unsafe_tree" : "io", "%s", why);
 out:

@@ -149,6 +149,11 @@ int sync_source_manifest(int rootfd, int strong, unsigned char **buf, size_t *le
 
 int sync_source_blocks(int rootfd, const char *const *paths, size_t n, unsigned char **buf,
                        size_t *len, char *why, size_t whylen) {
+    return sync_source_blocks_fill(rootfd, paths, n, 1, buf, len, why, whylen);
+}
+
+int sync_source_blocks_fill(int rootfd, const char *const *paths, size_t n, int fill,
+                            unsigned char **buf, size_t *len, char *why, size_t whylen) {
     manifest_t *m = manifest_new();
     if (m == NULL)
         return MIG_ENOMEM;
@@ -161,8 +166,8 @@ int sync_source_blocks(int rootfd, const char *const *paths, size_t n, unsigned 
             break;
         }
         /* the whole file is read anyway: its SHA-256 fills the cache for the final pass */
-        rv = manifest_hash_file_cached(rootfd, e, MANIFEST_SCAN_BLOCKS | MANIFEST_SCAN_STRONG, &c,
-                                       why, whylen);
+        rv = manifest_hash_file_cached(rootfd, e, MANIFEST_SCAN_BLOCKS | (fill ? MANIFEST_SCAN_STRONG : 0),
+                                       &c, why, whylen);
         e->flags &= (uint8_t)~MANIFEST_F_STRONG; /* the answer carries block hashes only */
         if (rv == MIG_ENOT_FOUND) { /* deleted since the manifest: the next pass removes it */
             free(e->path);

@@ -31,6 +31,13 @@ int sync_source_manifest(int rootfd, int strong, unsigned char **buf, size_t *le
 int sync_source_blocks(int rootfd, const char *const *paths, size_t n, unsigned char **buf,
                        size_t *len, char *why, size_t whylen);
 
+/* As sync_source_blocks; with `fill` 0, without the SHA-256 of each file for the cache. The
+ * agent asks so while the server is quiesced: the final pass's strong manifest, asked at
+ * the same time, hashes those files anyway, and hashing them twice would lengthen the
+ * players' wait. sync_source_blocks fills. */
+int sync_source_blocks_fill(int rootfd, const char *const *paths, size_t n, int fill,
+                            unsigned char **buf, size_t *len, char *why, size_t whylen);
+
 /* Where sync_source_read puts bytes: `emit` takes each piece in order; it returns 0 or a
  * negative MIG_E* code that stops the read. */
 typedef int (*sync_emit_fn)(void *ctx, const void *data, size_t len);
