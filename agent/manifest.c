@@ -304,6 +304,13 @@ int manifest_hash_file_cached(int rootfd, manifest_entry_t *e, int scan_flags,
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     set_stat(e, &st, ns_of(now));
+    if (scan_flags & MANIFEST_SCAN_FILL) {
+        uint8_t held[32];
+        scan_flags &= ~MANIFEST_SCAN_FILL;
+        if (c != NULL && c->put != NULL && manifest_sha_trusted(e, ns_of(now)) &&
+            (c->get == NULL || !c->get(c->ctx, e, held)))
+            scan_flags |= MANIFEST_SCAN_STRONG;
+    }
     rv = hash_fd_cached(fd, e, scan_flags, c);
 out:
     close(fd);

@@ -53,6 +53,10 @@ enum {
 enum {
     MANIFEST_SCAN_BLOCKS = 1, /* XXH3 of every 4 KiB block */
     MANIFEST_SCAN_STRONG = 2, /* SHA-256 of the whole file */
+    /* manifest_hash_file_cached only: the SHA-256 for the cache alone, so not computed when
+     * the cache holds it for the file's stat already or would refuse it (the file is racy);
+     * the entry's STRONG flag says whether it was */
+    MANIFEST_SCAN_FILL = 4,
 };
 
 typedef struct manifest_entry {

@@ -165,8 +165,9 @@ int sync_source_blocks_fill(int rootfd, const char *const *paths, size_t n, int 
             rv = MIG_ENOMEM;
             break;
         }
-        /* the whole file is read anyway: its SHA-256 fills the cache for the final pass */
-        rv = manifest_hash_file_cached(rootfd, e, MANIFEST_SCAN_BLOCKS | (fill ? MANIFEST_SCAN_STRONG : 0),
+        /* the whole file is read anyway: its SHA-256 fills the cache for the final pass,
+         * unless held already (dirty_bytes asks again and again) or racy (not kept) */
+        rv = manifest_hash_file_cached(rootfd, e, MANIFEST_SCAN_BLOCKS | (fill ? MANIFEST_SCAN_FILL : 0),
                                        &c, why, whylen);
         e->flags &= (uint8_t)~MANIFEST_F_STRONG; /* the answer carries block hashes only */
         if (rv == MIG_ENOT_FOUND) { /* deleted since the manifest: the next pass removes it */
@@ -197,14 +198,22 @@ int sync_source_read(int rootfd, const char *path, const sync_range_t *ranges, s
     struct timespec start;
     manifest_entry_t e = {0};
     /* a read of the whole file (every file of pass 1) fills the SHA-256 cache on the way */
+    clock_gettime(CLOCK_REALTIME, &start);
     if (n == 1 && ranges[0].off == 0 && fstat(fd, &before) == 0 && S_ISREG(before.st_mode) &&
         (uint64_t)before.st_size == ranges[0].len) {
+        e.dev = (uint64_t)before.st_dev, e.ino = (uint64_t)before.st_ino, e.size = (uint64_t)before.st_size;
+        e.mtime_ns = (int64_t)before.st_mtim.tv_sec * 1000000000ll + before.st_mtim.tv_nsec;
+        e.ctime_ns = (int64_t)before.st_ctim.tv_sec * 1000000000ll + before.st_ctim.tv_nsec;
+    }
+    uint8_t held[32];
+    /* not when racy (the cache would refuse it) or held already */
+    if (e.ino != 0 && manifest_sha_trusted(&e, (int64_t)start.tv_sec * 1000000000ll + start.tv_nsec) &&
+        !cache_get(NULL, &e, held)) {
         sha = EVP_MD_CTX_new();
         if (sha != NULL && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
             EVP_MD_CTX_free(sha);
             sha = NULL;
         }
-        clock_gettime(CLOCK_REALTIME, &start);
     }
     if (buf == NULL)
         goto out;
@@ -239,9 +248,6 @@ int sync_source_read(int rootfd, const char *path, const sync_range_t *ranges, s
         fstat(fd, &after) == 0 && after.st_ino == before.st_ino && after.st_size == before.st_size &&
         after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec &&
         after.st_ctim.tv_sec == before.st_ctim.tv_sec && after.st_ctim.tv_nsec == before.st_ctim.tv_nsec) {
-        e.dev = (uint64_t)before.st_dev, e.ino = (uint64_t)before.st_ino, e.size = (uint64_t)before.st_size;
-        e.mtime_ns = (int64_t)before.st_mtim.tv_sec * 1000000000ll + before.st_mtim.tv_nsec;
-        e.ctime_ns = (int64_t)before.st_ctim.tv_sec * 1000000000ll + before.st_ctim.tv_nsec;
         e.flags = MANIFEST_F_STRONG;
         cache_put(NULL, &e, (int64_t)start.tv_sec * 1000000000ll + start.tv_nsec);
         manifest_sha_cache_t c = {.hashed_files = 1};

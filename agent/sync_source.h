@@ -10,7 +10,9 @@
  * (serving a whole-file read, a file's block hashes, a strong manifest), keyed by the
  * file's (dev, ino, size, mtime_ns, ctime_ns) and kept only under the racy-clean rule
  * (manifest_sha_trusted), so that the final pass's strong manifest re-hashes only the
- * files written since (sync.h). One table for the agent's process, bounded by
+ * files written since (sync.h). A read or block-hash call computes it only when the cache
+ * lacks it and would keep it: dirty_bytes's repeated block-hash calls hash each version of
+ * a file once, and a file written in the last 2 s not at all. One table for the agent's process, bounded by
  * SYNC_SHA_CACHE_MAX files (72 bytes each); emptied when full. */
 #ifndef MIG_AGENT_SYNC_SOURCE_H
 #define MIG_AGENT_SYNC_SOURCE_H

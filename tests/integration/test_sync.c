@@ -744,6 +744,40 @@ START_TEST(test_source_file_changed_within_the_second_of_its_hash_is_hashed_agai
 }
 END_TEST
 
+/* The source fills its cache from block-hash calls once per version of a file: dirty_bytes,
+ * asked again and again while a pass waits, hashes a changed file's SHA-256 the first time
+ * only, and never for a file too recent for the cache to keep. */
+START_TEST(test_repeated_dirty_bytes_fill_the_source_cache_once_per_file_version) {
+    sync_source_cache_clear();
+    make_world();
+    wait_past_racy(srcfd);
+    wrap_t w;
+    sync_transport_t t = transport(&w);
+    sync_progress_t pg;
+    ck_assert_int_eq(run_pass(1, 0, &t, &pg, 0), 0);
+    unsigned char blk[B];
+    fill(blk, B);
+    put_at("world/region/r.0.0.mca", 2 * B, blk, B);
+    sync_opts_t o = {.dir = dir, .staging = staging, .state_dir = state, .pass = 1};
+    sync_pass_t *p;
+    ck_assert_int_eq(sync_pass_open(&o, &p), 0);
+    sync_source_stats_t s0, s1, s2;
+    uint64_t dirty = 0;
+    sync_source_stats(&s0);
+    ck_assert_int_eq(sync_pass_dirty_bytes(p, &t, &dirty), 0); /* racy: no SHA-256 */
+    ck_assert_uint_eq(dirty, B);
+    sync_source_stats(&s1);
+    ck_assert_uint_eq(s1.sha_filled, s0.sha_filled);
+    wait_past_racy(srcfd);
+    ck_assert_int_eq(sync_pass_dirty_bytes(p, &t, &dirty), 0);
+    ck_assert_int_eq(sync_pass_dirty_bytes(p, &t, &dirty), 0);
+    ck_assert_uint_eq(dirty, B);
+    sync_source_stats(&s2);
+    ck_assert_uint_eq(s2.sha_filled - s1.sha_filled, 1);
+    sync_pass_free(p);
+}
+END_TEST
+
 /* The final pass with the strong manifest asked on a second transport while it copies and
  * hashes (sync_pass_run_strong, as the agent runs it): it switches the same tree in; and a
  * strong manifest that is not the tree the pass copied (a source changed between the two)
@@ -838,6 +872,7 @@ Suite *suite_sync(void) {
     tcase_add_test(tc, test_final_pass_hashes_only_the_file_changed_since_the_last_pass);
     tcase_add_test(tc, test_staging_file_corrupted_behind_the_agent_is_caught_by_the_final_verification);
     tcase_add_test(tc, test_source_file_changed_within_the_second_of_its_hash_is_hashed_again);
+    tcase_add_test(tc, test_repeated_dirty_bytes_fill_the_source_cache_once_per_file_version);
     tcase_add_test(tc, test_final_pass_with_the_strong_manifest_asked_in_parallel_switches_the_same_tree);
     tcase_add_test(tc, test_final_pass_whose_parallel_strong_manifest_differs_fails_and_switches_nothing);
     suite_add_tcase(s, tc);
