@@ -1,10 +1,14 @@
 /* main.c - runs the integration suites: each test case against its own private
- * redis-server, each test in a forked child. Exit status 1 when any test failed. */
+ * redis-server, each test in a forked child. Exit status 1 when any test failed.
+ * Whatever a test started and left running (a test killed at its timeout runs no
+ * teardown) is killed when the run ends. */
 #include <stdlib.h>
 
 #include "suites.h"
+#include "tests/support/redis_harness.h"
 
 int main(void) {
+    harness_mark_run();
     SRunner *sr = srunner_create(suite_store());
     srunner_add_suite(sr, suite_events());
     srunner_add_suite(sr, suite_concurrency());
@@ -33,5 +37,6 @@ int main(void) {
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    harness_kill_marked();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,6 +1,7 @@
 /* redis_harness.c - private redis-server processes for the tests. */
 #include "redis_harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -186,4 +187,62 @@ redisReply *harness_redis_cmd(harness_redis_t *h, const char *fmt, ...) {
     va_end(ap);
     redisFree(c);
     return r;
+}
+
+/* ---- what a run leaves behind ---------------------------------------------------------- */
+
+#define RUN_MARK "MIG_TEST_RUN"
+
+void harness_mark_run(void) {
+    char v[24];
+    snprintf(v, sizeof v, "%d", (int)getpid());
+    setenv(RUN_MARK, v, 1);
+}
+
+/* Reads all of /proc/<pid>/<what> into `buf` (NUL-terminated, `cap` bytes); its length,
+ * or -1 when the process is gone or unreadable. */
+static ssize_t proc_read(long pid, const char *what, char *buf, size_t cap) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/%s", pid, what);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = 0;
+    ssize_t r;
+    while (n < cap - 1 && (r = read(fd, buf + n, cap - 1 - n)) > 0) n += (size_t)r;
+    close(fd);
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+int harness_kill_marked(void) {
+    const char *mark = getenv(RUN_MARK);
+    if (mark == NULL) return 0;
+    char want[48];
+    int wn = snprintf(want, sizeof want, RUN_MARK "=%s", mark);
+    DIR *d = opendir("/proc");
+    if (d == NULL) return 0;
+    static char env[1 << 18];
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0 || pid == (long)getpid()) continue;
+        ssize_t n = proc_read(pid, "environ", env, sizeof env);
+        int marked = 0;
+        for (ssize_t i = 0; n > 0 && i < n && !marked; i += (ssize_t)strlen(env + i) + 1)
+            marked = strncmp(env + i, want, (size_t)wn) == 0 && env[i + wn] == '\0';
+        if (!marked) continue;
+        char stat[512], cmd[256];
+        const char *paren = proc_read(pid, "stat", stat, sizeof stat) > 0 ? strrchr(stat, ')') : NULL;
+        if (paren == NULL || paren[2] == 'Z') continue; /* gone, or dead and only not reaped */
+        ssize_t cn = proc_read(pid, "cmdline", cmd, sizeof cmd);
+        for (ssize_t i = 0; i + 1 < cn; i++)
+            if (cmd[i] == '\0') cmd[i] = ' ';
+        fprintf(stderr, "left behind by a test, killed: pid %ld (%s)\n", pid, cn > 0 ? cmd : "?");
+        kill((pid_t)pid, SIGKILL);
+        found++;
+    }
+    closedir(d);
+    return found;
 }

@@ -77,4 +77,13 @@ const char *harness_status_text(int status, char *buf, size_t cap);
 /* Removes the folder `dir` and everything in it. */
 void harness_rmtree(const char *dir);
 
+/* What a run leaves behind. A test killed at its timeout runs no teardown, and the game
+ * servers an agent starts outlive the agent by design (their own process groups): such
+ * processes would outlive the run. harness_mark_run() puts the runner's mark in the
+ * environment every process the tests start inherits (MIG_TEST_RUN=<runner's pid>);
+ * harness_kill_marked(), called when the run ends, SIGKILLs every live process that
+ * carries it, naming each on stderr, and returns how many there were. */
+void harness_mark_run(void);
+int harness_kill_marked(void);
+
 #endif
