@@ -50,13 +50,16 @@
  *    and compares every file with the source's final manifest. A change to a staging file
  *    from outside the agent changes its ctime (which nothing can set back), so it is
  *    hashed again and caught; so is a file replaced by another (another ino).
- *  - The racy-clean rule (git's index), on both sides: a SHA-256 is kept only when the
+ *  - The racy-clean rule (git's index), on the source: a SHA-256 is kept only when the
  *    file's stat was the same before and after its read and its mtime and ctime are older
  *    than the read's start by more than MANIFEST_RACY_NS (2 s, above any file system's
- *    timestamp granularity); otherwise a write in the same tick as the read could leave
- *    the key unchanged over other bytes. So a file written within 2 s of its hashing is
- *    hashed again next time; the end of a pass waits out the window (at most 2 s) for the
- *    files it has just written and hashes those again, so the final pass finds them kept.
+ *    timestamp granularity); otherwise the server's write in the same tick as the read
+ *    could leave the key unchanged over other bytes. So a source file written within 2 s
+ *    of its hashing is hashed again next time. Staging needs only the first half (the stat
+ *    unchanged across the read): its one writer is the agent's pass, whose writes are over
+ *    when it is hashed, so waiting out the window there (2 s a pass, and every file hashed
+ *    twice; measured by bench/sync) would guard only against a foreign write within the
+ *    clock tick of the read.
  *  A lost, damaged or foreign (another staging tree) verified.bin, or an empty source
  *  cache (a restarted agent), costs a full hash on that side, never a wrong answer.
  *

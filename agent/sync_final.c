@@ -150,7 +150,6 @@ typedef struct vscan {
     const manifest_t *old;
     manifest_t *next;
     int failed;
-    int64_t racy_until; /* latest mtime/ctime of a file hashed but not trusted */
 } vscan_t;
 
 static void vkeep(vscan_t *vs, const manifest_entry_t *e, const uint8_t sha256[32]) {
@@ -175,20 +174,20 @@ static int vget(void *ctx, const manifest_entry_t *e, uint8_t sha256[32]) {
     return 1;
 }
 
+/* Kept at once, racy or not: staging is written by this agent's passes alone, and their
+ * writes are over when it is scanned, so a hash read with the stat unchanged across the
+ * read (the only case put is called for) is of the bytes the stat names. The racy-clean
+ * rule guards the source, whose server writes while it is read; here it would guard only
+ * against a foreign write within the clock tick of the read, at the price of a 2 s wait
+ * and a second hash of every file a pass wrote (sync.h). */
 static void vput(void *ctx, const manifest_entry_t *e, int64_t start_ns) {
-    vscan_t *vs = ctx;
-    if (manifest_sha_trusted(e, start_ns)) {
-        vkeep(vs, e, e->sha256);
-        return;
-    }
-    int64_t t = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
-    if (t > vs->racy_until)
-        vs->racy_until = t;
+    (void)start_ns;
+    vkeep(ctx, e, e->sha256);
 }
 
 /* Scans staging (every file's SHA-256, from the record where its stat stands) into *got,
  * and makes the record what this scan kept. Counts into the progress. */
-static int verified_scan(sync_pass_t *p, int sfd, manifest_t **got, int64_t *racy_until) {
+static int verified_scan(sync_pass_t *p, int sfd, manifest_t **got) {
     vscan_t vs = {.old = p->verified, .next = manifest_new()};
     if (vs.next == NULL)
         return MIG_ENOMEM;
@@ -208,36 +207,14 @@ static int verified_scan(sync_pass_t *p, int sfd, manifest_t **got, int64_t *rac
     manifest_free(p->verified);
     p->verified = vs.next;
     p->verified_dev = p->staging_dev, p->verified_ino = p->staging_ino;
-    if (racy_until != NULL)
-        *racy_until = vs.racy_until;
     return 0;
 }
 
 int sync__verified_refresh(sync_pass_t *p, int sfd) {
-    for (int round = 0; round < 2; round++) {
-        manifest_t *got = NULL;
-        int64_t racy_until = 0;
-        int rv = verified_scan(p, sfd, &got, &racy_until);
-        manifest_free(got);
-        if (rv != 0)
-            return rv;
-        if (racy_until == 0 || round == 1)
-            break;
-        /* files written within the racy window of their hashing: once it has passed, a
-         * second scan hashes them (only them) again, and keeps them */
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        int64_t wait = racy_until + MANIFEST_RACY_NS + 1000000 -
-                       ((int64_t)now.tv_sec * 1000000000ll + now.tv_nsec);
-        if (wait > MANIFEST_RACY_NS + 1000000)
-            wait = MANIFEST_RACY_NS + 1000000; /* a clock set back, or a future mtime */
-        if (wait > 0) {
-            struct timespec ts = {.tv_sec = wait / 1000000000ll, .tv_nsec = wait % 1000000000ll};
-            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-                ;
-        }
-    }
-    return verified_save(p);
+    manifest_t *got = NULL;
+    int rv = verified_scan(p, sfd, &got);
+    manifest_free(got);
+    return rv != 0 ? rv : verified_save(p);
 }
 
 /* ---- verification and the switch --------------------------------------------------------- */
@@ -249,7 +226,7 @@ int sync__verified_refresh(sync_pass_t *p, int sfd) {
  * with the first bad path in the error. */
 int sync__verify(sync_pass_t *p, int sfd, const manifest_t *want) {
     manifest_t *got = NULL;
-    int rv = verified_scan(p, sfd, &got, NULL);
+    int rv = verified_scan(p, sfd, &got);
     if (rv != 0)
         return rv;
     verified_save(p); /* a failure costs only hashing again */

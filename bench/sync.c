@@ -381,6 +381,16 @@ static void stop_source(pid_t pid, tcp_t *t) {
     waitpid(pid, NULL, 0);
 }
 
+/* The steps of our last pass (sync_progress_t's plan_ms, copy_ms, verify_ms, flush_ms). */
+static sync_progress_t last_pg;
+
+/* "plan a + copy b + hashing c + flush d ms" of `pg`, into `out` (`cap` bytes). */
+static const char *steps(const sync_progress_t *pg, char *out, size_t cap) {
+    snprintf(out, cap, "plan %u + copy %u + SHA-256 of staging %u + flush %u ms", pg->plan_ms, pg->copy_ms,
+             pg->verify_ms, pg->flush_ms);
+    return out;
+}
+
 /* Our pass `pass` over TCP; prints and returns seconds, bytes on the wire in *wire. */
 static double our_pass(uint32_t pass, uint64_t *wire, uint64_t *data, double *cpu) {
     tcp_t tt;
@@ -401,6 +411,7 @@ static double our_pass(uint32_t pass, uint64_t *wire, uint64_t *data, double *cp
     *cpu = self_cpu() - c0;
     sync_progress_t pg;
     sync_pass_progress(p, &pg);
+    last_pg = pg;
     sync_pass_free(p);
     stop_source(pid, &tt);
     *wire = tt.sent + tt.received;
@@ -636,12 +647,15 @@ int main(int argc, char **argv) {
     double tp = write_floor_pass(wdir, 0, &wbytes, &cp);
     double tw = write_floor_pass(wdir, 1, &wbytes, &cw);
     double to = our_pass(1, &wire, &data, &co);
+    sync_progress_t pg1 = last_pg;
     double tr = rsync_pass(port, "-a", &rwire);
     double tf2 = floor_pass(&fbytes, &cf2);
     double tp2 = write_floor_pass(wdir, 0, &wbytes, &cp2);
     double tw2 = write_floor_pass(wdir, 1, &wbytes, &cw2);
     clear_target();
     double to2 = our_pass(1, &wire, &data, &co2);
+    if (to2 < to)
+        pg1 = last_pg;
     double tfl = tf < tf2 ? tf : tf2, tpl = tp < tp2 ? tp : tp2, tob = to < to2 ? to : to2;
     double twl = tw < tw2 ? tw : tw2;
     twl = tpl < twl ? tpl : twl; /* the write floor: the better copier's better run */
@@ -662,6 +676,13 @@ int main(int argc, char **argv) {
     printf("  full pass ratios (throughput): ours/floor %.2f, ours/write floor %.2f, rsync/floor %.2f, "
            "rsync/write floor %.2f, ours/rsync %.2f\n",
            tfl / tob, twl / tob, tfl / tr, twl / tr, tr / tob);
+    /* A pass before the final also hashes staging and flushes it, so that the final pass
+     * (the players' wait) does neither for what did not change: work rsync does not do. */
+    char sb[160];
+    double tcopy = (pg1.plan_ms + pg1.copy_ms) / 1000.0;
+    printf("  ours' better run: %s; the copy alone (plan + copy) %.2f s: ours/floor %.2f, ours/write floor %.2f, "
+           "ours/rsync %.2f\n",
+           steps(&pg1, sb, sizeof sb), tcopy, tfl / tcopy, twl / tcopy, tr / tcopy);
     {
         const char *b;
         int pfd = fsx_open_parent(wdir, &b);
@@ -676,6 +697,9 @@ int main(int argc, char **argv) {
            "rsync --no-whole-file --inplace %.3f s, %.2f MB on the wire\n",
            changed / 1e6, td, wire / 1e6, data / 1e6, trd, rwire / 1e6);
     printf("  delta ratios: bytes ours/rsync %.2f, time ours/rsync %.2f\n", (double)wire / (double)rwire, td / trd);
+    double tdcopy = (last_pg.plan_ms + last_pg.copy_ms) / 1000.0;
+    printf("  ours' delta: %s; the copy alone %.3f s: time ours/rsync %.2f\n", steps(&last_pg, sb, sizeof sb), tdcopy,
+           tdcopy / trd);
     printf("  load average at the end %s\n", loadavg());
 
     kill(rsyncd, SIGTERM);
