@@ -805,6 +805,8 @@ int sync_pass_run_strong(sync_pass_t *p, const sync_transport_t *t, const sync_t
             sync__fail(p, "staging: cannot sync: %s", strerror(errno));
             rv = MIG_EIO;
         }
+        if (rv == 0) /* the record after the bytes it vouches for are on disk */
+            rv = sync__verified_store(p);
     }
     if (rv != 0) {
         p->phase = PH_FAILED;

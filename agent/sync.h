@@ -32,7 +32,8 @@
  * records so that a retried pass copies them again (a record or pass.json left
  * unreadable starts from nothing). The end of a pass and the switch are fsynced; a pass
  * before the final also syncfs's the staging tree, so that the switch flushes only the
- * final pass's own writes.
+ * final pass's own writes, and only then saves verified.bin (below), so that after a
+ * power loss the record never vouches for staging bytes that were not on disk.
  *
  * Verifying in proportion to the change (the final pass runs while players wait). Every
  * file of the final pass is verified by SHA-256: the staging tree's every file must have

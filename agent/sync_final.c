@@ -214,7 +214,11 @@ int sync__verified_refresh(sync_pass_t *p, int sfd) {
     manifest_t *got = NULL;
     int rv = verified_scan(p, sfd, &got);
     manifest_free(got);
-    return rv != 0 ? rv : verified_save(p);
+    return rv;
+}
+
+int sync__verified_store(sync_pass_t *p) {
+    return verified_save(p);
 }
 
 /* ---- verification and the switch --------------------------------------------------------- */

@@ -53,9 +53,11 @@ void sync__verified_check_tree(sync_pass_t *p);
 /* The file `path` of staging is about to be written: its SHA-256 is no longer known. */
 void sync__verified_forget(sync_pass_t *p, const char *path);
 /* The end of a pass before the final: hashes the staging files whose SHA-256 is not
- * recorded for their present stat, waiting out the racy window of files the pass has
- * just written (at most MANIFEST_RACY_NS), and saves the record. Returns 0 or MIG_E*. */
+ * recorded for their present stat, into the record in memory. Returns 0 or MIG_E*. */
 int sync__verified_refresh(sync_pass_t *p, int sfd);
+/* Saves the record of staging hashes (verified.bin); called once staging is on disk, so
+ * that after a power loss it never vouches for bytes that were not written. 0 or MIG_E*. */
+int sync__verified_store(sync_pass_t *p);
 
 /* Every entry of staging (open at `sfd`) against `want`, the source's strong manifest; a
  * file that differs loses its record. Returns 0 or MIG_EPROTO with the first bad path in
