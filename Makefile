@@ -105,7 +105,8 @@ INTEG += test_agent_system
 INTEG += certs test_agent_tls
 INTEG += test_router test_router_stream
 INTEG_OBJS = $(patsubst %,$(B)/tests/integration/%.o,$(INTEG)) $(B)/tests/integration/main.o \
-             $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o $(B)/tests/support/agent_proc.o
+             $(B)/tests/support/redis_harness.o $(B)/tests/support/http_client.o $(B)/tests/support/agent_proc.o \
+             $(B)/tests/support/router_proc.o
 INTEG_OBJS += $(B)/tests/support/sentinel_harness.o $(B)/tests/support/ws_client.o
 INTEG_OBJS += $(patsubst %,$(B)/api/%.o,relay relay_client relay_redis auth guard)
 # the worker's driver, called straight against hostile listeners (test_untrusted.c)

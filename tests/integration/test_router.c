@@ -22,9 +22,11 @@
 #include <cjson/cJSON.h>
 
 #include "core/mcproto.h"
+#include "core/timefmt.h"
 #include "suites.h"
 #include "tests/support/http_client.h"
 #include "tests/support/redis_harness.h"
+#include "tests/support/router_proc.h"
 
 #define TIMEOUT_S 60   /* a case makes a few logins through a sanitized router */
 #define WAIT_MS 20000  /* longest wait for what the router does in milliseconds */
@@ -36,53 +38,21 @@
 static char top[64];
 static pid_t router_pid;
 static int game_port, http_port;
-static char router_log[128];
+static char router_log[200];
 
-static const char *bindir(void) {
-    return getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin";
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* The "http_port" of the router's start line, or 0. */
-static int http_port_from_log(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return 0;
-    char line[4096];
-    int port = 0;
-    while (fgets(line, sizeof line, f)) {
-        const char *p = strstr(line, "\"http_port\":\"");
-        if (strstr(line, "router.started") && p) port = atoi(p + 13);
-    }
-    fclose(f);
-    return port;
-}
-
-/* Starts the router with the state file in `top` and `extra` flags (NULL-terminated). */
+/* Starts the router with its state in `top` and `extra` flags (NULL-terminated). */
 static void router_start(const char *const *extra) {
-    static int starts;
-    snprintf(router_log, sizeof router_log, "%s/router-%d.log", top, starts++);
-    char bin[300], state[128];
-    snprintf(bin, sizeof bin, "%s/migrate-router", bindir());
-    snprintf(state, sizeof state, "--router-state-file=%s/router.json", top);
-    const char *argv[32] = {bin, "--router-listen=127.0.0.1:0", "--router-http-listen=127.0.0.1:0", state,
-                            "--router-token=" TOKEN, "--router-domain=mc.test", "--router-keepalive-ms=100",
-                            "--log-level=debug"};
-    int n = 8;
-    for (int k = 0; extra && extra[k] && n < 31; k++) argv[n++] = extra[k];
-    argv[n] = NULL;
-    router_pid = harness_spawn(argv, router_log);
-    ck_assert_int_gt(router_pid, 0);
-    for (int waited = 0; (game_port = proc_port_from_log(router_log, "router.started")) == 0; waited += 10) {
-        ck_assert_msg(harness_wait(router_pid, 0) == -1, "migrate-router exited; see %s", router_log);
-        ck_assert_msg(waited < WAIT_MS, "migrate-router did not start; see %s", router_log);
-        sleep_ms(10);
-    }
-    http_port = http_port_from_log(router_log);
-    ck_assert_int_gt(http_port, 0);
+    router_proc_t r = {0};
+    snprintf(r.dir, sizeof r.dir, "%s", top);
+    const char *args[32] = {"--router-keepalive-ms=100"};
+    int n = 1;
+    for (int k = 0; extra && extra[k] && n < 31; k++) args[n++] = extra[k];
+    char err[400];
+    int rv = router_proc_start(&r, TOKEN, args, WAIT_MS, err, sizeof err);
+    router_pid = r.pid; /* the teardown stops one that did not start in time */
+    ck_assert_msg(rv == 0, "%s", err);
+    game_port = r.game_port, http_port = r.http_port;
+    snprintf(router_log, sizeof router_log, "%s", r.log);
 }
 
 static void setup(void) {
@@ -139,7 +109,7 @@ static void wait_players(const char *server, const char *want) {
         names_of(o, "players", got, sizeof got);
         cJSON_Delete(o);
         if (strcmp(got, want) == 0) return;
-        sleep_ms(20);
+        timefmt_sleep_ms(20);
     }
     ck_abort_msg("players of %s: %s, not %s", server, got, want);
 }
@@ -372,7 +342,7 @@ static int backend_logins(backend_t *b) {
 static void wait_logins(backend_t *b, int n) {
     for (int waited = 0; backend_logins(b) < n; waited += 5) {
         ck_assert_msg(waited < WAIT_MS, "the backend saw %d logins, not %d", backend_logins(b), n);
-        sleep_ms(5);
+        timefmt_sleep_ms(5);
     }
     ck_assert_int_eq(backend_logins(b), n);
 }

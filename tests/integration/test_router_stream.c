@@ -22,9 +22,11 @@
 #include <unistd.h>
 
 #include "core/mcproto.h"
+#include "core/timefmt.h"
 #include "suites.h"
 #include "tests/support/http_client.h"
 #include "tests/support/redis_harness.h"
+#include "tests/support/router_proc.h"
 
 #define TIMEOUT_S 120  /* a few tens of MiB through a sanitized router on a loaded machine */
 #define WAIT_MS 60000  /* longest wait for the router or the backend, milliseconds */
@@ -40,12 +42,6 @@
 static char top[64];
 static pid_t router_pid;
 static int game_port, http_port;
-static char router_log[128];
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* ------------------------------------------------------------------------ the backend */
 
@@ -124,52 +120,24 @@ static void backend_start(backend_t *b) {
 /* ------------------------------------------------------------------------ the router */
 
 static void router_start(void) {
-    snprintf(router_log, sizeof router_log, "%s/router.log", top);
-    char bin[300], state[128];
-    snprintf(bin, sizeof bin, "%s/migrate-router", getenv("MIG_BIN_DIR") ? getenv("MIG_BIN_DIR") : "build/test/bin");
-    snprintf(state, sizeof state, "--router-state-file=%s/router.json", top);
-    const char *argv[] = {bin, "--router-listen=127.0.0.1:0", "--router-http-listen=127.0.0.1:0", state,
-                          "--router-token=" TOKEN, "--router-domain=mc.test", "--log-level=debug", NULL};
-    router_pid = harness_spawn(argv, router_log);
-    ck_assert_int_gt(router_pid, 0);
-    for (int waited = 0; (game_port = proc_port_from_log(router_log, "router.started")) == 0; waited += 10) {
-        ck_assert_msg(harness_wait(router_pid, 0) == -1, "migrate-router exited; see %s", router_log);
-        ck_assert_msg(waited < WAIT_MS, "migrate-router did not start; see %s", router_log);
-        sleep_ms(10);
-    }
-    FILE *f = fopen(router_log, "r");
-    char line[4096];
-    while (f && fgets(line, sizeof line, f)) {
-        const char *p = strstr(line, "\"http_port\":\"");
-        if (strstr(line, "router.started") && p) http_port = atoi(p + 13);
-    }
-    if (f) fclose(f);
-    ck_assert_int_gt(http_port, 0);
+    router_proc_t r = {0};
+    snprintf(r.dir, sizeof r.dir, "%s", top);
+    char err[400];
+    int rv = router_proc_start(&r, TOKEN, NULL, WAIT_MS, err, sizeof err);
+    router_pid = r.pid; /* the teardown stops one that did not start in time */
+    ck_assert_msg(rv == 0, "%s", err);
+    game_port = r.game_port, http_port = r.http_port;
 }
 
 /* A bridge call with the token, an Idempotency-Key and Fencing-Token 1: its status. */
 static int bridge(const char *method, const char *path, const char *body, const char *key) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    char req[1024];
-    int n = snprintf(req, sizeof req,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " TOKEN "\r\n"
-                     "Idempotency-Key: %s\r\nFencing-Token: 1\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     method, path, key, strlen(body), body);
-    ck_assert_int_eq(write_all(fd, (const uint8_t *)req, (size_t)n), 0);
-    char ans[2048];
-    size_t got = 0;
-    ssize_t k;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (got < sizeof ans - 1 && poll(&p, 1, WAIT_MS) == 1 && (k = read(fd, ans + got, sizeof ans - 1 - got)) > 0)
-        got += (size_t)k;
-    close(fd);
-    ans[got] = '\0';
-    ck_assert_msg(got > 12, "no answer to %s %s", method, path);
-    return atoi(ans + 9);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", http_port, path);
+    http_req_t q = {.method = method, .url = url, .body = body, .token = TOKEN, .idempotency_key = key,
+                    .fencing_token = "1", .timeout_ms = WAIT_MS};
+    long st = http_request_json(&q, NULL, NULL);
+    ck_assert_msg(st > 0, "no answer to %s %s", method, path);
+    return (int)st;
 }
 
 static void setup(void) {
@@ -180,10 +148,10 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    int st = 0, hung = 0;
-    if (router_pid > 0) hung = harness_stop_pid(router_pid, &st) != 0;
+    char bad[256] = "";
+    proc_stop_clean(&router_pid, "router", bad, sizeof bad);
     harness_rmtree(top);
-    if (router_pid > 0) ck_assert_msg(!hung && WIFEXITED(st) && WEXITSTATUS(st) == 0, "router: not a clean exit");
+    ck_assert_msg(bad[0] == '\0', "not a clean exit on SIGTERM: %s", bad);
 }
 
 /* ------------------------------------------------------------------------ the case */
@@ -217,7 +185,7 @@ START_TEST(test_router_moves_a_player_far_behind_with_every_frame_intact) {
     for (int waited = 0; atomic_load(&b.sent) < BEHIND_BYTES; waited += 10) {
         ck_assert_msg(waited < WAIT_MS, "the backend sent only %llu bytes through the router",
                       (unsigned long long)atomic_load(&b.sent));
-        sleep_ms(10);
+        timefmt_sleep_ms(10);
     }
     ck_assert_int_eq(bridge("POST", "/v1/waiting-rooms", "{\"name\":\"wait-m1\"}", "m1"), 201);
     ck_assert_int_eq(bridge("POST", "/v1/transfers", "{\"migration_id\":\"m1\",\"from\":\"s1\",\"to\":\"wait-m1\"}",
