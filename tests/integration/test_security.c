@@ -534,6 +534,29 @@ static void expect_repaired_frame(ws_t *w) {
     ck_assert_msg(strstr(out, "Node-\xef\xbf\xbd") != NULL, "the bad byte is not U+FFFD: %s", out);
 }
 
+/* Returns once `w` is live at the API's relay: the relay takes a client after its
+ * handshake's 101, so an event published right after ws_open may pass before it. Probe
+ * events (a node "probe", written as the scripts write events) are sent until the last
+ * one sent arrives, so that the next message is what the test publishes next. */
+static void wait_live(ws_t *w) {
+    long long end = timefmt_mono_ms() + WS_WAIT_MS;
+    for (;;) {
+        ck_assert_msg(timefmt_mono_ms() < end, "no probe event reached the client");
+        redisReply *id = fx_cmd("XADD mig:events * e %s", "{\"type\":\"node.updated\",\"node_id\":\"probe\"}");
+        char want[96];
+        snprintf(want, sizeof want, "\"event_id\":\"%s\"", id->str);
+        freeReplyObject(fx_cmd("PUBLISH mig:events {\"event_id\":\"%s\",\"type\":\"node.updated\",\"node_id\":\"probe\"}",
+                               id->str));
+        freeReplyObject(id);
+        char out[4096];
+        int op = 0;
+        long n;
+        while ((n = ws_read(w, 100, &op, out, sizeof out)) >= 0)
+            if (op == 0x1 && strstr(out, want) != NULL) return;
+        ck_assert_msg(n == -1, "the connection ended");
+    }
+}
+
 /* An event with a byte 0xFF written straight into the stream and the channel (as a buggy
  * agent's text copied into a field would get there, past the API's checks) reaches a
  * WebSocket client live and in a replay as valid UTF-8, the bad byte as U+FFFD, and the
@@ -542,6 +565,7 @@ START_TEST(test_relay_never_sends_a_text_frame_that_is_not_utf8) {
     ws_t *w = calloc(1, sizeof *w), *again = calloc(1, sizeof *again);
     w->answer_pings = again->answer_pings = 1;
     ck_assert_int_eq(ws_open(w, api.port, "/api/ws", VIEWER, 0), 101);
+    wait_live(w);
     redisReply *first = fx_cmd("XADD mig:events * e %s", "{\"type\":\"node.updated\",\"node_id\":\"n1\"}");
     ck_assert_int_eq(first->type, REDIS_REPLY_STRING);
     const char *bad = "{\"type\":\"node.updated\",\"node_id\":\"n1\",\"name\":\"Node-\xff\"}";
