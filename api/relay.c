@@ -207,6 +207,17 @@ static void handler_leave(relay_t *r) {
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Where the relay was when a handshake began, carried from on_ws_connect (before the
+ * 101) to on_ws_ready (after it): civetweb calls both on the same thread, one after the
+ * other. A client without ?since= is sent every event the relay reads after this point,
+ * also those it reads before the client is taken (then replayed from the stream), so
+ * that a page that opens the socket and then reads the REST state misses nothing. */
+static __thread struct {
+    relay_t *r;
+    int known;
+    evid_t pos;
+} handshake;
+
 /* GET /api/ws, before the upgrade: the token and the query. A refusal is answered here
  * as JSON, since civetweb sends nothing when this returns non-zero. */
 static int on_ws_connect(const struct mg_connection *cconn, void *cbdata) {
@@ -244,6 +255,11 @@ static int on_ws_connect(const struct mg_connection *cconn, void *cbdata) {
         goto out;
     }
     refused = 0;
+    pthread_mutex_lock(&r->lock);
+    handshake.r = r;
+    handshake.known = r->shown_pos_known;
+    handshake.pos = r->shown_pos;
+    pthread_mutex_unlock(&r->lock);
 out:
     handler_leave(r);
     return refused;
@@ -332,6 +348,11 @@ static void on_ws_ready(struct mg_connection *conn, void *cbdata) {
         refuse_after_upgrade(conn, WSFRAME_CLOSE_INTERNAL, "out of memory");
         goto out;
     }
+    if (!c->req.has_since && handshake.r == r && handshake.known) {
+        c->req.has_start = 1;
+        c->req.start = handshake.pos;
+    }
+    handshake.r = NULL;
     snprintf(c->peer, sizeof c->peer, "%s:%d", ri->remote_addr, ri->remote_port);
     int fd = find_socket(ri);
     c->fd = fd < 0 ? -1 : take_socket(fd);

@@ -332,6 +332,13 @@ static void client_push_events(relay_client_t *c, relay_frame_t *const *fs, size
     client_send_many(c, want, k); /* which cuts the client off when they would pass its limit */
 }
 
+void relay_show_pos(relay_t *r) {
+    pthread_mutex_lock(&r->lock);
+    r->shown_pos_known = r->pos_known;
+    r->shown_pos = r->pos;
+    pthread_mutex_unlock(&r->lock);
+}
+
 /* Delivers a batch of live events (id order, at most RELAY_BATCH_MAX) to every client
  * that wants them, held for those replaying. A client gets the whole batch in one
  * sendmsg: events that arrived together cost one write per client, not one each. */
@@ -345,6 +352,7 @@ static void broadcast_batch(relay_t *r, relay_frame_t *const *fs, size_t n) {
         keep[m++] = fs[i];
     }
     if (m == 0) return;
+    relay_show_pos(r);
     atomic_fetch_add(&r->nevents, (long long)m);
     relay_client_t *next;
     for (relay_client_t *c = r->clients; c; c = next) {
@@ -582,6 +590,12 @@ void relay_client_add(relay_t *r, relay_client_t *c) {
     } else if (c->req.has_since) {
         c->state = CLIENT_WAITING;
         c->cursor = c->req.since;
+        relay_redis_replay(r, c);
+    } else if (c->req.has_start && r->pos_known && evid_cmp(r->pos, c->req.start) > 0) {
+        /* events came between its handshake and now: they are replayed, then it is live */
+        c->state = CLIENT_WAITING;
+        c->cursor = c->req.since = c->req.start;
+        c->open_start = evid_cmp(c->req.start, (evid_t){0, 0}) == 0;
         relay_redis_replay(r, c);
     } else {
         c->state = CLIENT_LIVE;

@@ -95,6 +95,8 @@ typedef struct {
     int has_since;
     int flat;                                /* ?format=flat: events as the stream holds them */
     evid_t since;                        /* replay the events after this one */
+    int has_start;                           /* no since: where the relay was at the handshake */
+    evid_t start;                        /* (its `pos`); what it relays after is replayed */
     char server_id[RELAY_FILTER_MAX + 1];    /* filters; "" for none */
     char migration_id[RELAY_FILTER_MAX + 1];
 } relay_request_t;
@@ -107,6 +109,7 @@ typedef struct relay_client {
     /* relay thread only */
     client_state_t state;
     int dead;                  /* being released: touch nothing, send nothing */
+    int open_start;            /* replays from a start of 0-0: no entry proves the first page */
     int abortive;              /* release with a reset: its data is not worth delivering */
     int answered_close;        /* the client closed first and our reply is queued */
     int writing;               /* `wev` is added: the socket was full */
@@ -163,6 +166,8 @@ struct relay {
     int stopping;              /* relay_stop was called: take no more clients */
     int handlers;              /* civetweb threads inside a handler of the relay */
     pthread_cond_t idle;       /* signalled when handlers reaches 0 while stopping */
+    int shown_pos_known;       /* `pos` as the thread last showed it, read by handshakes */
+    evid_t shown_pos;
 
     /* relay thread only */
     struct event_base *base;
@@ -201,6 +206,9 @@ struct relay {
 /* Takes a client from the inbox: its socket becomes the relay's (non-blocking, no
  * Nagle, a small unsent limit in the kernel), and it goes live or starts its replay. */
 void relay_client_add(struct relay *r, relay_client_t *c);
+
+/* Shows `pos` to the handshakes (relay thread, after it changes). */
+void relay_show_pos(struct relay *r);
 
 /* Ends a client from the relay's side: no more reads or writes; reap_ev frees it (and
  * closes its socket) once the running callback has returned, so callers up the stack

@@ -330,6 +330,7 @@ static void history_lost(relay_t *r) {
     }
     r->pos = (evid_t){0, 0};
     r->pos_known = 0;
+    relay_show_pos(r);
     catchup_next(r);
 }
 
@@ -351,6 +352,7 @@ static void on_position(redisAsyncContext *ac, void *reply, void *privdata) {
     r->pos = end;
     r->cursor = end;
     r->pos_known = 1;
+    relay_show_pos(r);
     catchup_next(r);
 }
 
@@ -435,13 +437,17 @@ static void on_replay_page(redisAsyncContext *ac, void *reply, void *privdata) {
         goto out;
     }
     int first = evid_cmp(c->cursor, c->req.since) == 0;
+    /* the page starts at the cursor's own entry, except from 0-0 (an empty stream when
+     * the relay started), which no entry has */
+    size_t from = first && c->open_start ? 0 : 1;
     evid_t id;
-    if (rep->elements == 0 || entry_id(rep->element[0], &id) != 0 || evid_cmp(id, c->cursor) != 0) {
+    if (from == 1 &&
+        (rep->elements == 0 || entry_id(rep->element[0], &id) != 0 || evid_cmp(id, c->cursor) != 0)) {
         relay_client_resync(c, first ? "since is older than the oldest event kept, or unknown; reload the state"
                                      : "events after since were trimmed during the replay; reload the state");
         goto out;
     }
-    for (size_t i = 1; i < rep->elements && t->c; i++) {
+    for (size_t i = from; i < rep->elements && t->c; i++) {
         if (entry_id(rep->element[i], &id) != 0) continue;
         c->cursor = id;
         relay_frame_t *f = frame_from_entry(r, rep->element[i], id);

@@ -530,6 +530,76 @@ START_TEST(test_filters_deliver_only_the_matching_server_or_migration) {
 }
 END_TEST
 
+static atomic_int publishing;
+
+static void *publish_until_stopped(void *arg) {
+    (void)arg;
+    rconn_t *rc = fx_new_conn();
+    for (int i = 1; atomic_load(&publishing); i++) put_players(rc, "s1", i);
+    rconn_free(rc);
+    return NULL;
+}
+
+/* Returns once the stream's last entry is after `id`. */
+static void wait_stream_past(const char *id) {
+    long long end = timefmt_mono_ms() + WAIT_MS;
+    for (;;) {
+        char now[64];
+        stream_end(now, sizeof now);
+        if (id_cmp(now, id) > 0) return;
+        ck_assert_msg(timefmt_mono_ms() < end, "the stream did not grow past %s", id);
+        timefmt_sleep_ms(1);
+    }
+}
+
+/* The relay takes a client only after its 101 has gone out; an event it relays in
+ * between (to the clients it has) is replayed to the new one from the stream. So a
+ * client gets every event written after its handshake began, as a page that opens the
+ * socket and then reads the REST state needs. Checked for 40 clients opened one after
+ * another while events keep coming: each gets every stream entry after the stream's
+ * end once it has its 101 (S, after the handshake began) up to a later end (T), in
+ * order, none twice. */
+START_TEST(test_a_live_client_gets_every_event_written_after_its_handshake_began) {
+    fx_fleet(1);
+    freeReplyObject(fx_cmd("DEL mig:events")); /* the relay starts at 0-0, which no entry has */
+    relay_up(NULL, 0, 0);
+    atomic_store(&publishing, 1);
+    pthread_t t;
+    long checked = 0;
+    for (int k = 0; k < 40; k++) {
+        char s[64], e[64];
+        ws_t w;
+        ck_assert_int_eq(ws_open(&w, port, "/api/ws", NULL, 0), 101);
+        if (k == 0) ck_assert_int_eq(pthread_create(&t, NULL, publish_until_stopped, NULL), 0);
+        stream_end(s, sizeof s);
+        wait_stream_past(s);
+        stream_end(e, sizeof e);
+        redisReply *x = fx_cmd("XRANGE mig:events (%s %s", s, e);
+        size_t i = 0;
+        for (;;) {
+            cJSON *ev = ws_next_json(&w);
+            const char *id = jstr(ev, "event_id");
+            if (id_cmp(id, s) > 0 && id_cmp(id, e) <= 0) {
+                ck_assert_msg(i < x->elements, "client %d: event %s is not in (%s, %s]", k, id, s, e);
+                ck_assert_msg(strcmp(id, x->element[i]->element[0]->str) == 0, "client %d got %s, not %s", k, id,
+                              x->element[i]->element[0]->str);
+                i++;
+            }
+            int done = id_cmp(id, e) >= 0;
+            cJSON_Delete(ev);
+            if (done) break;
+        }
+        ck_assert_msg(i == x->elements, "client %d got %zu of the %zu events in (%s, %s]", k, i, x->elements, s, e);
+        checked += (long)i;
+        freeReplyObject(x);
+        ws_close(&w);
+    }
+    atomic_store(&publishing, 0);
+    pthread_join(t, NULL);
+    ck_assert_int_gt(checked, 0);
+}
+END_TEST
+
 START_TEST(test_missing_or_wrong_token_gets_401_json_and_a_viewer_token_connects) {
     relay_up(TOKENS, 0, 0);
     struct {
@@ -842,6 +912,7 @@ Suite *suite_relay(void) {
     tcase_add_test(tc, test_malformed_since_or_filter_is_refused_with_400_json);
     tcase_add_test(tc, test_client_that_never_reads_is_dropped_while_another_gets_every_event);
     tcase_add_test(tc, test_filters_deliver_only_the_matching_server_or_migration);
+    tcase_add_test(tc, test_a_live_client_gets_every_event_written_after_its_handshake_began);
     tcase_add_test(tc, test_missing_or_wrong_token_gets_401_json_and_a_viewer_token_connects);
     tcase_add_test(tc, test_pings_every_interval_and_a_client_that_never_answers_is_closed);
     tcase_add_test(tc, test_relay_stop_closes_every_client_with_1001);
