@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "agent/manifest.h"
 #include "agent/sync_private.h"
 #include "core/err.h"
+#include "core/log.h"
 
 #define PASS_FILE "pass.json"
 #define RECORD_FILE "record.mf"
@@ -699,6 +701,35 @@ static void lap(sync_pass_t *p, int64_t *t0, uint32_t *field) {
     *t0 = now;
 }
 
+/* Writes staging back to disk on a thread of its own, awaited by nobody: a pass reports
+ * done without waiting for the disk (rsync does not wait either), and by the final pass
+ * its writes are on disk or on the way, so the switch's syncfs, in the players' wait,
+ * has little left to flush. The thread owns only its descriptor; nothing waits for it
+ * (a failure shows at the switch's syncfs). */
+static void *writeback_thread(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    if (syncfs(fd) != 0)
+        log_at(LOG_WARN, "sync.writeback_failed", "error", strerror(errno), NULL);
+    close(fd);
+    return NULL;
+}
+
+static void start_writeback(int sfd) {
+    int fd = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
+    pthread_t t;
+    pthread_attr_t at;
+    if (fd < 0)
+        return;
+    if (pthread_attr_init(&at) == 0) {
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &at, writeback_thread, (void *)(intptr_t)fd) == 0)
+            fd = -1;
+        pthread_attr_destroy(&at);
+    }
+    if (fd >= 0)
+        close(fd); /* no thread: the switch flushes it all */
+}
+
 /* The strong manifest asked on a thread of its own (sync_pass_run_strong). */
 typedef struct strong_ask {
     sync_pass_t *p;
@@ -795,18 +826,16 @@ int sync_pass_run_strong(sync_pass_t *p, const sync_transport_t *t, const sync_t
     }
     if (rv == 0 && p->o.final)
         rv = sync__verify(p, sfd, ask.m != NULL ? ask.m : p->plan);
-    /* A pass before the final ends with its writes on disk and the SHA-256 of every staging
-     * file recorded, so that the final pass (the players' wait) flushes and hashes only
-     * what it writes itself (sync.h) */
+    /* A pass before the final ends with the SHA-256 of every staging file recorded and its
+     * writes on their way to disk, so that the final pass (the players' wait) hashes and
+     * flushes only what it writes itself (sync.h) */
     if (rv == 0 && !p->o.final) {
         rv = sync__verified_refresh(p, sfd);
         lap(p, &t0, &p->prog.verify_ms);
-        if (rv == 0 && syncfs(sfd) != 0) {
-            sync__fail(p, "staging: cannot sync: %s", strerror(errno));
-            rv = MIG_EIO;
-        }
-        if (rv == 0) /* the record after the bytes it vouches for are on disk */
+        if (rv == 0)
             rv = sync__verified_store(p);
+        if (rv == 0)
+            start_writeback(sfd);
     }
     if (rv != 0) {
         p->phase = PH_FAILED;

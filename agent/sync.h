@@ -30,10 +30,12 @@
  * kill -9 loses nothing that reached the page cache, and a power loss that loses staging
  * data or a checkpoint is caught by the final verification, which drops the bad files'
  * records so that a retried pass copies them again (a record or pass.json left
- * unreadable starts from nothing). The end of a pass and the switch are fsynced; a pass
- * before the final also syncfs's the staging tree, so that the switch flushes only the
- * final pass's own writes, and only then saves verified.bin (below), so that after a
- * power loss the record never vouches for staging bytes that were not on disk.
+ * unreadable starts from nothing). The end of a pass and the switch are fsynced. A pass
+ * before the final reports done without waiting for its data to reach the disk, as
+ * rsync does, but starts that writeback on a thread of its own, so that the switch's
+ * syncfs (in the players' wait) finds little left to flush; verified.bin (below) holds
+ * only within the boot that wrote it, so after a power loss it never vouches for staging
+ * bytes that were not on disk.
  *
  * Verifying in proportion to the change (the final pass runs while players wait). Every
  * file of the final pass is verified by SHA-256: the staging tree's every file must have
@@ -45,7 +47,7 @@
  *  - The target keeps verified.bin in the state folder: per staging file, the SHA-256 of
  *    its content and the staging file's own (ino, size, mtime_ns, ctime_ns) when hashed.
  *    Each pass before the final ends by hashing the staging files without a valid entry
- *    (what the pass wrote) and syncfs of staging, both outside the players' wait; the
+ *    (what the pass wrote), outside the players' wait; the
  *    final pass's verification hashes only staging files whose stat differs from their
  *    entry or that have none (what it wrote: copy_file drops a file's entry before writing),
  *    and compares every file with the source's final manifest. A change to a staging file
@@ -61,8 +63,9 @@
  *    when it is hashed, so waiting out the window there (2 s a pass, and every file hashed
  *    twice; measured by bench/sync) would guard only against a foreign write within the
  *    clock tick of the read.
- *  A lost, damaged or foreign (another staging tree) verified.bin, or an empty source
- *  cache (a restarted agent), costs a full hash on that side, never a wrong answer.
+ *  A lost, damaged, foreign (another staging tree) or older than the boot verified.bin, or
+ *  an empty source cache (a restarted agent), costs a full hash on that side, never a
+ *  wrong answer.
  *
  * The switch (final pass, after verification). The staging tree is synced (syncfs), then
  * exchanged with the server's directory by one renameat2(RENAME_EXCHANGE): before it the

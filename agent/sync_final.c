@@ -23,12 +23,37 @@
 
 /* ---- the staging files' SHA-256 record ---------------------------------------------------- */
 /*
- * verified.bin (little-endian): "MIGVF\x01\0\0" | u64 staging_dev | u64 staging_ino
- * | u32 count | count x (u16 path_len | path | u64 ino | u64 size | i64 mtime_ns
- * | i64 ctime_ns | 32 bytes SHA-256). Not fsynced: a lost or damaged one is read as empty,
- * which costs a full verification, never a wrong one.
+ * verified.bin (little-endian): "MIGVF\x02\0\0" | 36 bytes boot id | u64 staging_dev
+ * | u64 staging_ino | u32 count | count x (u16 path_len | path | u64 ino | u64 size
+ * | i64 mtime_ns | i64 ctime_ns | 32 bytes SHA-256). Neither it nor the staging bytes it
+ * vouches for are synced when it is saved: it holds only within the boot that wrote it
+ * (the kernel's boot id), where whatever was written is what a read sees, page cache or
+ * disk. A power loss or a kernel crash, which alone lose written bytes, means another
+ * boot, so it is read as empty; so is a lost or damaged one. That costs a full
+ * verification, never a wrong one.
  */
-static const unsigned char VMAGIC[8] = {'M', 'I', 'G', 'V', 'F', 1, 0, 0};
+static const unsigned char VMAGIC[8] = {'M', 'I', 'G', 'V', 'F', 2, 0, 0};
+#define BOOT_ID_LEN 36
+
+static char boot_id[BOOT_ID_LEN + 1];
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+/* The kernel's boot id (a UUID, new at each boot); "" where it cannot be read, and then
+ * no verified.bin is ever trusted. */
+static void read_boot_id(void) {
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, boot_id, BOOT_ID_LEN);
+    close(fd);
+    if (n != BOOT_ID_LEN)
+        boot_id[0] = '\0';
+}
+
+static const char *this_boot(void) {
+    pthread_once(&boot_once, read_boot_id);
+    return boot_id;
+}
 
 static unsigned char *put_le(unsigned char *b, uint64_t v, int n) {
     for (int i = 0; i < n; i++)
@@ -45,14 +70,16 @@ static uint64_t get_le(const unsigned char *b, int n) {
 
 static int verified_save(sync_pass_t *p) {
     const manifest_t *v = p->verified;
-    size_t len = 8 + 16 + 4;
+    size_t len = 8 + BOOT_ID_LEN + 16 + 4;
     for (size_t i = 0; i < v->n; i++)
         len += 2 + strlen(v->e[i].path) + 32 + 32;
     unsigned char *buf = malloc(len), *b = buf;
     if (buf == NULL)
         return MIG_ENOMEM;
     memcpy(b, VMAGIC, 8);
-    b = put_le(b + 8, p->verified_dev, 8);
+    memset(b + 8, 0, BOOT_ID_LEN);
+    memcpy(b + 8, this_boot(), strlen(this_boot()));
+    b = put_le(b + 8 + BOOT_ID_LEN, p->verified_dev, 8);
     b = put_le(b, p->verified_ino, 8);
     b = put_le(b, v->n, 4);
     for (size_t i = 0; i < v->n; i++) {
@@ -74,14 +101,18 @@ static int verified_save(sync_pass_t *p) {
 
 /* Parses verified.bin into a new sorted manifest; NULL when it is damaged. */
 static manifest_t *verified_parse(sync_pass_t *p, const unsigned char *buf, size_t len) {
-    if (len < 28 || memcmp(buf, VMAGIC, 8) != 0)
+    const size_t head = 8 + BOOT_ID_LEN + 20;
+    if (len < head || memcmp(buf, VMAGIC, 8) != 0)
         return NULL;
+    if (this_boot()[0] == '\0' || memcmp(buf + 8, this_boot(), BOOT_ID_LEN) != 0)
+        return NULL; /* written before a reboot: its bytes may not have reached the disk */
     manifest_t *v = manifest_new();
     if (v == NULL)
         return NULL;
-    p->verified_dev = get_le(buf + 8, 8), p->verified_ino = get_le(buf + 16, 8);
-    uint64_t n = get_le(buf + 24, 4);
-    size_t at = 28;
+    const unsigned char *h = buf + 8 + BOOT_ID_LEN;
+    p->verified_dev = get_le(h, 8), p->verified_ino = get_le(h + 8, 8);
+    uint64_t n = get_le(h + 16, 4);
+    size_t at = head;
     for (uint64_t i = 0; i < n; i++) {
         if (n > MANIFEST_MAX_ENTRIES || len - at < 2)
             goto bad;

@@ -55,8 +55,8 @@ void sync__verified_forget(sync_pass_t *p, const char *path);
 /* The end of a pass before the final: hashes the staging files whose SHA-256 is not
  * recorded for their present stat, into the record in memory. Returns 0 or MIG_E*. */
 int sync__verified_refresh(sync_pass_t *p, int sfd);
-/* Saves the record of staging hashes (verified.bin); called once staging is on disk, so
- * that after a power loss it never vouches for bytes that were not written. 0 or MIG_E*. */
+/* Saves the record of staging hashes (verified.bin), valid within this boot only (a power
+ * loss, which may lose staging bytes not yet on disk, starts another). 0 or MIG_E*. */
 int sync__verified_store(sync_pass_t *p);
 
 /* Every entry of staging (open at `sfd`) against `want`, the source's strong manifest; a

@@ -656,6 +656,38 @@ START_TEST(test_final_pass_hashes_only_the_file_changed_since_the_last_pass) {
 }
 END_TEST
 
+/* verified.bin vouches for staging bytes that were not synced to disk: it holds within the
+ * boot that wrote it only. One written in another boot (its boot id changed here, as a
+ * power loss and restart would) is not trusted: the final pass hashes every staging file
+ * again, and still switches the same tree. */
+START_TEST(test_staging_hashes_recorded_before_a_reboot_are_not_trusted) {
+    make_world();
+    wait_past_racy(srcfd);
+    wrap_t w;
+    sync_transport_t t = transport(&w);
+    sync_progress_t pg;
+    ck_assert_int_eq(run_pass(1, 0, &t, &pg, 0), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/verified.bin", state);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    char id[37] = {0};
+    ck_assert_int_eq(pread(fd, id, 36, 8), 36);
+    int bfd = open("/proc/sys/kernel/random/boot_id", O_RDONLY);
+    char now[37] = {0};
+    ck_assert_int_eq(read(bfd, now, 36), 36);
+    close(bfd);
+    ck_assert_str_eq(id, now); /* written in this boot */
+    const char *other = "00000000-0000-4000-8000-000000000000";
+    ck_assert_int_eq(pwrite(fd, other, 36, 8), 36);
+    close(fd);
+    ck_assert_int_eq(run_pass(2, 1, &t, &pg, 0), 0);
+    ck_assert_uint_eq(pg.hashed_bytes, 144 * B + 1234 + 300); /* the whole world */
+    ck_assert_uint_eq(pg.hash_reused_files, 0);
+    assert_same_trees(src, dir);
+}
+END_TEST
+
 /* A staging file changed behind the agent's back (same size, its mtime set back) keeps
  * nothing but its ctime changed: the final verification hashes it again, fails, and leaves
  * the directory untouched; the next final pass copies the file again and switches. */
@@ -871,6 +903,7 @@ Suite *suite_sync(void) {
     tcase_add_test(tc, test_final_pass_after_a_quiet_world_hashes_no_unchanged_file_on_either_side);
     tcase_add_test(tc, test_final_pass_hashes_only_the_file_changed_since_the_last_pass);
     tcase_add_test(tc, test_staging_file_corrupted_behind_the_agent_is_caught_by_the_final_verification);
+    tcase_add_test(tc, test_staging_hashes_recorded_before_a_reboot_are_not_trusted);
     tcase_add_test(tc, test_source_file_changed_within_the_second_of_its_hash_is_hashed_again);
     tcase_add_test(tc, test_repeated_dirty_bytes_fill_the_source_cache_once_per_file_version);
     tcase_add_test(tc, test_final_pass_with_the_strong_manifest_asked_in_parallel_switches_the_same_tree);
