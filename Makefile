@@ -56,11 +56,12 @@ PROG_PURE_OBJS += $(CLI_PURE)
 # The node agent's pure codecs (RCON, Server List Ping), unit-tested without sockets.
 AGENT_PURE = $(patsubst %,$(B)/agent/%.o,rcon slp)
 PROG_PURE_OBJS += $(AGENT_PURE)
-# The world sync (agent/manifest.c, fsx.c: the manifest, its walk and wire format, unit-
-# tested; sync.c, sync_source.c: the pass engine, tested against directories). Only what
-# links them takes xxHash and libcrypto, so that the other programs do not grow.
-AGENT_PURE += $(patsubst %,$(B)/agent/%.o,manifest fsx)
-AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest fsx sync sync_final sync_source)
+# The world sync (agent/manifest.c, strong.c, fsx.c: the manifest, its walk, its strong
+# hash and wire format, unit-tested; sync.c, sync_source.c: the pass engine, tested
+# against directories). Only what links them takes xxHash and libcrypto, so that the
+# other programs do not grow.
+AGENT_PURE += $(patsubst %,$(B)/agent/%.o,manifest strong fsx)
+AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest strong fsx sync sync_final sync_source)
 SYNC_PKGS = libxxhash libcrypto
 SYNC_LIBS = $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null)
 # bin/migrate-agent: the node agent (agent/main.c and the modules around the sync).
@@ -266,7 +267,7 @@ bench: deps $(patsubst %,$(B)/bench/%,$(BENCH))
 FUZZ = jsonbody query wsframe reply sentinel mcproto rcon slp manifest greet conntrack
 FUZZ_SECONDS ?= 60
 FUZZ_B = build/fuzz
-FUZZ_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/%.o,api/query worker/reply agent/rcon agent/slp agent/manifest agent/fsx)
+FUZZ_OBJS = $(PURE_OBJS) $(patsubst %,$(B)/%.o,api/query worker/reply agent/rcon agent/slp agent/manifest agent/strong agent/fsx)
 FUZZ_OBJS += $(patsubst %,$(B)/router/%.o,greet hostmap conntrack)
 .PHONY: fuzz fuzz-build
 fuzz: deps

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #endif
 
 #include "agent/fsx.h"
+#include "agent/strong.h"
 #include "core/err.h"
 
 /* Bytes read at once while hashing a file: 256 blocks, large enough that the read
@@ -32,7 +32,7 @@
 /* Folder levels the walk descends at most (a world is 3 or 4 deep). */
 #define SCAN_MAX_DEPTH 64
 
-static const unsigned char MAGIC[8] = {'M', 'I', 'G', 'M', 'F', 1, 0, 0};
+static const unsigned char MAGIC[8] = {'M', 'I', 'G', 'M', 'F', 2, 0, 0};
 
 /* Fixed bytes of an entry around its path, SHA-256 and hashes. */
 #define ENTRY_FIXED (2 + 4 + 8 + 8 + 8 + 1 + 8)
@@ -96,12 +96,18 @@ manifest_t *manifest_new(void) {
 void manifest_free(manifest_t *m) {
     if (m == NULL)
         return;
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->e[i].path);
-        free(m->e[i].hashes);
-    }
+    for (size_t i = 0; i < m->n; i++)
+        manifest_entry_release(&m->e[i]);
     free(m->e);
     free(m);
+}
+
+void manifest_entry_release(manifest_entry_t *e) {
+    free(e->path);
+    free(e->hashes);
+    free(e->pieces);
+    e->path = NULL, e->hashes = NULL, e->pieces = NULL;
+    e->nhashes = e->hcap = e->npieces = 0;
 }
 
 manifest_entry_t *manifest_push(manifest_t *m, const char *path) {
@@ -203,7 +209,8 @@ static void set_stat(manifest_entry_t *e, const struct stat *st, int64_t scan_ns
 static int hash_fd(int fd, manifest_entry_t *e, int scan_flags) {
     int rv = MIG_ENOMEM;
     unsigned char *buf = malloc(HASH_READ_BYTES);
-    EVP_MD_CTX *sha = NULL;
+    strong_t sha;
+    int strong = 0;
     if (buf == NULL)
         goto out;
     if (scan_flags & MANIFEST_SCAN_BLOCKS) {
@@ -212,9 +219,9 @@ static int hash_fd(int fd, manifest_entry_t *e, int scan_flags) {
         e->nhashes = 0;
     }
     if (scan_flags & MANIFEST_SCAN_STRONG) {
-        sha = EVP_MD_CTX_new();
-        if (sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1)
+        if (strong_init(&sha, (scan_flags & MANIFEST_SCAN_PIECES) != 0) != 0)
             goto out;
+        strong = 1;
     }
     rv = MIG_EIO;
     uint64_t off = 0;
@@ -238,18 +245,23 @@ static int hash_fd(int fd, manifest_entry_t *e, int scan_flags) {
                 size_t n = want - b < MANIFEST_BLOCK ? want - b : MANIFEST_BLOCK;
                 e->hashes[e->nhashes++] = XXH3_64bits(buf + b, n);
             }
-        if (sha != NULL && EVP_DigestUpdate(sha, buf, want) != 1)
+        if (strong && strong_update(&sha, buf, want) != 0)
             goto out;
         off += want;
     }
-    if (sha != NULL) {
-        if (EVP_DigestFinal_ex(sha, e->sha256, NULL) != 1)
+    if (strong) {
+        if (strong_final(&sha, e->sha256) != 0)
             goto out;
         e->flags |= MANIFEST_F_STRONG;
+        if (scan_flags & MANIFEST_SCAN_PIECES) {
+            free(e->pieces);
+            e->pieces = strong_take(&sha, &e->npieces);
+        }
     }
     rv = 0;
 out:
-    EVP_MD_CTX_free(sha);
+    if (strong)
+        strong_free(&sha);
     free(buf);
     return rv;
 }
@@ -378,11 +390,12 @@ static int walk_dir(walk_t *w, int fd, size_t plen, int depth) {
             if (sub < 0) {
                 rv = errno == ENOENT ? 0 : MIG_EIO;
                 if (rv == 0)
-                    w->m->n--, free(e->path), free(e->hashes);
+                    manifest_entry_release(e), w->m->n--;
                 continue;
             }
             rv = walk_dir(w, sub, len, depth + 1);
-        } else if (w->scan_flags == MANIFEST_SCAN_STRONG && w->c != NULL && w->c->get != NULL &&
+        } else if ((w->scan_flags & ~MANIFEST_SCAN_PIECES) == MANIFEST_SCAN_STRONG && w->c != NULL &&
+                   w->c->get != NULL &&
                    w->c->get(w->c->ctx, e, e->sha256)) {
             e->flags |= MANIFEST_F_STRONG;
             w->c->hits++;
@@ -496,6 +509,11 @@ int manifest_encode(const manifest_t *m, unsigned char **buf, size_t *len) {
 int manifest_decode(const unsigned char *buf, size_t len, int decode_flags, manifest_t **out,
                     char *why, size_t whylen) {
     *out = NULL;
+    if (len >= HEADER_BYTES && memcmp(buf, MAGIC, 5) == 0 && buf[5] != MAGIC[5]) {
+        say(why, whylen, "manifest version %u, this agent reads version %u: run one version of the agent on both nodes",
+            buf[5], MAGIC[5]);
+        return MIG_EINVALID;
+    }
     if (len < HEADER_BYTES || memcmp(buf, MAGIC, 8) != 0) {
         say(why, whylen, "not a manifest (bad magic or too short)");
         return MIG_EINVALID;

@@ -1,15 +1,18 @@
 /* manifest.h - the manifest of a server's directory for the world sync: every folder and
  * regular file with its relative path, size, mode, mtime and ctime (ns), optionally the
- * 64-bit XXH3 hash of each 4 KiB block and the file's SHA-256; its walk, its block and
- * strong hashing, and its wire format with strict validation.
+ * 64-bit XXH3 hash of each 4 KiB block and the file's strong hash (agent/strong.h: the
+ * SHA-256 of its 32 KiB pieces' SHA-256s); its walk, its block and strong hashing, and its
+ * wire format with strict validation.
  *
  * Wire format (all integers little-endian; one format for a source's answer, a file's
  * block list and the target's own record, so one parser guards them all):
  *
- *   header  "MIGMF\x01\0\0" (8 bytes, the last two reserved) | i64 scan_ns | u32 count
+ *   header  "MIGMF\x02\0\0" (8 bytes, the last two reserved) | i64 scan_ns | u32 count
  *   entry   u16 path_len | path (path_len bytes, no NUL) | u32 mode | u64 size
- *           | i64 mtime_ns | i64 ctime_ns | u8 flags | [32 bytes SHA-256 if flags&STRONG]
+ *           | i64 mtime_ns | i64 ctime_ns | u8 flags | [32 bytes strong hash if flags&STRONG]
  *           | u64 nhashes | nhashes x u64 XXH3 of blocks 0..nhashes-1
+ * (version 1 carried the SHA-256 of the whole file: an agent refuses the other version's
+ * manifest as such, so two versions never compare unlike hashes).
  *
  * Binary rather than JSON lines: a 1 GiB world has 262,144 blocks, 2 MiB of hashes in
  * binary and twice that in hex, and a delta pass must not send more than rsync does.
@@ -52,11 +55,13 @@ enum {
 /* What manifest_scan and manifest_hash_file compute beyond the stat of each file. */
 enum {
     MANIFEST_SCAN_BLOCKS = 1, /* XXH3 of every 4 KiB block */
-    MANIFEST_SCAN_STRONG = 2, /* SHA-256 of the whole file */
+    MANIFEST_SCAN_STRONG = 2, /* the file's strong hash (agent/strong.h) */
     /* manifest_hash_file_cached only: the SHA-256 for the cache alone, so not computed when
      * the cache holds it for the file's stat already or would refuse it (the file is racy);
      * the entry's STRONG flag says whether it was */
     MANIFEST_SCAN_FILL = 4,
+    /* with MANIFEST_SCAN_STRONG: keep each piece's SHA-256 in the entry (`pieces`) */
+    MANIFEST_SCAN_PIECES = 8,
 };
 
 typedef struct manifest_entry {
@@ -67,7 +72,7 @@ typedef struct manifest_entry {
     int64_t ctime_ns;   /* status change time, ns since the epoch (not settable: detects a
                          * write that restored an mtime) */
     uint8_t flags;      /* MANIFEST_F_* */
-    uint8_t sha256[32]; /* the whole file's SHA-256 when flags & MANIFEST_F_STRONG */
+    uint8_t sha256[32]; /* the file's strong hash when flags & MANIFEST_F_STRONG */
     uint64_t nhashes;   /* hashes known for blocks 0..nhashes-1 (0 when none were asked) */
     uint64_t *hashes;   /* hcap slots, owned; NULL when none allocated */
     uint64_t hcap;      /* slots of `hashes`: manifest_nblocks(size) after
@@ -75,6 +80,10 @@ typedef struct manifest_entry {
                            decoded manifest never costs more memory than its own bytes */
     uint64_t dev, ino;  /* the file's identity where a scan or hash_file stat'ed it; 0 when
                            decoded (not in the wire format) */
+    uint8_t (*pieces)[32]; /* the SHA-256 of each STRONG_PIECE when MANIFEST_SCAN_PIECES
+                              computed them (or the target's record of staging kept them),
+                              npieces of them; owned; not in the wire format */
+    uint64_t npieces;
 } manifest_entry_t;
 
 typedef struct manifest {
@@ -99,6 +108,9 @@ int manifest_check_path(const char *p, size_t n, char *why, size_t whylen);
 /* An empty manifest; NULL when out of memory. Free with manifest_free. */
 manifest_t *manifest_new(void);
 void manifest_free(manifest_t *m);
+
+/* Frees what an entry owns (path, hashes, pieces); the entry itself is the manifest's. */
+void manifest_entry_release(manifest_entry_t *e);
 
 /* Appends an entry for `path` (copied), every other field zero; returns it (valid until
  * the next push) or NULL when out of memory. The path is not validated here. */

@@ -544,11 +544,11 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
     uint64_t bytes;
     if (manifest_entry_unchanged(re, pe))
         return 0;
-    sync__verified_forget(p, pe->path);
     int rv = file_ranges(pe, re, &r, &n, &bytes);
     if (rv != 0)
         return rv;
-    int fd = fsx_open_beneath(sfd, pe->path, O_WRONLY | O_CREAT, 0600, 1);
+    /* read too: the pieces written are hashed again from staging (sync__verified_wrote) */
+    int fd = fsx_open_beneath(sfd, pe->path, O_RDWR | O_CREAT, 0600, 1);
     if (fd < 0) {
         sync__fail(p, "staging: cannot open %s", pe->path);
         free(r);
@@ -561,6 +561,9 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
         sync__fail(p, "staging: cannot size %s", pe->path);
         goto out;
     }
+    int held = sync__verified_holds(p, pe->path, &st);
+    uint64_t old_size = (uint64_t)st.st_size;
+    sync__verified_forget(p, pe->path);
     /* A file fetched whole into an empty one gets its blocks at once: a full disk fails
      * here, clearly, rather than at writeback, and the page cache's writes skip ext4's
      * delayed allocation of each block. */
@@ -610,7 +613,7 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
     re->mode = pe->mode, re->size = pe->size, re->mtime_ns = pe->mtime_ns;
     re->ctime_ns = pe->ctime_ns, re->flags = pe->flags & MANIFEST_F_RACY;
     pthread_mutex_unlock(&p->mu);
-    rv = 0;
+    rv = held ? sync__verified_wrote(p, fd, pe->path, old_size, r, n) : 0;
 out:
     free(s);
     free(r);

@@ -38,19 +38,22 @@
  * bytes that were not on disk.
  *
  * Verifying in proportion to the change (the final pass runs while players wait). Every
- * file of the final pass is verified by SHA-256: the staging tree's every file must have
- * the SHA-256 the quiesced source has. Neither side reads an unchanged file to show it:
+ * file of the final pass is verified by its strong hash (agent/strong.h: the SHA-256 of the
+ * SHA-256s of its 32 KiB pieces; "SHA-256" below): the staging tree's every file must have
+ * the one the quiesced source has. Neither side reads an unchanged file to show it:
  *  - The source caches the SHA-256 of each file it reads whole (a whole-file read served to
  *    a pass, a file's block hashes, a strong manifest), keyed by (dev, ino, size,
  *    mtime_ns, ctime_ns), in memory, bounded (sync_source.h); the final pass's strong
  *    manifest takes a file's SHA-256 from it when the file's stat is the key.
  *  - The target keeps verified.bin in the state folder: per staging file, the SHA-256 of
- *    its content and the staging file's own (ino, size, mtime_ns, ctime_ns) when hashed.
- *    Each pass before the final ends by hashing the staging files without a valid entry
- *    (what the pass wrote), outside the players' wait; the
+ *    its content, of each of its pieces, and the staging file's own (ino, size, mtime_ns,
+ *    ctime_ns) when hashed. A pass that writes into a file whose entry stands hashes again
+ *    the pieces it wrote (read back from staging; from the old end on when the size
+ *    changed) and the root, so the entry stands for the new stat: a re-saved chunk costs
+ *    a piece, not the file. Each pass before the final ends by hashing whole the staging
+ *    files without a standing entry (new files, pass 1's), outside the players' wait; the
  *    final pass's verification hashes only staging files whose stat differs from their
- *    entry or that have none (what it wrote: copy_file drops a file's entry before writing),
- *    and compares every file with the source's final manifest. A change to a staging file
+ *    entry or that have none, and compares every file with the source's final manifest. A change to a staging file
  *    from outside the agent changes its ctime (which nothing can set back), so it is
  *    hashed again and caught; so is a file replaced by another (another ino).
  *  - The racy-clean rule (git's index), on the source: a SHA-256 is kept only when the

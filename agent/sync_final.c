@@ -14,6 +14,7 @@
 
 #include "agent/fsx.h"
 #include "agent/manifest.h"
+#include "agent/strong.h"
 #include "agent/sync_private.h"
 #include "core/err.h"
 
@@ -23,16 +24,17 @@
 
 /* ---- the staging files' SHA-256 record ---------------------------------------------------- */
 /*
- * verified.bin (little-endian): "MIGVF\x02\0\0" | 36 bytes boot id | u64 staging_dev
+ * verified.bin (little-endian): "MIGVF\x03\0\0" | 36 bytes boot id | u64 staging_dev
  * | u64 staging_ino | u32 count | count x (u16 path_len | path | u64 ino | u64 size
- * | i64 mtime_ns | i64 ctime_ns | 32 bytes SHA-256). Neither it nor the staging bytes it
+ * | i64 mtime_ns | i64 ctime_ns | 32 bytes strong hash | u64 npieces | npieces x 32 bytes
+ * SHA-256 of each piece, agent/strong.h). Neither it nor the staging bytes it
  * vouches for are synced when it is saved: it holds only within the boot that wrote it
  * (the kernel's boot id), where whatever was written is what a read sees, page cache or
  * disk. A power loss or a kernel crash, which alone lose written bytes, means another
  * boot, so it is read as empty; so is a lost or damaged one. That costs a full
  * verification, never a wrong one.
  */
-static const unsigned char VMAGIC[8] = {'M', 'I', 'G', 'V', 'F', 2, 0, 0};
+static const unsigned char VMAGIC[8] = {'M', 'I', 'G', 'V', 'F', 3, 0, 0};
 #define BOOT_ID_LEN 36
 
 static char boot_id[BOOT_ID_LEN + 1];
@@ -72,7 +74,7 @@ static int verified_save(sync_pass_t *p) {
     const manifest_t *v = p->verified;
     size_t len = 8 + BOOT_ID_LEN + 16 + 4;
     for (size_t i = 0; i < v->n; i++)
-        len += 2 + strlen(v->e[i].path) + 32 + 32;
+        len += 2 + strlen(v->e[i].path) + 32 + 32 + 8 + (size_t)v->e[i].npieces * 32;
     unsigned char *buf = malloc(len), *b = buf;
     if (buf == NULL)
         return MIG_ENOMEM;
@@ -92,7 +94,10 @@ static int verified_save(sync_pass_t *p) {
         b = put_le(b, (uint64_t)e->mtime_ns, 8);
         b = put_le(b, (uint64_t)e->ctime_ns, 8);
         memcpy(b, e->sha256, 32);
-        b += 32;
+        b = put_le(b + 32, e->npieces, 8);
+        if (e->npieces > 0)
+            memcpy(b, e->pieces, (size_t)e->npieces * 32);
+        b += (size_t)e->npieces * 32;
     }
     int rv = fsx_replace_file(p->statefd, VERIFIED_FILE, buf, len);
     free(buf);
@@ -118,7 +123,7 @@ static manifest_t *verified_parse(sync_pass_t *p, const unsigned char *buf, size
             goto bad;
         size_t pl = (size_t)get_le(buf + at, 2);
         char path[PATH_MAX];
-        if (pl == 0 || pl >= PATH_MAX || len - at - 2 < pl + 64)
+        if (pl == 0 || pl >= PATH_MAX || len - at - 2 < pl + 72)
             goto bad;
         memcpy(path, buf + at + 2, pl);
         path[pl] = '\0';
@@ -135,7 +140,17 @@ static manifest_t *verified_parse(sync_pass_t *p, const unsigned char *buf, size
         e->mtime_ns = (int64_t)get_le(buf + at + 16, 8), e->ctime_ns = (int64_t)get_le(buf + at + 24, 8);
         memcpy(e->sha256, buf + at + 32, 32);
         e->flags = MANIFEST_F_STRONG;
-        at += 64;
+        uint64_t np = get_le(buf + at + 64, 8);
+        at += 72;
+        if (e->size > MANIFEST_MAX_SIZE || np != strong_npieces(e->size) || (len - at) / 32 < np)
+            goto bad;
+        if (np > 0) {
+            if ((e->pieces = malloc((size_t)np * 32)) == NULL)
+                goto bad;
+            memcpy(e->pieces, buf + at, (size_t)np * 32);
+        }
+        e->npieces = np;
+        at += (size_t)np * 32;
     }
     if (at != len)
         goto bad;
@@ -164,9 +179,25 @@ void sync__verified_check_tree(sync_pass_t *p) {
     if (p->verified_dev == p->staging_dev && p->verified_ino == p->staging_ino)
         return;
     for (size_t i = 0; i < p->verified->n; i++)
-        free(p->verified->e[i].path), free(p->verified->e[i].hashes);
+        manifest_entry_release(&p->verified->e[i]);
     p->verified->n = 0;
     p->verified_dev = p->staging_dev, p->verified_ino = p->staging_ino;
+}
+
+/* 1 when the record `v` stands for the staging file of stat `st`: same file and stat,
+ * and every piece's hash held. */
+static int holds(const manifest_entry_t *v, uint64_t ino, uint64_t size, int64_t mtime_ns, int64_t ctime_ns) {
+    return v != NULL && v->ino == ino && v->size == size && v->mtime_ns == mtime_ns && v->ctime_ns == ctime_ns &&
+           v->npieces == strong_npieces(size) && (size == 0 || v->pieces != NULL);
+}
+
+static int64_t ns_of(struct timespec ts) {
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+int sync__verified_holds(sync_pass_t *p, const char *path, const struct stat *st) {
+    return holds(manifest_find(p->verified, path), (uint64_t)st->st_ino, (uint64_t)st->st_size, ns_of(st->st_mtim),
+                 ns_of(st->st_ctim));
 }
 
 void sync__verified_forget(sync_pass_t *p, const char *path) {
@@ -175,33 +206,108 @@ void sync__verified_forget(sync_pass_t *p, const char *path) {
         e->ino = 0, e->mtime_ns = e->ctime_ns = -1; /* matches no stat */
 }
 
+/* Marks in `touch` (one byte per piece) the pieces that `r[0..n)` overlap. */
+static void touch_ranges(unsigned char *touch, const sync_range_t *r, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].len == 0)
+            continue;
+        for (uint64_t k = r[i].off / STRONG_PIECE; k <= (r[i].off + r[i].len - 1) / STRONG_PIECE; k++)
+            touch[k] = 1;
+    }
+}
+
+int sync__verified_wrote(sync_pass_t *p, int fd, const char *path, uint64_t old_size, const sync_range_t *r,
+                         size_t n) {
+    manifest_entry_t *e = manifest_find(p->verified, path);
+    struct stat st;
+    if (e == NULL || fstat(fd, &st) != 0)
+        return 0; /* the end of the pass hashes it whole */
+    uint64_t size = (uint64_t)st.st_size, np = strong_npieces(size);
+    unsigned char *touch = calloc(np ? np : 1, 1), *buf = malloc(STRONG_PIECE);
+    int rv = MIG_ENOMEM;
+    if (touch == NULL || buf == NULL)
+        goto out;
+    if (np != e->npieces) {
+        uint8_t(*pc)[32] = realloc(e->pieces, (size_t)(np ? np : 1) * 32);
+        if (pc == NULL)
+            goto out;
+        e->pieces = pc, e->npieces = np;
+    }
+    touch_ranges(touch, r, n);
+    /* a size change: the old last piece (now longer or shorter) and every piece after it */
+    if (size != old_size)
+        for (uint64_t k = (size < old_size ? size : old_size) / STRONG_PIECE; k < np; k++)
+            touch[k] = 1;
+    uint64_t read_bytes = 0;
+    rv = MIG_EIO;
+    for (uint64_t k = 0; k < np; k++) {
+        if (!touch[k])
+            continue;
+        size_t want = size - k * STRONG_PIECE < STRONG_PIECE ? (size_t)(size - k * STRONG_PIECE) : STRONG_PIECE;
+        size_t got = 0;
+        while (got < want) {
+            ssize_t rd = pread(fd, buf + got, want - got, (off_t)(k * STRONG_PIECE + got));
+            if (rd < 0 && errno == EINTR)
+                continue;
+            if (rd <= 0)
+                goto out;
+            got += (size_t)rd;
+        }
+        if (strong_piece(buf, want, e->pieces[k]) != 0) {
+            rv = MIG_ENOMEM;
+            goto out;
+        }
+        read_bytes += want;
+    }
+    if (strong_root((const uint8_t(*)[32])e->pieces, np, e->sha256) != 0) {
+        rv = MIG_ENOMEM;
+        goto out;
+    }
+    e->ino = (uint64_t)st.st_ino, e->size = size;
+    e->mtime_ns = ns_of(st.st_mtim), e->ctime_ns = ns_of(st.st_ctim);
+    pthread_mutex_lock(&p->mu);
+    p->prog.hashed_bytes += read_bytes;
+    pthread_mutex_unlock(&p->mu);
+    rv = 0;
+out:
+    if (rv != 0)
+        sync__verified_forget(p, path); /* hashed whole at the end of the pass */
+    free(touch);
+    free(buf);
+    return rv == MIG_ENOMEM ? rv : 0;
+}
+
 /* The scan's hooks: the old record answers by path when the staging file's stat is the
  * recorded one; what the scan keeps (answered, or hashed and trusted) makes the new one. */
 typedef struct vscan {
-    const manifest_t *old;
+    manifest_t *old;
     manifest_t *next;
     int failed;
 } vscan_t;
 
-static void vkeep(vscan_t *vs, const manifest_entry_t *e, const uint8_t sha256[32]) {
+/* Keeps `e` with its strong hash and piece hashes (`pieces`, taken). */
+static void vkeep(vscan_t *vs, const manifest_entry_t *e, const uint8_t sha256[32], uint8_t (*pieces)[32],
+                  uint64_t npieces) {
     manifest_entry_t *n = manifest_push(vs->next, e->path);
     if (n == NULL) {
+        free(pieces);
         vs->failed = 1;
         return;
     }
     n->mode = S_IFREG, n->ino = e->ino, n->size = e->size, n->mtime_ns = e->mtime_ns;
     n->ctime_ns = e->ctime_ns, n->flags = MANIFEST_F_STRONG;
     memcpy(n->sha256, sha256, 32);
+    n->pieces = pieces, n->npieces = npieces;
 }
 
 static int vget(void *ctx, const manifest_entry_t *e, uint8_t sha256[32]) {
     vscan_t *vs = ctx;
-    const manifest_entry_t *o = manifest_find(vs->old, e->path);
-    if (o == NULL || o->ino != e->ino || o->size != e->size || o->mtime_ns != e->mtime_ns ||
-        o->ctime_ns != e->ctime_ns)
+    manifest_entry_t *o = manifest_find(vs->old, e->path);
+    if (!holds(o, e->ino, e->size, e->mtime_ns, e->ctime_ns))
         return 0;
     memcpy(sha256, o->sha256, 32);
-    vkeep(vs, e, sha256);
+    vkeep(vs, e, sha256, o->pieces, o->npieces); /* the old record is dropped after the scan */
+    o->pieces = NULL, o->npieces = 0;
     return 1;
 }
 
@@ -213,7 +319,15 @@ static int vget(void *ctx, const manifest_entry_t *e, uint8_t sha256[32]) {
  * and a second hash of every file a pass wrote (sync.h). */
 static void vput(void *ctx, const manifest_entry_t *e, int64_t start_ns) {
     (void)start_ns;
-    vkeep(ctx, e, e->sha256);
+    vscan_t *vs = ctx;
+    uint8_t(*pieces)[32] = NULL;
+    if (e->npieces > 0 && (pieces = malloc((size_t)e->npieces * 32)) == NULL) {
+        vs->failed = 1;
+        return;
+    }
+    if (e->npieces > 0)
+        memcpy(pieces, e->pieces, (size_t)e->npieces * 32);
+    vkeep(vs, e, e->sha256, pieces, e->npieces);
 }
 
 /* Scans staging (every file's SHA-256, from the record where its stat stands) into *got,
@@ -224,7 +338,7 @@ static int verified_scan(sync_pass_t *p, int sfd, manifest_t **got) {
         return MIG_ENOMEM;
     manifest_sha_cache_t c = {.ctx = &vs, .get = vget, .put = vput};
     char why[200] = "";
-    int rv = manifest_scan_cached(sfd, MANIFEST_SCAN_STRONG, &c, got, why, sizeof why);
+    int rv = manifest_scan_cached(sfd, MANIFEST_SCAN_STRONG | MANIFEST_SCAN_PIECES, &c, got, why, sizeof why);
     pthread_mutex_lock(&p->mu);
     p->prog.hashed_bytes += c.hashed_bytes;
     p->prog.hash_reused_files += c.hits;

@@ -50,8 +50,18 @@ void sync__fail(sync_pass_t *p, const char *fmt, ...);
 int sync__verified_load(sync_pass_t *p);
 /* Empties p->verified when it describes another staging tree than p->staging_*. */
 void sync__verified_check_tree(sync_pass_t *p);
-/* The file `path` of staging is about to be written: its SHA-256 is no longer known. */
+/* 1 when the record holds the strong hash of the staging file `path` of stat `st`, piece
+ * by piece (copy_file asks before it writes). */
+int sync__verified_holds(sync_pass_t *p, const char *path, const struct stat *st);
+/* The file `path` of staging is about to be written: its strong hash is no longer known. */
 void sync__verified_forget(sync_pass_t *p, const char *path);
+/* The pass wrote the ranges `r[0..n)` of staging's `path` (open for reading at `fd`, its
+ * size `old_size` before), whose record held before (sync__verified_holds): hashes again
+ * the pieces written (and, when the size changed, from the old end on), so the record
+ * holds for the file's present stat without reading the rest. On a read error the record
+ * stays forgotten and the end of the pass hashes the file whole. 0 or MIG_ENOMEM. */
+int sync__verified_wrote(sync_pass_t *p, int fd, const char *path, uint64_t old_size, const sync_range_t *r,
+                         size_t n);
 /* The end of a pass before the final: hashes the staging files whose SHA-256 is not
  * recorded for their present stat, into the record in memory. Returns 0 or MIG_E*. */
 int sync__verified_refresh(sync_pass_t *p, int sfd);

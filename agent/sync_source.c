@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "agent/fsx.h"
 #include "agent/manifest.h"
+#include "agent/strong.h"
 #include "core/err.h"
 
 /* Bytes read per pread while serving ranges: 1 MiB keeps the calls few, the buffer in L2
@@ -171,8 +171,7 @@ int sync_source_blocks_fill(int rootfd, const char *const *paths, size_t n, int 
                                        &c, why, whylen);
         e->flags &= (uint8_t)~MANIFEST_F_STRONG; /* the answer carries block hashes only */
         if (rv == MIG_ENOT_FOUND) { /* deleted since the manifest: the next pass removes it */
-            free(e->path);
-            free(e->hashes);
+            manifest_entry_release(e);
             m->n--;
             rv = 0;
         }
@@ -193,7 +192,8 @@ int sync_source_read(int rootfd, const char *path, const sync_range_t *ranges, s
         return fd == MIG_ENOT_FOUND ? MIG_ENOT_FOUND : MIG_EREFUSED;
     int rv = MIG_ENOMEM;
     unsigned char *buf = malloc(READ_BYTES);
-    EVP_MD_CTX *sha = NULL;
+    strong_t sha;
+    int hashing = 0;
     struct stat before, after;
     struct timespec start;
     manifest_entry_t e = {0};
@@ -208,13 +208,8 @@ int sync_source_read(int rootfd, const char *path, const sync_range_t *ranges, s
     uint8_t held[32];
     /* not when racy (the cache would refuse it) or held already */
     if (e.ino != 0 && manifest_sha_trusted(&e, (int64_t)start.tv_sec * 1000000000ll + start.tv_nsec) &&
-        !cache_get(NULL, &e, held)) {
-        sha = EVP_MD_CTX_new();
-        if (sha != NULL && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
-            EVP_MD_CTX_free(sha);
-            sha = NULL;
-        }
-    }
+        !cache_get(NULL, &e, held))
+        hashing = strong_init(&sha, 0) == 0;
     if (buf == NULL)
         goto out;
     rv = 0;
@@ -236,15 +231,15 @@ int sync_source_read(int rootfd, const char *path, const sync_range_t *ranges, s
                 got += (size_t)r;
             }
             memset(buf + got, 0, want - got);
-            if (sha != NULL && EVP_DigestUpdate(sha, buf, want) != 1) {
-                EVP_MD_CTX_free(sha);
-                sha = NULL;
+            if (hashing && strong_update(&sha, buf, want) != 0) {
+                strong_free(&sha);
+                hashing = 0;
             }
             rv = emit(ctx, buf, want);
             off += want;
         }
     }
-    if (rv == 0 && sha != NULL && EVP_DigestFinal_ex(sha, e.sha256, NULL) == 1 &&
+    if (rv == 0 && hashing && strong_final(&sha, e.sha256) == 0 &&
         fstat(fd, &after) == 0 && after.st_ino == before.st_ino && after.st_size == before.st_size &&
         after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec &&
         after.st_ctim.tv_sec == before.st_ctim.tv_sec && after.st_ctim.tv_nsec == before.st_ctim.tv_nsec) {
@@ -254,7 +249,8 @@ int sync_source_read(int rootfd, const char *path, const sync_range_t *ranges, s
         count(&c, 0);
     }
 out:
-    EVP_MD_CTX_free(sha);
+    if (hashing)
+        strong_free(&sha);
     free(buf);
     close(fd);
     return rv;

@@ -10,10 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <xxhash.h>
 
 #include "agent/fsx.h"
 #include "agent/manifest.h"
+#include "agent/strong.h"
 #include "core/err.h"
 #include "suites.h"
 
@@ -81,7 +83,7 @@ START_TEST(test_encode_is_the_documented_layout_and_decodes_back) {
     encode(m, &buf, &len);
     /* header 20; "region": 39+6; r.0.0.mca: 39+16+32+16; "z": 39+1 */
     ck_assert_uint_eq(len, 20 + 45 + 103 + 40);
-    ck_assert_int_eq(memcmp(buf, "MIGMF\x01\0\0", 8), 0);
+    ck_assert_int_eq(memcmp(buf, "MIGMF\x02\0\0", 8), 0);
     ck_assert_uint_eq(buf[8], 0x15); /* scan_ns little-endian: 1700000000123456789 = 0x1797...15 */
     ck_assert_uint_eq(buf[16], 3);   /* count */
     ck_assert_uint_eq(buf[20], 6);   /* path_len of "region" */
@@ -296,6 +298,73 @@ START_TEST(test_decode_of_a_huge_declared_file_with_one_hash_costs_only_that_has
 }
 END_TEST
 
+/* The strong hash (agent/strong.h): the SHA-256 of the SHA-256s of the 32 KiB pieces, the
+ * last one short; an empty file's is the SHA-256 of nothing. Computed here with libcrypto
+ * directly, against a scan (pieces kept) and the streaming hash fed in odd chunks. */
+START_TEST(test_strong_hash_is_the_sha256_of_the_pieces_sha256s) {
+    size_t n = 2 * STRONG_PIECE + 5;
+    unsigned char *data = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i * 13 + i / 1000);
+    unsigned char list[3][32], want[32];
+    for (int k = 0; k < 3; k++) {
+        size_t len = k < 2 ? STRONG_PIECE : 5;
+        ck_assert_int_eq(EVP_Digest(data + (size_t)k * STRONG_PIECE, len, list[k], NULL, EVP_sha256(), NULL), 1);
+    }
+    ck_assert_int_eq(EVP_Digest(list, sizeof list, want, NULL, EVP_sha256(), NULL), 1);
+    put_file("big", data, n);
+    put_file("empty", "", 0);
+    manifest_t *m;
+    char why[200] = "";
+    ck_assert_int_eq(manifest_scan(rootfd, MANIFEST_SCAN_STRONG | MANIFEST_SCAN_PIECES, &m, why, sizeof why), 0);
+    ck_assert_str_eq(m->e[0].path, "big");
+    ck_assert_int_eq(memcmp(m->e[0].sha256, want, 32), 0);
+    ck_assert_uint_eq(m->e[0].npieces, 3);
+    ck_assert_int_eq(memcmp(m->e[0].pieces, list, sizeof list), 0);
+    unsigned char nothing[32];
+    ck_assert_int_eq(EVP_Digest("", 0, nothing, NULL, EVP_sha256(), NULL), 1);
+    ck_assert_str_eq(m->e[1].path, "empty");
+    ck_assert_int_eq(memcmp(m->e[1].sha256, nothing, 32), 0);
+    ck_assert_uint_eq(m->e[1].npieces, 0);
+    /* streamed in chunks that straddle the pieces; the root of the list alone */
+    strong_t h;
+    unsigned char got[32];
+    ck_assert_int_eq(strong_init(&h, 1), 0);
+    for (size_t at = 0; at < n; at += 7919)
+        ck_assert_int_eq(strong_update(&h, data + at, n - at < 7919 ? n - at : 7919), 0);
+    ck_assert_int_eq(strong_final(&h, got), 0);
+    ck_assert_int_eq(memcmp(got, want, 32), 0);
+    uint64_t np;
+    uint8_t(*pieces)[32] = strong_take(&h, &np);
+    ck_assert_uint_eq(np, 3);
+    ck_assert_int_eq(strong_root((const uint8_t(*)[32])pieces, np, got), 0);
+    ck_assert_int_eq(memcmp(got, want, 32), 0);
+    ck_assert_int_eq(strong_piece(data + STRONG_PIECE, STRONG_PIECE, got), 0);
+    ck_assert_int_eq(memcmp(got, list[1], 32), 0);
+    free(pieces);
+    strong_free(&h);
+    manifest_free(m);
+    free(data);
+}
+END_TEST
+
+/* An agent of the other version (its manifest's whole-file SHA-256s) is named as such. */
+START_TEST(test_decode_names_a_manifest_of_another_version) {
+    manifest_t *m = sample();
+    unsigned char *buf;
+    size_t len;
+    encode(m, &buf, &len);
+    buf[5] = 1;
+    manifest_t *d = NULL;
+    char why[200] = "";
+    ck_assert_int_eq(manifest_decode(buf, len, 0, &d, why, sizeof why), MIG_EINVALID);
+    ck_assert_ptr_null(d);
+    ck_assert_msg(strstr(why, "version 1") != NULL && strstr(why, "version 2") != NULL, "%s", why);
+    free(buf);
+    manifest_free(m);
+}
+END_TEST
+
 START_TEST(test_scan_hashes_each_block_and_the_whole_file) {
     size_t n = 2 * MANIFEST_BLOCK + 100;
     unsigned char *data = malloc(n);
@@ -318,12 +387,14 @@ START_TEST(test_scan_hashes_each_block_and_the_whole_file) {
     ck_assert_uint_eq(r->hashes[1], XXH3_64bits(data + MANIFEST_BLOCK, MANIFEST_BLOCK));
     ck_assert_uint_eq(r->hashes[2], XXH3_64bits(data + 2 * MANIFEST_BLOCK, 100));
     ck_assert_uint_eq(r->flags & MANIFEST_F_RACY, MANIFEST_F_RACY); /* written just now */
-    /* SHA-256("abc"), FIPS 180-2's example */
+    /* one piece: SHA-256 of SHA-256("abc") (FIPS 180-2's example), computed here by hand */
     static const unsigned char abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
                                           0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
                                           0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    unsigned char root[32];
+    ck_assert_int_eq(EVP_Digest(abc, 32, root, NULL, EVP_sha256(), NULL), 1);
     ck_assert_uint_eq(m->e[0].flags & MANIFEST_F_STRONG, MANIFEST_F_STRONG);
-    ck_assert_int_eq(memcmp(m->e[0].sha256, abc, 32), 0);
+    ck_assert_int_eq(memcmp(m->e[0].sha256, root, 32), 0);
     ck_assert_uint_eq(m->e[1].nhashes, 0);
     /* the stat alone: no hashes; a record equal by stat but racy is never "unchanged" */
     manifest_t *s;
@@ -427,6 +498,7 @@ Suite *suite_manifest(void) {
     tcase_set_timeout(tc, UNIT_TIMEOUT_S);
     tcase_add_test(tc, test_paths_refused_dotdot_absolute_empty_nul_long);
     tcase_add_test(tc, test_encode_is_the_documented_layout_and_decodes_back);
+    tcase_add_test(tc, test_decode_names_a_manifest_of_another_version);
     tcase_add_test(tc, test_decode_refuses_symlinks_special_files_and_escapes);
     tcase_add_test(tc, test_decode_refuses_nul_hash_counts_truncation_and_trailing_bytes);
     suite_add_tcase(s, tc);
@@ -435,6 +507,7 @@ Suite *suite_manifest(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_decode_of_a_huge_declared_file_with_one_hash_costs_only_that_hash);
     tcase_add_test(tc, test_scan_hashes_each_block_and_the_whole_file);
+    tcase_add_test(tc, test_strong_hash_is_the_sha256_of_the_pieces_sha256s);
     tcase_add_test(tc, test_scan_refuses_symlinks_and_fifos);
     tcase_add_test(tc, test_scan_cached_uses_the_cache_and_offers_what_it_hashes_under_the_racy_rule);
     suite_add_tcase(s, tc);
