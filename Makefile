@@ -250,7 +250,7 @@ $(B)/bench/recovery: $(B)/tests/support/http_client.o $(B)/bench/live_stack.o | 
 $(B)/bench/router: | bin/migrate-router
 # sync measures the world sync against rsync and the socket floor (bench/sync.c).
 $(B)/bench/sync: $(AGENT_SYNC) $(B)/core/err.o
-$(B)/bench/sync: LIBS += $(SYNC_LIBS)
+$(B)/bench/sync: LIBS += $(B)/lib/libmigcore.a $(SYNC_LIBS) # again: after agent/sync.o, which logs
 # move times a live migration between two real agents against an offline move (bench/move.c).
 $(B)/bench/move: $(B)/tests/support/http_client.o $(B)/tests/support/agent_proc.o $(B)/bench/live_stack.o $(B)/agent/slp.o | $(B)/tests/support/mcfake \
                  bin/fleet-sim bin/migrate-scheduler bin/migrate-worker bin/migrate-agent
