@@ -6,8 +6,11 @@
  * Locking: one mutex, `agent_t.lock`, guards every server, pass and the fencing table.
  * A handler takes it for the check of the fencing token and the change it makes, so the
  * check is made at the moment the call acts (docs/DRIVERS.md, Fencing). Slow I/O (a
- * source's manifest, RCON, a pass's copy) happens outside it, except quiesce, which holds
- * it across its RCON exchange so that no other call of the server acts in between. */
+ * source's manifest, RCON, a pass's copy, a server's stop, the engine's calls, removing a
+ * world) happens outside it: a call that acts on one server that way first marks it
+ * `busy` under the lock, so that every other call changing that server answers 409 busy
+ * meanwhile, and the entry is neither reused nor freed until the call clears the mark
+ * (only a DELETE frees an entry, and it clears `in_use` and `busy` at once). */
 #ifndef MIG_AGENT_AGENT_H
 #define MIG_AGENT_AGENT_H
 
@@ -57,6 +60,10 @@ typedef struct agent_server {
      * place (that pass is done once the server runs). */
     bool awaiting_world;
     bool deferred;        /* started while awaiting its world: no process yet */
+    /* What a call is doing to it outside a->lock ("being deleted", "being started",
+     * "being quiesced"), for the 409 busy of the others; NULL when nothing. In memory
+     * only: a restart has no call in flight, and the caller asks again. */
+    const char *busy;
     bool in_use;
 } agent_server_t;
 
@@ -170,8 +177,10 @@ bool state_id_ok(const char *id);
 
 /* ---- routes.c / sync_routes.c ---- */
 bool routes_handle(agent_t *a, agent_req_t *r);      /* health, containers */
-/* Starts server `s`'s process (a->lock held): starting, or running at once without a
- * server.properties; persisted. 0 or MIG_EIO with the reason in `err`. */
+/* Starts server `s`'s process (a->lock held on entry and on return, released while the
+ * runtime starts it, with `s` marked busy): starting, or running at once without a
+ * server.properties; persisted. 0, MIG_EREFUSED when `s` is busy with another call
+ * (`err` says which), or MIG_EIO with the reason in `err`. */
 int routes_start_process(agent_t *a, agent_server_t *s, char *err, size_t errlen);
 bool sync_routes_handle(agent_t *a, agent_req_t *r); /* /v1/sync, /v1/sync-source */
 /* Starts the threads of passes found running in the state after a restart. */

@@ -24,6 +24,12 @@
 
 #define FLUSH_POLL_MS 20 /* how often the console log is read for the flush confirmation */
 #define SAVED_TEXT "Saved the game" /* vanilla's answer to save-all, on RCON and the console */
+#define DELETE_POLL_MS 20 /* how often a DELETE looks whether its server's process has exited */
+/* How long a DELETE waits for its server's exit beyond two stop timeouts (its SIGTERM,
+ * then SIGKILL MIG_AGENT_STOP_TIMEOUT_MS later): the engine's stop call
+ * may take DOCKER_STOP_GRACE_MS (30 s) past them, and an exit is seen within a poll.
+ * Past it the DELETE kills what is left and goes on, as it did before it waited. */
+#define DELETE_EXIT_SLACK_MS 40000
 
 /* ------------------------------------------------------------------------ capacity */
 
@@ -105,6 +111,14 @@ static agent_server_t *server_or_reply(agent_t *a, agent_req_t *r) {
     return s;
 }
 
+/* False after answering 409 busy when another call acts on server `s` outside the lock
+ * (agent.h): nothing changes. a->lock held. */
+static bool idle_or_reply(agent_req_t *r, const agent_server_t *s) {
+    if (s->busy == NULL) return true;
+    http_error(r, 409, "busy", "server %s is %s", s->id, s->busy);
+    return false;
+}
+
 /* Empties a server's sync state (staging tree, record) for a new migration into it. */
 static void reset_sync_state(agent_t *a, const char *id) {
     char path[600];
@@ -130,6 +144,7 @@ static void container_create(agent_t *a, agent_req_t *r) {
     pthread_mutex_lock(&a->lock);
     if (!http_fence_or_reply(a, r)) goto out;
     agent_server_t *s = state_find_server(a, id);
+    if (s && !idle_or_reply(r, s)) goto out;
     if (s) {
         if (*mid && strcmp(s->migration_id, mid) == 0) http_reply(r, 200, state_body(id, s->state));
         else
@@ -184,9 +199,17 @@ static bool dir_empty(const char *dir) {
 }
 
 int routes_start_process(agent_t *a, agent_server_t *s, char *err, size_t errlen) {
+    if (s->busy) {
+        snprintf(err, errlen, "server %s is %s", s->id, s->busy);
+        return MIG_EREFUSED;
+    }
     char dir[600], props[640];
     state_server_dir(a, s->id, dir, sizeof dir);
+    s->busy = "being started"; /* the engine's create and start take seconds */
+    pthread_mutex_unlock(&a->lock);
     int rv = runtime_start(a, s, dir, err, errlen);
+    pthread_mutex_lock(&a->lock);
+    s->busy = NULL;
     if (rv != 0) return rv;
     /* a server with no server.properties has no port to wait for: running at once */
     snprintf(props, sizeof props, "%s/server.properties", dir);
@@ -200,7 +223,7 @@ int routes_start_process(agent_t *a, agent_server_t *s, char *err, size_t errlen
 static void container_start(agent_t *a, agent_req_t *r) {
     pthread_mutex_lock(&a->lock);
     agent_server_t *s;
-    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL || !idle_or_reply(r, s)) goto out;
     if (s->state == SRV_RUNNING || s->state == SRV_STARTING) {
         http_reply(r, s->state == SRV_RUNNING ? 200 : 202, state_body(NULL, s->state));
         goto out;
@@ -290,7 +313,7 @@ static void container_get(agent_t *a, agent_req_t *r) {
 static void container_stop(agent_t *a, agent_req_t *r) {
     pthread_mutex_lock(&a->lock);
     agent_server_t *s;
-    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL || !idle_or_reply(r, s)) goto out;
     if (s->deferred) { /* no process: stopped at once, and its world's arrival starts nothing */
         s->deferred = false;
         s->state = SRV_STOPPED;
@@ -310,16 +333,9 @@ out:
     pthread_mutex_unlock(&a->lock);
 }
 
-/* DELETE /v1/containers/{server_id} */
-static void container_delete(agent_t *a, agent_req_t *r) {
-    pthread_mutex_lock(&a->lock);
-    agent_server_t *s;
-    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
-    char id[AGENT_ID_MAX];
-    snprintf(id, sizeof id, "%s", s->id);
-    runtime_discard(a, s); /* kills what still runs, releases the container */
-    s->in_use = false; /* the monitor reaps the process; no server has its pid any more */
-    sync_routes_cancel_server(a, id);
+/* Removes a deleted server's directory and sync state. a->lock NOT held: a world of
+ * gigabytes takes seconds to unlink. */
+static void remove_server_files(agent_t *a, const char *id) {
     char path[600];
     const char *base;
     state_server_dir(a, id, path, sizeof path);
@@ -328,6 +344,58 @@ static void container_delete(agent_t *a, agent_req_t *r) {
     reset_sync_state(a, id);
     state_sync_dir(a, id, path, sizeof path);
     rmdir(path);
+}
+
+/* DELETE /v1/containers/{server_id}
+ * A server still running is stopped (SIGTERM, then SIGKILL), and its exit awaited; then its
+ * passes end, the runtime releases it and its files go. All of that happens without
+ * a->lock, the server marked busy: the agent's other calls go on meanwhile, and those
+ * that would change this server answer 409 busy. The entry goes (persisted) last, so a
+ * kill -9 at any point restarts with the server still there, stopping or stopped, and a
+ * DELETE asked again finishes it. */
+static void container_delete(agent_t *a, agent_req_t *r) {
+    pthread_mutex_lock(&a->lock);
+    agent_server_t *s;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL || !idle_or_reply(r, s)) goto out;
+    s->busy = "being deleted";
+    char id[AGENT_ID_MAX];
+    snprintf(id, sizeof id, "%s", s->id);
+    if (s->deferred || s->pid <= 0) {
+        s->deferred = false;
+        if (s->state != SRV_CREATED) s->state = SRV_STOPPED;
+    } else if (s->state != SRV_STOPPING || s->stop_stage < 1) {
+        /* its world goes: no RCON `stop` (on a shared address it could reach another
+         * server), straight to SIGTERM or the engine's stop, which a server obeys by
+         * saving and exiting, then SIGKILL after the stop timeout */
+        s->state = SRV_STOPPING;
+        s->stop_stage = 1;
+        s->stage_at_ms = timefmt_mono_ms();
+        log_at(LOG_INFO, "agent.server_stopping", "server_id", id, "why", "deleted", NULL);
+    }
+    state_save(a);
+    /* the monitor walks the stop's stages and sees the exit (pid 0) */
+    int64_t end = timefmt_mono_ms() + 2 * a->stop_timeout_ms + DELETE_EXIT_SLACK_MS;
+    while (s->pid > 0 && !a->stopping && timefmt_mono_ms() < end) {
+        pthread_mutex_unlock(&a->lock);
+        timefmt_sleep_ms(DELETE_POLL_MS);
+        pthread_mutex_lock(&a->lock);
+    }
+    if (s->pid > 0 && a->stopping) { /* the agent stops: the server stays, stopping, for a DELETE again */
+        s->busy = NULL;
+        http_error(r, 503, "stopping", "the agent is stopping; server %s is stopping", id);
+        goto out;
+    }
+    sync_routes_cancel_server(a, id);
+    if (s->stdin_fd >= 0) close(s->stdin_fd);
+    s->stdin_fd = -1;
+    agent_server_t copy = *s; /* what the runtime reads while the lock is free */
+    pthread_mutex_unlock(&a->lock);
+    runtime_discard(a, &copy); /* kills what outlived the wait, releases the container */
+    remove_server_files(a, id);
+    pthread_mutex_lock(&a->lock);
+    sync_routes_cancel_server(a, id); /* a pass begun meanwhile */
+    s->busy = NULL;
+    s->in_use = false; /* the monitor reaps a process killed above; no server has its pid any more */
     state_save(a);
     log_at(LOG_INFO, "agent.container_deleted", "server_id", id, NULL);
     http_reply(r, 204, NULL);
@@ -357,7 +425,8 @@ static int wait_console_flush(const char *dir, off_t from) {
 }
 
 /* Autosave off and every chunk flushed (`off`), or autosave on: RCON when the server has
- * it, else its console. 0, or MIG_E* with the reason in `err`. a->lock held. */
+ * it, else its console. 0, or MIG_E* with the reason in `err`. a->lock NOT held: `s` is
+ * a copy whose console is the caller's own duplicate. */
 static int quiesce(agent_server_t *s, const char *dir, bool off, char *err, size_t errlen) {
     runtime_props_t p;
     runtime_read_props(dir, &p);
@@ -399,14 +468,28 @@ static void container_quiesce(agent_t *a, agent_req_t *r) {
     bool off = strcmp(save, "off") == 0;
     pthread_mutex_lock(&a->lock);
     agent_server_t *s;
-    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL) goto out;
+    if (!http_fence_or_reply(a, r) || (s = server_or_reply(a, r)) == NULL || !idle_or_reply(r, s)) goto out;
     if (s->state != SRV_RUNNING) {
         http_error(r, 409, "not_running", "server %s is %s", s->id, state_name(s->state));
         goto out;
     }
     char dir[600], err[512];
     state_server_dir(a, s->id, dir, sizeof dir);
-    int rv = quiesce(s, dir, off, err, sizeof err);
+    /* the exchange (up to RUNTIME_RCON_TIMEOUT_MS twice) without the lock; the server
+     * busy, so that no other call of it acts in between; the console a duplicate, which
+     * an exit that closes the server's own cannot pull away */
+    agent_server_t copy = *s;
+    copy.stdin_fd = s->stdin_fd >= 0 ? fcntl(s->stdin_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    s->busy = "being quiesced";
+    pthread_mutex_unlock(&a->lock);
+    int rv = quiesce(&copy, dir, off, err, sizeof err);
+    if (copy.stdin_fd >= 0) close(copy.stdin_fd);
+    pthread_mutex_lock(&a->lock);
+    s->busy = NULL;
+    if (rv == 0 && s->state != SRV_RUNNING) {
+        rv = MIG_EUNREACHABLE;
+        snprintf(err, sizeof err, "server %s is %s: it exited while quiesced", s->id, state_name(s->state));
+    }
     if (rv != 0) {
         http_error(r, rv == MIG_EUNREACHABLE || rv == MIG_ETIMEOUT ? 503 : 500, "quiesce_failed", "%s", err);
         goto out;

@@ -25,7 +25,7 @@ bool runtime_alive(agent_t *a, const agent_server_t *s) {
     return a->rt->alive(a, s);
 }
 
-void runtime_discard(agent_t *a, agent_server_t *s) {
+void runtime_discard(agent_t *a, const agent_server_t *s) {
     a->rt->discard(a, s);
 }
 

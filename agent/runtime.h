@@ -30,7 +30,8 @@ typedef struct {
     char rcon_password[128];
 } runtime_props_t;
 
-/* One runtime. Every function is called with a->lock held unless said otherwise. The
+/* One runtime. Every function is called with a->lock held unless said otherwise (the
+ * slow ones, start and discard, are called without it). The
  * routes call them through the runtime_* dispatchers below, which use a->rt. */
 typedef struct runtime_ops {
     const char *name; /* the MIG_AGENT_RUNTIME value */
@@ -40,13 +41,18 @@ typedef struct runtime_ops {
     /* Whether servers can run now (the engine answers, the cgroup parent is there);
      * for GET /v1/health. a->lock NOT held (it may ask the engine). 0 or MIG_E*, `err`. */
     int (*check)(agent_t *a, char *err, size_t errlen);
-    /* Starts server `s` in directory `dir`: sets s->pid (> 0 while it runs). 0 or MIG_E*. */
+    /* Starts server `s` in directory `dir`. a->lock NOT held (an engine's calls take
+     * seconds); the caller has marked `s` busy, so it stays the same server meanwhile.
+     * The runtime takes a->lock to set s->pid (> 0 while it runs), s->adopted and
+     * s->stdin_fd the moment what runs exists. 0 or MIG_E* with `err`. */
     int (*start)(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen);
     /* Whether what runs `s` is alive; cheap (no engine call). */
     bool (*alive)(agent_t *a, const agent_server_t *s);
-    /* The container is deleted: what runs is killed at once and its resources (cgroup,
-     * engine container) are released, now or when it has exited. */
-    void (*discard)(agent_t *a, agent_server_t *s);
+    /* The container is deleted: what still runs is killed at once and its resources
+     * (cgroup, engine container) are released, now or when it has exited. a->lock NOT
+     * held (an engine's removal takes seconds); `s` is the caller's copy of the server,
+     * which stays marked busy meanwhile; the caller has closed its console. */
+    void (*discard)(agent_t *a, const agent_server_t *s);
     /* The monitor thread: exits, starting -> running, stopping -> stopped. */
     void *(*monitor)(void *agent);
 } runtime_ops_t;
@@ -59,7 +65,7 @@ const runtime_ops_t *runtime_find(const char *name);
 /* Dispatchers to a->rt (locking as the ops say). */
 int runtime_start(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen);
 bool runtime_alive(agent_t *a, const agent_server_t *s);
-void runtime_discard(agent_t *a, agent_server_t *s);
+void runtime_discard(agent_t *a, const agent_server_t *s);
 int runtime_check(agent_t *a, char *err, size_t errlen);
 void *runtime_monitor(void *agent);
 

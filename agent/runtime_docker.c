@@ -225,8 +225,8 @@ static int remove_container(const agent_t *a, const char *name, char *err, size_
 }
 
 /* A fresh container (an old one of the server goes: its ram_mb or image may have
- * changed), started; s->pid is its process on the host. Engine calls under a->lock:
- * a start is rare and each call bounded by DOCKER_CALL_MS. */
+ * changed), started; s->pid is its process on the host. The engine's calls (each
+ * bounded by DOCKER_CALL_MS) are made without a->lock, taken to set s->pid at the end. */
 static int docker_start(agent_t *a, agent_server_t *s, const char *dir, char *err, size_t errlen) {
     runtime_props_t p;
     runtime_read_props(dir, &p);
@@ -256,9 +256,11 @@ static int docker_start(agent_t *a, agent_server_t *s, const char *dir, char *er
         snprintf(err, errlen, "container %s exited at once (exit %ld)", name, code);
         return MIG_EIO;
     }
+    pthread_mutex_lock(&a->lock);
     s->pid = (pid_t)pid;
     s->adopted = false;
     s->stdin_fd = -1; /* no console: quiesce needs RCON (docs/DRIVERS.md) */
+    pthread_mutex_unlock(&a->lock);
     char pids[24];
     snprintf(pids, sizeof pids, "%ld", pid);
     log_at(LOG_INFO, "agent.server_started", "server_id", s->id, "container", name, "pid", pids, "command", cmd,
@@ -272,7 +274,8 @@ static bool docker_alive(agent_t *a, const agent_server_t *s) {
     return s->pid > 0;
 }
 
-static void docker_discard(agent_t *a, agent_server_t *s) {
+/* Force-removes the container, without a->lock (an engine's removal takes seconds). */
+static void docker_discard(agent_t *a, const agent_server_t *s) {
     char name[AGENT_ID_MAX + 8], err[300];
     container_name(s, name, sizeof name);
     if (remove_container(a, name, err, sizeof err) != 0)

@@ -184,6 +184,7 @@ static void cgroup_sweep(agent_t *a) {
     for (int i = 0; i < CGROUP_PENDING_MAX; i++) {
         if (cg_pending[i][0] == '\0') continue;
         agent_server_t *s = state_find_server(a, cg_pending[i]);
+        if (s && s->busy && s->pid <= 0) continue; /* a start outside the lock may be filling it */
         char path[800];
         cgroup_path(a, cg_pending[i], NULL, path, sizeof path);
         if ((s && s->pid > 0) || rmdir(path) == 0 || errno == ENOENT) cg_pending[i][0] = '\0';
@@ -231,6 +232,9 @@ static int process_start(agent_t *a, agent_server_t *s, const char *dir, char *e
     }
     struct rlimit lim = {RLIM_INFINITY, RLIM_INFINITY};
     if (a->memory_rlimit) lim.rlim_cur = lim.rlim_max = (rlim_t)(2 * s->ram_mb + AS_SLACK_MB) << 20;
+    /* the fork and the record of its pid under the lock: the monitor's waitpid(-1) must
+     * not reap a child that exits at once before a server has its pid */
+    pthread_mutex_lock(&a->lock);
     pid_t pid = fork();
     if (pid == 0) {
         /* the child: only async-signal-safe calls until exec */
@@ -257,6 +261,7 @@ static int process_start(agent_t *a, agent_server_t *s, const char *dir, char *e
     close(logfd);
     if (procs_fd >= 0) close(procs_fd);
     if (pid < 0) {
+        pthread_mutex_unlock(&a->lock);
         close(pfd[1]);
         snprintf(err, errlen, "fork: %s", strerror(saved));
         return MIG_EIO;
@@ -265,6 +270,7 @@ static int process_start(agent_t *a, agent_server_t *s, const char *dir, char *e
     s->pid = pid;
     s->adopted = false;
     s->stdin_fd = pfd[1];
+    pthread_mutex_unlock(&a->lock);
     char pids[16];
     snprintf(pids, sizeof pids, "%d", (int)pid);
     log_at(LOG_INFO, "agent.server_started", "server_id", s->id, "pid", pids, "command", cmd, NULL);
@@ -565,16 +571,18 @@ static bool process_alive(agent_t *a, const agent_server_t *s) {
     return s->pid > 0 && kill(s->pid, 0) == 0;
 }
 
-/* Kills the process group; the monitor reaps it (no server has its pid any more). */
-static void process_discard(agent_t *a, agent_server_t *s) {
+/* Kills the process group of one that outlived the DELETE's wait for its stop (the
+ * monitor reaps it: no server has its pid any more), and releases the cgroup. */
+static void process_discard(agent_t *a, const agent_server_t *s) {
     if (s->pid > 0) {
-        /* the worker stops a server before it deletes it; one still running goes now */
         kill(-s->pid, SIGKILL);
         log_at(LOG_WARN, "agent.server_killed", "server_id", s->id, "why", "deleted while running", NULL);
     }
-    if (s->stdin_fd >= 0) close(s->stdin_fd);
-    s->stdin_fd = -1;
-    if (a->memory_cgroup) cgroup_release(a, s->id);
+    if (a->memory_cgroup) {
+        pthread_mutex_lock(&a->lock); /* cg_pending is guarded by it */
+        cgroup_release(a, s->id);
+        pthread_mutex_unlock(&a->lock);
+    }
 }
 
 const runtime_ops_t runtime_process_ops = {

@@ -2,9 +2,11 @@
  * directory, running tests/support/mcfake (a world writer speaking RCON) as its servers:
  * the container calls, capacity, the tokens and fencing (across a kill -9), a live
  * sync (passes while the source writes, quiesce over RCON, the final pass leaving the
- * target byte-identical), and a pass resumed after a kill -9 of the target. Every wait
+ * target byte-identical), a pass resumed after a kill -9 of the target, and the agent
+ * answering other calls while a DELETE waits for a stubborn server's stop. Every wait
  * polls against a deadline. */
 #include <check.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -268,6 +270,130 @@ START_TEST(test_agent_tokens_and_fencing_survive_a_kill_9) {
     char path[400];
     snprintf(path, sizeof path, "%s/servers/s1", agents[0].dir);
     ck_assert_int_eq(access(path, F_OK), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ a slow DELETE */
+
+/* A call made in a thread of the test, so that the test can act while it is in flight. */
+typedef struct {
+    int agent;
+    const char *method, *path;
+    long status;     /* 0 when no answer came */
+    const char *why; /* libcurl's words then */
+    int done;        /* set (atomically) once the call has returned */
+} bg_call_t;
+
+static void *bg_call_run(void *arg) {
+    bg_call_t *c = arg;
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", agents[c->agent].base, c->path);
+    /* longer than any wait of the test: the call ends by the agent's answer */
+    http_req_t req = {.method = c->method, .url = url, .token = TOKEN, .timeout_ms = 10 * 60 * 1000};
+    c->status = http_request_json(&req, NULL, &c->why);
+    __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static bool bg_call_done(bg_call_t *c) {
+    return __atomic_load_n(&c->done, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* The pid agent i's state file gives server `id`; -1 when the server is not in it (the
+ * file is replaced atomically, so a read sees one whole version). */
+static pid_t state_pid(int i, const char *id) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/state/agent.json", agents[i].dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s", path);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *root = cJSON_Parse(text);
+    ck_assert_msg(root != NULL, "%s is no JSON", path);
+    pid_t pid = -1;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(root, "servers"))
+        if (strcmp(str_of(s, "id"), id) == 0) pid = (pid_t)num_of(s, "pid");
+    cJSON_Delete(root);
+    return pid;
+}
+
+/* Provisions server `id` on agent i without server.properties (running at once). */
+static void provision_bare(int i, const char *id) {
+    char body[200], path[128];
+    snprintf(body, sizeof body, "{\"server_id\":\"%s\",\"ram_mb\":64,\"disk_mb\":10}", id);
+    ck_assert_int_eq(call(i, "POST", "/v1/containers", body, NULL, NULL), 201);
+    snprintf(path, sizeof path, "/v1/containers/%s/start", id);
+    ck_assert_int_eq(call(i, "POST", path, NULL, NULL, NULL), 200);
+}
+
+/* The answer's error code is `code` and the status `want`. */
+static void expect_error(int i, const char *method, const char *path, long want, const char *code) {
+    cJSON *o;
+    long st = call(i, method, path, NULL, NULL, &o);
+    ck_assert_msg(st == want && strcmp(error_code(o), code) == 0, "%s %s: %ld %s, not %ld %s", method, path, st,
+                  error_code(o), want, code);
+    cJSON_Delete(o);
+}
+
+START_TEST(test_agent_answers_other_calls_while_a_delete_waits_for_a_stubborn_stop) {
+    /* servers that ignore SIGTERM and never read their console's "stop", and a stop whose
+     * SIGTERM and SIGKILL are 10 and 20 minutes away: only the test's SIGKILL ends one */
+    agent_extra[0][0] = "--agent-command=trap '' TERM; exec sleep 100000";
+    agent_extra[0][1] = "--agent-stop-timeout-ms=600000";
+    agent_start(0);
+    provision_bare(0, "s1");
+    provision_bare(0, "s2");
+    pid_t pid = state_pid(0, "s1");
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_eq(kill(pid, 0), 0);
+
+    bg_call_t del = {.agent = 0, .method = "DELETE", .path = "/v1/containers/s1"};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, bg_call_run, &del), 0);
+    wait_state(0, "s1", NULL, "stopping"); /* the DELETE has begun the stop it waits for */
+
+    /* the rest of the agent answers while the DELETE waits */
+    cJSON *o;
+    ck_assert_int_eq(call(0, "GET", "/v1/health", NULL, NULL, &o), 200);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "healthy")));
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s2", NULL, NULL, &o), 200);
+    ck_assert_str_eq(str_of(o, "state"), "running");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "POST", "/v1/containers/s2/stop", NULL, NULL, NULL), 202);
+    /* a call that would change s1 meanwhile is refused and changes nothing */
+    expect_error(0, "DELETE", "/v1/containers/s1", 409, "busy");
+    expect_error(0, "POST", "/v1/containers/s1/stop", 409, "busy");
+    expect_error(0, "POST", "/v1/containers/s1/start", 409, "busy");
+    ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"s1\"}", NULL, &o), 409);
+    ck_assert_str_eq(error_code(o), "busy");
+    cJSON_Delete(o);
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s1", NULL, NULL, &o), 200);
+    ck_assert_str_eq(str_of(o, "state"), "stopping");
+    cJSON_Delete(o);
+    ck_assert_int_eq(kill(pid, 0), 0);
+    ck_assert_int_eq(state_pid(0, "s1"), pid);
+    ck_assert_msg(!bg_call_done(&del), "the DELETE answered %ld (%s) while its server ran", del.status,
+                  del.why ? del.why : "");
+
+    /* the server's end lets the DELETE finish, long before its stop's timeouts */
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    for (int waited = 0; !bg_call_done(&del); waited += 20) {
+        ck_assert_msg(waited < WAIT_MS, "the DELETE did not end after its server's exit");
+        timefmt_sleep_ms(20);
+    }
+    pthread_join(th, NULL);
+    ck_assert_msg(del.status == 204, "DELETE: %ld %s", del.status, del.why ? del.why : "");
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s1", NULL, NULL, NULL), 404);
+    ck_assert_int_eq(state_pid(0, "s1"), -1);
+    ck_assert_int_gt(state_pid(0, "s2"), -1);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/servers/s1", agents[0].dir);
+    ck_assert_int_ne(access(dir, F_OK), 0);
+    ck_assert_int_eq(call(0, "DELETE", "/v1/containers/s1", NULL, NULL, NULL), 404);
 }
 END_TEST
 
@@ -565,6 +691,7 @@ Suite *suite_agent(void) {
     tcase_add_test(tc, test_agent_container_lifecycle_with_a_real_process);
     tcase_add_test(tc, test_agent_refuses_a_container_that_does_not_fit_with_507);
     tcase_add_test(tc, test_agent_tokens_and_fencing_survive_a_kill_9);
+    tcase_add_test(tc, test_agent_answers_other_calls_while_a_delete_waits_for_a_stubborn_stop);
     tcase_add_test(tc, test_agent_players_by_rcon_list_when_rcon_answers);
     tcase_add_test(tc, test_agent_players_by_server_list_ping_without_rcon);
     tcase_add_test(tc, test_agent_cgroup_limit_holds_the_server_and_goes_after_exit);
