@@ -61,7 +61,7 @@ PROG_PURE_OBJS += $(AGENT_PURE)
 # against directories). Only what links them takes xxHash and libcrypto, so that the
 # other programs do not grow.
 AGENT_PURE += $(patsubst %,$(B)/agent/%.o,manifest strong fsx)
-AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest strong fsx sync sync_final sync_source)
+AGENT_SYNC = $(patsubst %,$(B)/agent/%.o,manifest strong fsx sync sync_final sync_hash sync_source)
 SYNC_PKGS = libxxhash libcrypto
 SYNC_LIBS = $(shell pkg-config --libs $(SYNC_PKGS) 2>/dev/null)
 # bin/migrate-agent: the node agent (agent/main.c and the modules around the sync).

@@ -613,7 +613,12 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
     re->mode = pe->mode, re->size = pe->size, re->mtime_ns = pe->mtime_ns;
     re->ctime_ns = pe->ctime_ns, re->flags = pe->flags & MANIFEST_F_RACY;
     pthread_mutex_unlock(&p->mu);
-    rv = held ? sync__verified_wrote(p, fd, pe->path, old_size, r, n) : 0;
+    if (held)
+        rv = sync__verified_wrote(p, fd, pe->path, old_size, r, n);
+    else if (p->hasher != NULL && fstat(fd, &st) == 0)
+        sync__hasher_add(p->hasher, pe->path, &st), rv = 0;
+    else
+        rv = 0; /* the pass's last scan hashes it */
 out:
     free(s);
     free(r);
@@ -818,8 +823,14 @@ int sync_pass_run_strong(sync_pass_t *p, const sync_transport_t *t, const sync_t
         asking = 1;
     rv = plan_run(p, t, p->o.final && !asking, sfd);
     lap(p, &t0, &p->prog.plan_ms);
+    if (rv == 0 && sync__hasher_start(p, sfd, &p->hasher) != 0)
+        p->hasher = NULL; /* the last scan hashes what it wrote */
     if (rv == 0)
         rv = copy_all(p, t, sfd);
+    int hrv = sync__hasher_finish(p->hasher);
+    p->hasher = NULL;
+    if (rv == 0)
+        rv = hrv;
     lap(p, &t0, &p->prog.copy_ms);
     if (asking) {
         pthread_join(asker, NULL);

@@ -50,8 +50,10 @@
  *    ctime_ns) when hashed. A pass that writes into a file whose entry stands hashes again
  *    the pieces it wrote (read back from staging; from the old end on when the size
  *    changed) and the root, so the entry stands for the new stat: a re-saved chunk costs
- *    a piece, not the file. Each pass before the final ends by hashing whole the staging
- *    files without a standing entry (new files, pass 1's), outside the players' wait; the
+ *    a piece, not the file. A file written without a standing entry (new files, pass 1's)
+ *    is hashed whole by a thread beside the copy (sync_hash.c), as soon as it is written;
+ *    each pass before the final ends by hashing whatever still has none, outside the
+ *    players' wait; the
  *    final pass's verification hashes only staging files whose stat differs from their
  *    entry or that have none, and compares every file with the source's final manifest. A change to a staging file
  *    from outside the agent changes its ctime (which nothing can set back), so it is
@@ -137,8 +139,9 @@ typedef struct sync_progress {
                                pass before the final, or the final's verification) */
     uint64_t hash_reused_files; /* staging files whose recorded SHA-256 stood (stat unchanged) */
     uint32_t plan_ms, copy_ms, verify_ms, flush_ms; /* the last run's steps: the manifests and
-                               block hashes; the copy; the final's verification or the end of
-                               an earlier pass's hashing; syncfs and switch (benches, logs) */
+                               block hashes; the copy, with the hashing of files written
+                               whole beside it; the final's verification or the end of an
+                               earlier pass's hashing; the switch (benches, logs) */
     int progress;           /* 0-100 */
     int done;               /* every byte copied (and, final, verified and switched) */
     char error[256];        /* why the last run stopped; "" when none */

@@ -14,6 +14,8 @@
 
 enum phase { PH_NEW, PH_COPY, PH_FAILED, PH_SWITCH, PH_DONE };
 
+typedef struct sync_hasher sync_hasher_t;
+
 struct sync_pass {
     sync_opts_t o;
     int statefd;
@@ -34,6 +36,7 @@ struct sync_pass {
      * only. `verified_dev/ino`: the staging tree it describes. */
     manifest_t *verified;
     uint64_t verified_dev, verified_ino;
+    sync_hasher_t *hasher; /* during the copy: hashes files written whole (sync_hash.c) */
 };
 
 static inline int is_file(const manifest_entry_t *e) {
@@ -68,6 +71,16 @@ int sync__verified_refresh(sync_pass_t *p, int sfd);
 /* Saves the record of staging hashes (verified.bin), valid within this boot only (a power
  * loss, which may lose staging bytes not yet on disk, starts another). 0 or MIG_E*. */
 int sync__verified_store(sync_pass_t *p);
+
+/* sync_hash.c: staging files written without a standing record, hashed beside the copy. */
+
+/* Starts the thread (a descriptor of its own on staging `sfd`). 0 or MIG_E*. */
+int sync__hasher_start(sync_pass_t *p, int sfd, sync_hasher_t **out);
+/* The copy wrote staging's `path`, which now has stat `st`: hash it. */
+void sync__hasher_add(sync_hasher_t *h, const char *path, const struct stat *st);
+/* Waits for the thread to hash what it was given and puts each file whose stat held
+ * into the record of staging hashes; frees `h` (NULL: nothing). 0 or MIG_ENOMEM. */
+int sync__hasher_finish(sync_hasher_t *h);
 
 /* Every entry of staging (open at `sfd`) against `want`, the source's strong manifest; a
  * file that differs loses its record. Returns 0 or MIG_EPROTO with the first bad path in
