@@ -609,6 +609,10 @@ static int copy_file(sync_pass_t *p, const sync_transport_t *t, int sfd, const m
         sync__fail(p, "staging: cannot set mode or time of %s", pe->path);
         goto out;
     }
+    /* its writeback starts now, not waited for: the disk works while the pass goes on, and
+     * the final pass's flush (in the players' wait) finds little left */
+    if (n > 0)
+        sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     pthread_mutex_lock(&p->mu);
     re->mode = pe->mode, re->size = pe->size, re->mtime_ns = pe->mtime_ns;
     re->ctime_ns = pe->ctime_ns, re->flags = pe->flags & MANIFEST_F_RACY;
