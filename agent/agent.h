@@ -127,6 +127,8 @@ typedef struct agent {
     agent_fence_t *fence;     /* AGENT_FENCE_MAX, sorted by id */
     size_t n_fence;
     volatile int stopping;
+    int waiting;              /* handlers in a wait that `stopping` ends (a DELETE's), under lock:
+                                 main lets them answer before mg_stop, which stops all writes */
     pthread_t monitor;
 } agent_t;
 

@@ -213,8 +213,19 @@ int main(int argc, char **argv) {
     log_at(LOG_INFO, "agent.stopping", NULL);
     status = 0;
 out:
-    if (ctx) mg_stop(ctx);
+    /* first: a handler waiting on a server (a DELETE awaiting its exit) gives up at once and
+     * answers 503, so that mg_stop, which waits for every handler and lets none write, does
+     * not wait for a stop timeout (a handler looks every 20 ms; the bound is for a bug) */
     a->stopping = 1;
+    for (int64_t end = timefmt_mono_ms() + 10000; timefmt_mono_ms() < end;) {
+        pthread_mutex_lock(&a->lock);
+        int waiting = a->waiting;
+        pthread_mutex_unlock(&a->lock);
+        if (waiting == 0)
+            break;
+        timefmt_sleep_ms(5);
+    }
+    if (ctx) mg_stop(ctx);
     if (monitoring) pthread_join(a->monitor, NULL);
     sync_routes_shutdown(a);
     /* the servers keep running: they are in their own process groups, and a restarted

@@ -375,6 +375,7 @@ static void container_delete(agent_t *a, agent_req_t *r) {
     state_save(a);
     /* the monitor walks the stop's stages and sees the exit (pid 0) */
     int64_t end = timefmt_mono_ms() + 2 * a->stop_timeout_ms + DELETE_EXIT_SLACK_MS;
+    a->waiting++;
     while (s->pid > 0 && !a->stopping && timefmt_mono_ms() < end) {
         pthread_mutex_unlock(&a->lock);
         timefmt_sleep_ms(DELETE_POLL_MS);
@@ -383,8 +384,10 @@ static void container_delete(agent_t *a, agent_req_t *r) {
     if (s->pid > 0 && a->stopping) { /* the agent stops: the server stays, stopping, for a DELETE again */
         s->busy = NULL;
         http_error(r, 503, "stopping", "the agent is stopping; server %s is stopping", id);
+        a->waiting--;
         goto out;
     }
+    a->waiting--;
     sync_routes_cancel_server(a, id);
     if (s->stdin_fd >= 0) close(s->stdin_fd);
     s->stdin_fd = -1;

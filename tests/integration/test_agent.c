@@ -397,6 +397,38 @@ START_TEST(test_agent_answers_other_calls_while_a_delete_waits_for_a_stubborn_st
 }
 END_TEST
 
+/* An agent told to stop while a DELETE waits for a stubborn server (its stop timeouts 10
+ * and 20 minutes away) exits at once: the DELETE answers 503 stopping, the server runs on
+ * (servers outlive their agent), and the restarted agent finds it stopping and deletes it
+ * once it has exited. */
+START_TEST(test_agent_stopped_during_a_delete_exits_at_once_and_a_delete_again_finishes) {
+    agent_extra[0][0] = "--agent-command=trap '' TERM; exec sleep 100000";
+    agent_extra[0][1] = "--agent-stop-timeout-ms=600000";
+    agent_start(0);
+    provision_bare(0, "s1");
+    pid_t pid = state_pid(0, "s1");
+    ck_assert_int_gt(pid, 0);
+    bg_call_t del = {.agent = 0, .method = "DELETE", .path = "/v1/containers/s1"};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, bg_call_run, &del), 0);
+    wait_state(0, "s1", NULL, "stopping");
+    char bad[512] = "";
+    ck_assert_int_eq(agent_proc_stop(&agents[0], "agent 0", bad, sizeof bad), 0);
+    ck_assert_msg(bad[0] == '\0', "%s", bad); /* a clean exit on SIGTERM, not a kill */
+    pthread_join(th, NULL);
+    ck_assert_msg(del.status == 503, "DELETE: %ld %s", del.status, del.why ? del.why : "");
+    ck_assert_int_eq(kill(pid, 0), 0);
+    agent_start(0);
+    cJSON *o;
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s1", NULL, NULL, &o), 200);
+    ck_assert_str_eq(str_of(o, "state"), "stopping");
+    cJSON_Delete(o);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert_int_eq(call(0, "DELETE", "/v1/containers/s1", NULL, NULL, NULL), 204);
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s1", NULL, NULL, NULL), 404);
+}
+END_TEST
+
 /* Provisions server `id` on agent i with server.properties `props` (a game port is added
  * first) and no world, starts it, and waits until it runs. */
 static void provision_with_props(int i, const char *id, const char *props) {
@@ -692,6 +724,7 @@ Suite *suite_agent(void) {
     tcase_add_test(tc, test_agent_refuses_a_container_that_does_not_fit_with_507);
     tcase_add_test(tc, test_agent_tokens_and_fencing_survive_a_kill_9);
     tcase_add_test(tc, test_agent_answers_other_calls_while_a_delete_waits_for_a_stubborn_stop);
+    tcase_add_test(tc, test_agent_stopped_during_a_delete_exits_at_once_and_a_delete_again_finishes);
     tcase_add_test(tc, test_agent_players_by_rcon_list_when_rcon_answers);
     tcase_add_test(tc, test_agent_players_by_server_list_ping_without_rcon);
     tcase_add_test(tc, test_agent_cgroup_limit_holds_the_server_and_goes_after_exit);
