@@ -326,7 +326,22 @@ int driver_container_stop(driver_t *d, const node_t *n, const char *key, const c
 int driver_container_delete(driver_t *d, const node_t *n, const char *key, const char *server_id) {
     char p[256];
     path_of(d, p, sizeof p, "/v1/containers/%s", server_id);
-    return node_call(d, n, "DELETE", p, NULL, key, true, NULL);
+    int rv = node_call(d, n, "DELETE", p, NULL, key, true, NULL);
+    /* An agent's DELETE waits for the server to exit (a Minecraft server saves first, which
+     * may outlast a call), so a retry can find it still at it: 409 busy. It is being done:
+     * wait until the container is gone rather than call the deletion failed. */
+    if (rv != MIG_EREFUSED || d->status != 409 || strstr(d->err, " busy") == NULL) return rv;
+    char err[sizeof d->err];
+    snprintf(err, sizeof err, "%s", d->err);
+    driver_container_t c;
+    for (int64_t end = timefmt_mono_ms() + DRIVER_DELETE_WAIT_MS; timefmt_mono_ms() < end;) {
+        timefmt_sleep_ms(DRIVER_DELETE_POLL_MS);
+        rv = driver_container_get(d, n, key, server_id, &c);
+        if (rv != 0) return rv;
+        if (strcmp(c.state, "absent") == 0) return 0;
+    }
+    snprintf(d->err, sizeof d->err, "%.400s, and still there after %d s", err, DRIVER_DELETE_WAIT_MS / 1000);
+    return MIG_EUNREACHABLE;
 }
 
 int driver_quiesce(driver_t *d, const node_t *n, const char *key, const char *server_id, bool save_on) {

@@ -81,7 +81,10 @@ typedef struct {
 int driver_container_get(driver_t *d, const node_t *n, const char *key, const char *server_id,
                          driver_container_t *c);
 int driver_container_stop(driver_t *d, const node_t *n, const char *key, const char *server_id);
-/* A 404 counts as done. */
+/* A 404 counts as done; so does a 409 busy (the agent deleting it already, from a call
+ * that outlasted its timeout) once a GET answers 404, within DRIVER_DELETE_WAIT_MS. */
+#define DRIVER_DELETE_WAIT_MS 180000 /* above an agent's own wait: two stop timeouts of 30 s and 40 s */
+#define DRIVER_DELETE_POLL_MS 200
 int driver_container_delete(driver_t *d, const node_t *n, const char *key, const char *server_id);
 int driver_quiesce(driver_t *d, const node_t *n, const char *key, const char *server_id, bool save_on);
 /* Starts pass `pass` of the world copy from `source` to `target`; sync_id gets its id. */

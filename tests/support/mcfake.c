@@ -4,7 +4,7 @@
  * and, while autosave is on, rewrites a random 4 KiB block of world/region/r.0.0.mca and
  * appends to world/level.log every MCFAKE_TICK_MS, as a Minecraft server saving chunks
  * does. The same commands work on stdin ("Saved the game" is printed on the console).
- * SIGTERM ends it at once.
+ * SIGTERM ends it at once (unless mcfake-stubborn=true, below).
  *
  * What the tests set and read in its directory:
  *   mcfake-players        a number: the players online that `list` and the ping report
@@ -21,6 +21,9 @@
  *                         RCON stays on 127.0.0.1
  *   mcfake-sums=false     in server.properties: no .sum files (hashing a world of gigabytes
  *                         would be the whole start-up: bench/move.c)
+ *   mcfake-stubborn=true  in server.properties: SIGTERM and the `stop` command are ignored
+ *                         (a server that takes longer to stop than a call lasts); only
+ *                         SIGKILL ends it
  *   mcfake-write-bytes-s=N  in server.properties: instead of the block per tick, re-saves
  *                         random chunks (runs of 1-8 sectors, and their header entries) of
  *                         the region files found under world/region at start, N bytes a
@@ -50,7 +53,7 @@
 #define SUM_FILES_MAX 4096         /* files of world/ listed in a .sum: a test world has a few */
 #define GAME_BUF 1024              /* bytes a ping client may send before its status request */
 
-static int saving = 1, game_fd = -1, rcon_fd = -1, stop_asked, slp_on = 1, rcon_on = 1, sums_on = 1;
+static int saving = 1, game_fd = -1, rcon_fd = -1, stop_asked, slp_on = 1, rcon_on = 1, sums_on = 1, stubborn;
 static char password[128] = "";
 static long long write_rate; /* bytes/s of re-saved chunks (mcfake-write-bytes-s); 0: a block a tick */
 
@@ -265,7 +268,7 @@ static const char *run_command(const char *cmd) {
         return text;
     }
     if (strcmp(cmd, "stop") == 0) {
-        stop_asked = 1;
+        stop_asked = !stubborn;
         return "Stopping the server";
     }
     return "Unknown command";
@@ -387,11 +390,13 @@ int main(void) {
         if (strcmp(line, "mcfake-slp=false") == 0) slp_on = 0;
         if (strcmp(line, "mcfake-rcon=false") == 0) rcon_on = 0;
         if (strcmp(line, "mcfake-sums=false") == 0) sums_on = 0;
+        if (strcmp(line, "mcfake-stubborn=true") == 0) stubborn = 1;
         if (strncmp(line, "server-ip=", 10) == 0) snprintf(server_ip, sizeof server_ip, "%.60s", line + 10);
         if (strncmp(line, "mcfake-write-bytes-s=", 21) == 0) write_rate = atoll(line + 21);
     }
     if (f) fclose(f);
     signal(SIGPIPE, SIG_IGN);
+    if (stubborn) signal(SIGTERM, SIG_IGN);
     srandom((unsigned)getpid());
     if (sums_on) write_sum("start.sum"); /* the world as this server found it, before it writes */
     if (write_rate > 0) find_regions();
