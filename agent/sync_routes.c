@@ -288,6 +288,10 @@ static void sync_begin(agent_t *a, agent_req_t *r) {
         http_reply(r, 202, sync_id_body(sync_id));
         goto out;
     }
+    if (s->busy) { /* being deleted, say: a pass into it would write into what goes */
+        http_error(r, 409, "busy", "server %s is %s", sid, s->busy);
+        goto out;
+    }
     if (world > (uint64_t)s->disk_mb * MB) {
         http_error(r, 507, "disk_full", "the world is %" PRIu64 " MB, the container's disk %lld MB", world / MB,
                    s->disk_mb);

@@ -371,6 +371,13 @@ START_TEST(test_agent_answers_other_calls_while_a_delete_waits_for_a_stubborn_st
     ck_assert_int_eq(call(0, "POST", "/v1/containers", "{\"server_id\":\"s1\"}", NULL, &o), 409);
     ck_assert_str_eq(error_code(o), "busy");
     cJSON_Delete(o);
+    char sync[300]; /* a pass into it (from itself: any source whose manifest answers) */
+    snprintf(sync, sizeof sync,
+             "{\"server_id\":\"s1\",\"migration_id\":\"m1\",\"source_node_id\":\"n0\",\"source_address\":\"%s\"}",
+             agents[0].addr);
+    ck_assert_int_eq(call(0, "POST", "/v1/sync", sync, "m1", &o), 409);
+    ck_assert_str_eq(error_code(o), "busy");
+    cJSON_Delete(o);
     ck_assert_int_eq(call(0, "GET", "/v1/containers/s1", NULL, NULL, &o), 200);
     ck_assert_str_eq(str_of(o, "state"), "stopping");
     cJSON_Delete(o);
