@@ -21,7 +21,7 @@
 #include "core/timefmt.h"
 
 #define PROGRAM "migrate-agent"
-#define N_OPTS 26
+#define OPTS_MAX 40 /* room for bind_settings' list, which says how many it wrote */
 
 static volatile sig_atomic_t signalled;
 
@@ -32,11 +32,11 @@ static void on_signal(int sig) {
 
 typedef struct {
     const char *listen, *dir, *token, *peer_token, *runtime, *command, *ram_mb, *disk_mb, *public_host, *peer_url,
-        *stop_timeout_ms, *sync_rate, *checkpoint_mb, *max_passes, *memory_limit, *tls_cert, *peer_ca, *peer_cert,
+        *stop_timeout_ms, *sync_rate, *checkpoint_mb, *max_passes, *memory_limit, *tls_cert, *client_ca, *peer_ca, *peer_cert,
         *peer_key, *threads, *log_level, *cgroup_parent, *docker_socket, *docker_image, *docker_mount, *docker_ulimits;
 } settings_t;
 
-static void bind_settings(settings_t *v, config_opt_t *o) {
+static int bind_settings(settings_t *v, config_opt_t *o) {
     int i = 0;
     o[i++] = (config_opt_t){"MIG_AGENT_LISTEN", "127.0.0.1:7070", "address:port to serve (port 0: any free one, logged)", &v->listen};
     o[i++] = (config_opt_t){"MIG_AGENT_DIR", "/var/lib/migrate-agent", "servers' directories (servers/) and the agent's state (state/)", &v->dir};
@@ -63,11 +63,14 @@ static void bind_settings(settings_t *v, config_opt_t *o) {
     o[i++] = (config_opt_t){"MIG_AGENT_DOCKER_ULIMITS", "own",
                             "docker runtime: a container's nofile and nproc: own (the agent's hard limits), engine (its defaults) or a list like nofile=65536,nproc=32768", &v->docker_ulimits};
     o[i++] = (config_opt_t){"MIG_AGENT_TLS_CERT", NULL, "PEM file with certificate and key: serve https", &v->tls_cert};
+    o[i++] = (config_opt_t){"MIG_AGENT_TLS_CLIENT_CA", NULL,
+                            "with MIG_AGENT_TLS_CERT: every client (worker, target agents) must show a certificate this CA file signed", &v->client_ca};
     o[i++] = (config_opt_t){"MIG_AGENT_PEER_CA_FILE", NULL, "CA file to verify source agents over https", &v->peer_ca};
     o[i++] = (config_opt_t){"MIG_AGENT_PEER_CERT_FILE", NULL, "client certificate shown to source agents", &v->peer_cert};
     o[i++] = (config_opt_t){"MIG_AGENT_PEER_KEY_FILE", NULL, "its key", &v->peer_key};
     o[i++] = (config_opt_t){"MIG_AGENT_THREADS", "16", "HTTP worker threads", &v->threads};
     o[i++] = (config_opt_t){"MIG_LOG_LEVEL", "info", "debug, info, warn or error", &v->log_level};
+    return i;
 }
 
 static int log_message(const struct mg_connection *conn, const char *message) {
@@ -99,6 +102,14 @@ static int setup(agent_t *a, const settings_t *v, long long *threads, char *err,
     if (strcmp(v->memory_limit, "rlimit") != 0 && strcmp(v->memory_limit, "none") != 0 &&
         strcmp(v->memory_limit, "cgroup") != 0) {
         snprintf(err, errlen, "MIG_AGENT_MEMORY_LIMIT: rlimit, cgroup or none");
+        return MIG_EINVALID;
+    }
+    if (v->client_ca && *v->client_ca && !(v->tls_cert && *v->tls_cert)) {
+        snprintf(err, errlen, "MIG_AGENT_TLS_CLIENT_CA: needs MIG_AGENT_TLS_CERT (client certificates are checked over https)");
+        return MIG_EINVALID;
+    }
+    if (v->client_ca && *v->client_ca && access(v->client_ca, R_OK) != 0) {
+        snprintf(err, errlen, "MIG_AGENT_TLS_CLIENT_CA: cannot read %s", v->client_ca);
         return MIG_EINVALID;
     }
     if (strstr(v->peer_url, "{source_address}") == NULL) {
@@ -138,10 +149,10 @@ static int setup(agent_t *a, const settings_t *v, long long *threads, char *err,
 int main(int argc, char **argv) {
     static agent_t agent;
     settings_t v;
-    config_opt_t opts[N_OPTS];
-    bind_settings(&v, opts);
+    config_opt_t opts[OPTS_MAX];
+    int nopts = bind_settings(&v, opts);
     char err[512];
-    int rv = config_load(opts, N_OPTS, argc, argv, PROGRAM,
+    int rv = config_load(opts, nopts, argc, argv, PROGRAM,
                          "the node agent: runs Minecraft servers as processes or containers and copies worlds between nodes", err,
                          sizeof err);
     if (rv == 1) return 0;
@@ -184,11 +195,13 @@ int main(int argc, char **argv) {
     char listen[300], nthreads[16];
     snprintf(listen, sizeof listen, "%s%s", v.listen, v.tls_cert ? "s" : "");
     snprintf(nthreads, sizeof nthreads, "%lld", threads);
-    const char *mgopts[16] = {"listening_ports", listen, "num_threads", nthreads, "request_timeout_ms", "30000",
+    const char *mgopts[18] = {"listening_ports", listen, "num_threads", nthreads, "request_timeout_ms", "30000",
                               "enable_keep_alive", "yes",
                               "tcp_nodelay", "1", /* no 40 ms delayed-ACK stall (docs/DRIVERS.md) */
                               NULL};
     if (v.tls_cert) mgopts[10] = "ssl_certificate", mgopts[11] = v.tls_cert;
+    if (v.tls_cert && v.client_ca && *v.client_ca) /* the handshake refuses a client without one */
+        mgopts[12] = "ssl_ca_file", mgopts[13] = v.client_ca, mgopts[14] = "ssl_verify_peer", mgopts[15] = "yes";
     struct mg_callbacks cb = {0};
     cb.log_message = log_message;
     int status = 1;

@@ -82,7 +82,7 @@ static void agent_up(int i, const char *ram) {
     snprintf(a->log, sizeof a->log, "%s/%d-agent%d-%d.log", fx_redis.dir, (int)getpid(), i, starts++);
     char cmd[400], ramf[64], tls[3][340], err[400], stopf[64];
     snprintf(ramf, sizeof ramf, "--agent-ram-mb=%s", ram);
-    snprintf(stopf, sizeof stopf, "--agent-stop-timeout-ms=%s", i == 0 && stop_timeout_a ? stop_timeout_a : "30000");
+    snprintf(stopf, sizeof stopf, "--agent-stop-timeout-ms=%s", i == 0 && stop_timeout_a ? stop_timeout_a : "2000"); /* agent_proc's own */
     snprintf(tls[0], sizeof tls[0], "--agent-tls-cert=%s/agent.pem", certs);
     snprintf(tls[1], sizeof tls[1], "--agent-peer-ca-file=%s/ca.pem", certs);
     snprintf(tls[2], sizeof tls[2], "--agent-peer-url=https://{source_address}");

@@ -31,6 +31,8 @@
 static char top[64];
 static agent_proc_t ag[2];
 static const char *peer_ca[2]; /* the CA an agent trusts for its sources: ca.pem when NULL */
+static bool client_certs;      /* the agents ask every client for a certificate of ca.pem, and
+                                  show theirs (agent.crt) to their sources, as the calls here do */
 
 /* A file of the test's folder. */
 static const char *in_top(const char *name, char *buf, size_t cap) {
@@ -48,12 +50,16 @@ static void agent_start(int i) {
         snprintf(a->host, sizeof a->host, "127.0.0.%d", 11 + i);
     }
     snprintf(a->log, sizeof a->log, "%s/agent%d.log", top, i);
-    char cmd[400], cert[160], ca[160], f[100], err[400];
+    char cmd[400], cert[160], ca[160], f[100], err[400], mtls[3][160];
     snprintf(cert, sizeof cert, "--agent-tls-cert=%s", in_top("agent.pem", f, sizeof f));
     snprintf(ca, sizeof ca, "--agent-peer-ca-file=%s", peer_ca[i] ? peer_ca[i] : in_top("ca.pem", f, sizeof f));
+    snprintf(mtls[0], sizeof mtls[0], "--agent-tls-client-ca=%s", in_top("ca.pem", f, sizeof f));
+    snprintf(mtls[1], sizeof mtls[1], "--agent-peer-cert-file=%s", in_top("agent.crt", f, sizeof f));
+    snprintf(mtls[2], sizeof mtls[2], "--agent-peer-key-file=%s", in_top("agent.key", f, sizeof f));
     const char *argv[] = {agent_proc_mcfake_command(cmd, sizeof cmd), "--agent-token=" TOKEN,
                           "--agent-peer-token=" PEER, "--agent-disk-mb=100000", "--agent-ram-mb=100000", cert, ca,
-                          "--agent-peer-url=https://{source_address}", NULL};
+                          "--agent-peer-url=https://{source_address}", client_certs ? mtls[0] : NULL, mtls[1],
+                          mtls[2], NULL};
     ck_assert_msg(agent_proc_start(a, "https", argv, WAIT_MS, err, sizeof err) == 0, "%s", err);
 }
 
@@ -62,6 +68,7 @@ static void setup(void) {
     ck_assert_ptr_nonnull(mkdtemp(top));
     memset(ag, 0, sizeof ag);
     memset(peer_ca, 0, sizeof peer_ca);
+    client_certs = false;
     ck_assert_msg(certs_make(top) == 0, "openssl could not make the certificates; see %s/openssl.log", top);
 }
 
@@ -84,8 +91,11 @@ static void teardown(void) {
  * the HTTP status (0 when none came); *out the parsed body when `out` (caller frees). */
 static CURLcode call_url(const char *url, const char *ca, const char *method, const char *body, bool mid,
                          long *status, cJSON **out) {
+    char crt[100], key[100];
     http_req_t req = {.method = method, .url = url, .body = body, .token = TOKEN, .ca_file = ca,
                       .idempotency_key = mid ? "m1" : NULL, .fencing_token = mid ? "1" : NULL, .timeout_ms = 20000};
+    if (client_certs) /* the worker's MIG_DRIVER_CERT_FILE and MIG_DRIVER_KEY_FILE */
+        req.cert_file = in_top("agent.crt", crt, sizeof crt), req.key_file = in_top("agent.key", key, sizeof key);
     http_resp_t r;
     http_request(&req, &r);
     CURLcode cc = (CURLcode)r.curl_code;
@@ -222,6 +232,33 @@ START_TEST(test_agent_tls_pass_between_agents_copies_the_world_byte_identically)
 }
 END_TEST
 
+/* MIG_AGENT_TLS_CLIENT_CA: every client must show a certificate of that CA. A call without
+ * one gets no answer (the handshake fails) and changes nothing; with one (the worker's
+ * MIG_DRIVER_CERT_FILE) it is served; and a target agent showing its own
+ * (MIG_AGENT_PEER_CERT_FILE) to a source that asks for one copies the world. */
+START_TEST(test_agent_tls_client_certificates_required_refuses_a_client_without_one) {
+    client_certs = true;
+    agent_start(0);
+    agent_start(1);
+    char url[256], ca[100];
+    snprintf(url, sizeof url, "%s/v1/containers", ag[0].base);
+    client_certs = false; /* this one call shows none */
+    long st = 0;
+    CURLcode cc = call_url(url, in_top("ca.pem", ca, sizeof ca), "POST",
+                           "{\"server_id\":\"s9\",\"ram_mb\":512,\"disk_mb\":100}", false, &st, NULL);
+    client_certs = true;
+    ck_assert_msg(cc != CURLE_OK, "a client without a certificate was served: %ld", st);
+    ck_assert_int_eq(call(0, "GET", "/v1/containers/s9", NULL, false, NULL), 404); /* nothing made */
+    provision_running(0, 2);
+    target_container();
+    cJSON *o = run_pass(1, false);
+    ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "error")), "pass 1 with client certificates: %s",
+                  str_of(o, "error"));
+    ck_assert_double_ge(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "bytes_total")), 2 << 20);
+    cJSON_Delete(o);
+}
+END_TEST
+
 START_TEST(test_agent_tls_target_not_trusting_the_source_is_refused_the_pass_and_copies_nothing) {
     char rogue[100];
     peer_ca[1] = in_top("rogue.pem", rogue, sizeof rogue);
@@ -257,6 +294,7 @@ Suite *suite_agent_tls(void) {
     tcase_add_test(tc, test_agent_tls_serves_a_client_trusting_its_ca_and_refuses_untrusting_and_plain_http);
     tcase_add_test(tc, test_agent_tls_pass_between_agents_copies_the_world_byte_identically);
     tcase_add_test(tc, test_agent_tls_target_not_trusting_the_source_is_refused_the_pass_and_copies_nothing);
+    tcase_add_test(tc, test_agent_tls_client_certificates_required_refuses_a_client_without_one);
     suite_add_tcase(s, tc);
     return s;
 }

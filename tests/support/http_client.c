@@ -75,6 +75,8 @@ int http_request(const http_req_t *req, http_resp_t *resp) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
     }
     if (req->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+    if (req->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, req->cert_file);
+    if (req->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, req->key_file);
     if (req->unix_socket) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
     curl_easy_setopt(c, CURLOPT_URL, req->url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method ? req->method : "GET");

@@ -28,6 +28,8 @@ typedef struct {
     const char *idempotency_key; /* Idempotency-Key: an agent's or router's call of a migration */
     const char *fencing_token;   /* Fencing-Token, as text ("1") */
     const char *ca_file;         /* CAs to trust for https; NULL: libcurl's default bundle */
+    const char *cert_file;       /* a client certificate to show (PEM, its key in key_file); NULL: none */
+    const char *key_file;
     const char *unix_socket;     /* a Docker engine's socket: the url's host is not dialled */
     long timeout_ms;             /* the whole call; 0: 10000 */
 } http_req_t;
