@@ -188,15 +188,12 @@ static long mode_of(const struct stat *st) {
     return -1;
 }
 
-static int64_t ns_of(struct timespec ts) {
-    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 static void set_stat(manifest_entry_t *e, const struct stat *st, int64_t scan_ns) {
     e->mode = (uint32_t)mode_of(st);
     e->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
-    e->mtime_ns = ns_of(st->st_mtim);
-    e->ctime_ns = ns_of(st->st_ctim);
+    e->mtime_ns = manifest_ns(st->st_mtim);
+    e->ctime_ns = manifest_ns(st->st_ctim);
     e->dev = (uint64_t)st->st_dev, e->ino = (uint64_t)st->st_ino;
     e->flags &= (uint8_t)~MANIFEST_F_RACY;
     if (scan_ns != 0 && e->mtime_ns >= scan_ns - MANIFEST_RACY_NS)
@@ -269,7 +266,7 @@ out:
 static int64_t now_ns(void) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return ns_of(now);
+    return manifest_ns(now);
 }
 
 /* hash_fd, then: when a SHA-256 was computed and the file's stat after the read equals
@@ -284,7 +281,7 @@ static int hash_fd_cached(int fd, manifest_entry_t *e, int scan_flags, manifest_
     struct stat st;
     if (c->put != NULL && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == e->ino &&
         (uint64_t)st.st_dev == e->dev && (uint64_t)st.st_size == e->size &&
-        ns_of(st.st_mtim) == e->mtime_ns && ns_of(st.st_ctim) == e->ctime_ns)
+        manifest_ns(st.st_mtim) == e->mtime_ns && manifest_ns(st.st_ctim) == e->ctime_ns)
         c->put(c->ctx, e, start);
     return 0;
 }
@@ -315,11 +312,11 @@ int manifest_hash_file_cached(int rootfd, manifest_entry_t *e, int scan_flags,
     }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    set_stat(e, &st, ns_of(now));
+    set_stat(e, &st, manifest_ns(now));
     if (scan_flags & MANIFEST_SCAN_FILL) {
         uint8_t held[32];
         scan_flags &= ~MANIFEST_SCAN_FILL;
-        if (c != NULL && c->put != NULL && manifest_sha_trusted(e, ns_of(now)) &&
+        if (c != NULL && c->put != NULL && manifest_sha_trusted(e, manifest_ns(now)) &&
             (c->get == NULL || !c->get(c->ctx, e, held)))
             scan_flags |= MANIFEST_SCAN_STRONG;
     }
@@ -440,7 +437,7 @@ int manifest_scan_cached(int rootfd, int scan_flags, manifest_sha_cache_t *c, ma
         return MIG_ENOMEM;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    w.m->scan_ns = ns_of(now);
+    w.m->scan_ns = manifest_ns(now);
     int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rv = fd < 0 ? MIG_EIO : walk_dir(&w, fd, 0, 1);
     if (rv == 0 && w.m->n > MANIFEST_MAX_ENTRIES) {

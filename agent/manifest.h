@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Bytes of a block: the sector of an Anvil region file (.mca), the unit in which
  * Minecraft allocates and rewrites a chunk, so a re-saved chunk dirties whole blocks. */
@@ -92,6 +93,11 @@ typedef struct manifest {
     size_t cap;           /* allocated entries */
     manifest_entry_t *e;  /* sorted by path once manifest_sort() or a decode has run */
 } manifest_t;
+
+/* A stat time in ns since the epoch, as entries hold them. */
+static inline int64_t manifest_ns(struct timespec ts) {
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
 
 /* Blocks of a file of `size` bytes (the last one may be short). */
 static inline uint64_t manifest_nblocks(uint64_t size) {

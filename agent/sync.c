@@ -22,6 +22,7 @@
 #include "agent/sync_private.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/timefmt.h"
 
 #define PASS_FILE "pass.json"
 #define RECORD_FILE "record.mf"
@@ -698,15 +699,9 @@ static int copy_all(sync_pass_t *p, const sync_transport_t *t, int sfd) {
 
 /* ---- the run ----------------------------------------------------------------------------- */
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Stores the time since *t0 in *field (under mu) and restarts *t0. */
 static void lap(sync_pass_t *p, int64_t *t0, uint32_t *field) {
-    int64_t now = mono_ms();
+    int64_t now = timefmt_mono_ms();
     pthread_mutex_lock(&p->mu);
     *field = (uint32_t)(now - *t0);
     pthread_mutex_unlock(&p->mu);
@@ -822,7 +817,7 @@ int sync_pass_run_strong(sync_pass_t *p, const sync_transport_t *t, const sync_t
         p->staging_dev = (uint64_t)st.st_dev, p->staging_ino = (uint64_t)st.st_ino;
     }
     sync__verified_check_tree(p);
-    int64_t t0 = mono_ms();
+    int64_t t0 = timefmt_mono_ms();
     if (p->o.final && strong != NULL && pthread_create(&asker, NULL, strong_thread, &ask) == 0)
         asking = 1;
     rv = plan_run(p, t, p->o.final && !asking, sfd);

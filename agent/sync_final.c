@@ -191,13 +191,10 @@ static int holds(const manifest_entry_t *v, uint64_t ino, uint64_t size, int64_t
            v->npieces == strong_npieces(size) && (size == 0 || v->pieces != NULL);
 }
 
-static int64_t ns_of(struct timespec ts) {
-    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 int sync__verified_holds(sync_pass_t *p, const char *path, const struct stat *st) {
-    return holds(manifest_find(p->verified, path), (uint64_t)st->st_ino, (uint64_t)st->st_size, ns_of(st->st_mtim),
-                 ns_of(st->st_ctim));
+    return holds(manifest_find(p->verified, path), (uint64_t)st->st_ino, (uint64_t)st->st_size, manifest_ns(st->st_mtim),
+                 manifest_ns(st->st_ctim));
 }
 
 void sync__verified_forget(sync_pass_t *p, const char *path) {
@@ -264,7 +261,7 @@ int sync__verified_wrote(sync_pass_t *p, int fd, const char *path, uint64_t old_
         goto out;
     }
     e->ino = (uint64_t)st.st_ino, e->size = size;
-    e->mtime_ns = ns_of(st.st_mtim), e->ctime_ns = ns_of(st.st_ctim);
+    e->mtime_ns = manifest_ns(st.st_mtim), e->ctime_ns = manifest_ns(st.st_ctim);
     pthread_mutex_lock(&p->mu);
     p->prog.hashed_bytes += read_bytes;
     pthread_mutex_unlock(&p->mu);

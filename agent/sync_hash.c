@@ -37,13 +37,10 @@ struct sync_hasher {
     int closing;
 };
 
-static int64_t ns_of(struct timespec ts) {
-    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 static int same_stat(const manifest_entry_t *e, const struct stat *st) {
-    return e->ino == (uint64_t)st->st_ino && e->size == (uint64_t)st->st_size && e->mtime_ns == ns_of(st->st_mtim) &&
-           e->ctime_ns == ns_of(st->st_ctim);
+    return e->ino == (uint64_t)st->st_ino && e->size == (uint64_t)st->st_size && e->mtime_ns == manifest_ns(st->st_mtim) &&
+           e->ctime_ns == manifest_ns(st->st_ctim);
 }
 
 /* Hashes the file of `j` from staging; 1 when its stat held across the read. */
@@ -142,7 +139,7 @@ void sync__hasher_add(sync_hasher_t *h, const char *path, const struct stat *st)
     }
     j->e.mode = S_IFREG, j->e.flags = MANIFEST_F_STRONG;
     j->e.ino = (uint64_t)st->st_ino, j->e.size = (uint64_t)st->st_size;
-    j->e.mtime_ns = ns_of(st->st_mtim), j->e.ctime_ns = ns_of(st->st_ctim);
+    j->e.mtime_ns = manifest_ns(st->st_mtim), j->e.ctime_ns = manifest_ns(st->st_ctim);
     pthread_mutex_lock(&h->mu);
     *h->tail = j;
     h->tail = &j->next;

@@ -17,6 +17,7 @@
 #include "agent/strong.h"
 #include "agent/sync.h"
 #include "agent/sync_source.h"
+#include "core/timefmt.h"
 #include "core/err.h"
 #include "suites.h"
 
@@ -596,10 +597,8 @@ static void wait_past_racy(int fd) {
         newest = m->e[i].ctime_ns > newest ? m->e[i].ctime_ns : newest;
     }
     manifest_free(m);
-    while (now_ns() <= newest + MANIFEST_RACY_NS + 1000000) {
-        struct timespec ts = {.tv_nsec = 20000000};
-        nanosleep(&ts, NULL);
-    }
+    while (now_ns() <= newest + MANIFEST_RACY_NS + 1000000)
+        timefmt_sleep_ms(20);
 }
 
 #define WORLD_FILES 5
